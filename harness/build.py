@@ -1,0 +1,228 @@
+"""Build one image with one builder and report what happened: image id, wall time, cache use.
+
+Steps are the Dockerfile instructions that make a filesystem snapshot (RUN, COPY, ADD,
+WORKDIR): both builders report those, so `steps_cached == steps_total` means "fully cached"
+for either. FROM and metadata-only instructions (ENV, LABEL, CMD, ...) are not counted;
+BuildKit has no step for the latter at all.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import re
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from harness import engine
+
+LOG_TAIL_LINES = 30
+SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
+_LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
+_BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\d+/\d+\] (\w+)")
+
+
+class Builder(enum.StrEnum):
+    LEGACY = "legacy"
+    BUILDKIT = "buildkit"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildRequest:
+    context: Path
+    tag: str
+    labels: Mapping[str, str]
+    no_cache: bool
+    dockerfile: str = "Dockerfile"
+    """Path of the Dockerfile inside the context."""
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    target: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildOutcome:
+    ok: bool
+    build_s: float
+    image_id: str | None
+    steps_total: int
+    steps_cached: int
+    step_durations_s: list[float]
+    """Per-step wall time where the builder reports it (BuildKit), else empty."""
+    log_tail: str
+    error: str | None = None
+
+
+def build(builder: Builder, request: BuildRequest,
+          client: docker.DockerClient | None = None) -> BuildOutcome:
+    if builder is Builder.LEGACY:
+        if client is None:
+            raise ValueError("the legacy builder needs a docker client")
+        return build_legacy(client, request)
+    return build_buildkit(request)
+
+
+def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOutcome:
+    """The classic builder through docker-py, intermediate containers always removed."""
+    log: list[str] = []
+    image_id: str | None = None
+    error: str | None = None
+    started = time.perf_counter()
+    try:
+        stream = client.api.build(
+            path=str(request.context), dockerfile=request.dockerfile, tag=request.tag,
+            labels=dict(request.labels), nocache=request.no_cache,
+            buildargs=dict(request.build_args), target=request.target,
+            rm=True, forcerm=True, pull=False, decode=True,
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log.extend(chunk["stream"].splitlines())
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                error = str(chunk["error"]).strip()
+                log.append(error)
+    except docker.errors.APIError as api_error:
+        error = str(api_error.explanation or api_error)
+        log.append(error)
+    build_s = time.perf_counter() - started
+    total, cached = count_legacy_steps(log)
+    return BuildOutcome(
+        ok=error is None and image_id is not None, build_s=build_s,
+        image_id=None if error else image_id, steps_total=total, steps_cached=cached,
+        step_durations_s=[], log_tail="\n".join(log[-LOG_TAIL_LINES:]),
+        error=error or (None if image_id else "the build reported no image id"),
+    )
+
+
+def count_legacy_steps(log_lines: list[str]) -> tuple[int, int]:
+    """(snapshot steps, of which cached) from the legacy builder's output lines."""
+    total = cached = 0
+    in_snapshot_step = False
+    for line in log_lines:
+        step = _LEGACY_STEP.match(line)
+        if step:
+            in_snapshot_step = step.group(1).upper() in SNAPSHOT_INSTRUCTIONS
+            total += in_snapshot_step
+        elif in_snapshot_step and line.strip() == "---> Using cache":
+            cached += 1
+    return total, cached
+
+
+def build_buildkit(request: BuildRequest) -> BuildOutcome:
+    """BuildKit through `docker buildx build` (docker-py cannot drive it: docker-py #2230)."""
+    with tempfile.TemporaryDirectory(prefix="harness-buildx-") as tmp:
+        metadata_file = Path(tmp) / "metadata.json"
+        command = [
+            engine.docker_cli(), "buildx", "build", "--load", "--progress=rawjson",
+            "--metadata-file", str(metadata_file), "--tag", request.tag,
+            "--file", str(request.context / request.dockerfile),
+        ]
+        command += [arg for key, value in request.labels.items()
+                    for arg in ("--label", f"{key}={value}")]
+        command += [arg for key, value in request.build_args.items()
+                    for arg in ("--build-arg", f"{key}={value}")]
+        if request.target:
+            command += ["--target", request.target]
+        if request.no_cache:
+            command.append("--no-cache")
+        command.append(str(request.context))
+        started = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        build_s = time.perf_counter() - started
+        metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
+    steps = buildkit_steps(result.stderr)
+    log = buildkit_log(result.stderr) or result.stderr.splitlines()
+    image_id = metadata.get("containerimage.config.digest") or metadata.get(
+        "containerimage.digest")
+    failed = result.returncode != 0 or not image_id
+    return BuildOutcome(
+        ok=not failed, build_s=build_s, image_id=None if failed else image_id,
+        steps_total=len(steps), steps_cached=sum(1 for s in steps if s.cached),
+        step_durations_s=[s.duration_s for s in steps],
+        log_tail="\n".join(log[-LOG_TAIL_LINES:]),
+        error=(_buildkit_error(result.stderr) or f"docker buildx build exited with "
+               f"{result.returncode}") if failed else None,
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildkitStep:
+    name: str
+    cached: bool
+    duration_s: float
+
+
+def buildkit_steps(rawjson: str) -> list[BuildkitStep]:
+    """The snapshot steps of a `--progress=rawjson` stream, in order, with their final state."""
+    vertices: dict[str, dict[str, Any]] = {}
+    for status in _json_objects(rawjson):
+        for vertex in status.get("vertexes") or []:
+            vertices.setdefault(vertex["digest"], {}).update(
+                {k: v for k, v in vertex.items() if v is not None})
+    steps = []
+    for vertex in vertices.values():
+        match = _BUILDKIT_STEP.match(vertex.get("name", ""))
+        if not match or match.group(1).upper() not in SNAPSHOT_INSTRUCTIONS:
+            continue
+        steps.append(BuildkitStep(name=vertex["name"], cached=bool(vertex.get("cached")),
+                                  duration_s=_seconds_between(vertex.get("started"),
+                                                              vertex.get("completed"))))
+    return steps
+
+
+def buildkit_log(rawjson: str) -> list[str]:
+    """The build's own output lines (RUN stdout/stderr) from a rawjson stream."""
+    lines: list[str] = []
+    for status in _json_objects(rawjson):
+        for entry in status.get("logs") or []:
+            data = base64.b64decode(entry.get("data", "")).decode(errors="replace")
+            lines.extend(data.splitlines())
+    return lines
+
+
+def _buildkit_error(rawjson: str) -> str | None:
+    errors = [v["error"] for status in _json_objects(rawjson)
+              for v in status.get("vertexes") or [] if v.get("error")]
+    if errors:
+        return str(errors[-1])
+    lines = [line for line in rawjson.splitlines() if line.startswith("ERROR")]
+    return lines[-1] if lines else None
+
+
+def _json_objects(text: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects in a concatenated (pretty-printed) stream; other lines are skipped."""
+    decoder = json.JSONDecoder()
+    position = 0
+    while (start := text.find("{", position)) != -1:
+        try:
+            value, position = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            position = start + 1
+            continue
+        if isinstance(value, dict):
+            yield value
+
+
+def _seconds_between(started: str | None, completed: str | None) -> float:
+    if not started or not completed:
+        return 0.0
+    return _parse_time(completed) - _parse_time(started)
+
+
+def _parse_time(stamp: str) -> float:
+    """RFC 3339 with nanoseconds (Go's format) to epoch seconds; Python parses only microseconds."""
+    head, _, rest = stamp.rstrip("Z").partition(".")
+    fraction = rest.split("+")[0].split("-")[0]
+    seconds = datetime.fromisoformat(head + "+00:00").timestamp()
+    return seconds + (float(f"0.{fraction}") if fraction else 0.0)

@@ -1,0 +1,225 @@
+"""`harness doctor`: what this engine can do for harness, found by asking it and by trying.
+
+Builder support is probed with real (tiny, labelled, removed) builds rather than guessed
+from version numbers: a builder counts as available only if a build with it succeeded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+import tempfile
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+from harness import engine
+
+REGISTRY_URL = "https://registry-1.docker.io/v2/"
+REGISTRY_TIMEOUT_S = 3.0
+LOW_DISK_BYTES = 5 * 1024**3
+PROBE_DOCKERFILE = "FROM scratch\nCOPY probe /probe\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One yes/no capability with the reason when it is no."""
+
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Facts:
+    docker_host: str
+    reachable: Check
+    server_version: str | None = None
+    api_version: str | None = None
+    os_arch: str | None = None
+    storage_driver: str | None = None
+    cgroup_version: str | None = None
+    experimental: bool | None = None
+    legacy_builder: Check | None = None
+    buildkit: Check | None = None
+    buildx_version: str | None = None
+    squash: Check | None = None
+    registry: Check | None = None
+    data_root: str | None = None
+    free_disk_bytes: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Problem:
+    blocking: bool
+    what: str
+    fix: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def collect_facts() -> Facts:
+    host = engine.docker_host()
+    try:
+        client = engine.connect()
+    except engine.EngineUnavailable as error:
+        return Facts(docker_host=host, reachable=Check(ok=False, detail=error.reason),
+                     buildx_version=engine.buildx_version(), registry=probe_registry())
+    try:
+        version = client.version()
+        info = client.info()
+        buildx_version = engine.buildx_version()
+        with tempfile.TemporaryDirectory(prefix="harness-doctor-") as tmp:
+            context = Path(tmp)
+            (context / "Dockerfile").write_text(PROBE_DOCKERFILE)
+            (context / "probe").write_text("probe\n")
+            legacy = probe_legacy_build(client, context, squash=False)
+            squash = probe_legacy_build(client, context, squash=True)
+            buildkit = (probe_buildkit_build(client, context) if buildx_version
+                        else Check(ok=False, detail="docker buildx plugin not installed"))
+    finally:
+        client.close()
+    data_root = info.get("DockerRootDir")
+    return Facts(
+        docker_host=host,
+        reachable=Check(ok=True),
+        server_version=version.get("Version"),
+        api_version=version.get("ApiVersion"),
+        os_arch=f"{version.get('Os')}/{version.get('Arch')}",
+        storage_driver=info.get("Driver"),
+        cgroup_version=info.get("CgroupVersion"),
+        experimental=bool(info.get("ExperimentalBuild")),
+        legacy_builder=legacy,
+        buildkit=buildkit,
+        buildx_version=buildx_version,
+        squash=squash,
+        registry=probe_registry(),
+        data_root=data_root,
+        free_disk_bytes=local_free_bytes(host, data_root),
+    )
+
+
+def probe_legacy_build(client: docker.DockerClient, context: Path, *, squash: bool) -> Check:
+    token = uuid.uuid4().hex
+    try:
+        for chunk in client.api.build(path=str(context), rm=True, forcerm=True, squash=squash,
+                                      labels=_probe_labels(token), decode=True):
+            if "error" in chunk:
+                return Check(ok=False, detail=str(chunk["error"]).strip())
+        return Check(ok=True)
+    except docker.errors.APIError as error:
+        return Check(ok=False, detail=str(error.explanation or error))
+    finally:
+        engine.remove_labelled(client, f"harness.probe={token}")
+
+
+def probe_buildkit_build(client: docker.DockerClient, context: Path) -> Check:
+    token = uuid.uuid4().hex
+    labels = [arg for key, value in _probe_labels(token).items()
+              for arg in ("--label", f"{key}={value}")]
+    try:
+        result = subprocess.run(
+            [engine.docker_cli(), "buildx", "build", "--load", "--progress=plain", *labels,
+             "-t", f"harness-probe:{token}", str(context)],
+            capture_output=True, text=True, check=False, timeout=120,
+        )
+    finally:
+        engine.remove_labelled(client, f"harness.probe={token}")
+    if result.returncode != 0:
+        return Check(ok=False, detail=engine.last_lines(result.stderr, 5))
+    return Check(ok=True)
+
+
+def probe_registry(url: str = REGISTRY_URL, timeout_s: float = REGISTRY_TIMEOUT_S) -> Check:
+    """Any HTTP answer (even 401) means a registry is reachable; bounded by timeout_s."""
+    try:
+        urllib.request.urlopen(url, timeout=timeout_s).close()
+    except urllib.error.HTTPError:
+        return Check(ok=True, detail=url)
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Check(ok=False, detail=f"{url}: {reason}")
+    return Check(ok=True, detail=url)
+
+
+def local_free_bytes(host: str, data_root: str | None) -> int | None:
+    """Free bytes under the engine's data root, when the engine runs on this machine."""
+    if not data_root or not host.startswith("unix://") or not Path(data_root).exists():
+        return None
+    return shutil.disk_usage(data_root).free
+
+
+def problems(facts: Facts) -> list[Problem]:
+    """What stops or limits harness on this engine, each with what to do about it."""
+    if not facts.reachable.ok:
+        return [Problem(blocking=True, what="no Docker engine answers",
+                        fix="run `harness engine up` (root on Debian/Ubuntu) or start an engine "
+                            "and set DOCKER_HOST")]
+    found: list[Problem] = []
+    legacy_ok = bool(facts.legacy_builder and facts.legacy_builder.ok)
+    buildkit_ok = bool(facts.buildkit and facts.buildkit.ok)
+    if not legacy_ok and not buildkit_ok:
+        found.append(Problem(blocking=True, what="no builder can build an image",
+                             fix="read the probe errors above and the engine's log"))
+    if not buildkit_ok:
+        found.append(Problem(blocking=False, what="BuildKit (docker buildx) unavailable: "
+                             "its samples will be skipped",
+                             fix="run `harness engine up` or install the docker-buildx plugin"))
+    if not (facts.squash and facts.squash.ok):
+        found.append(Problem(blocking=False, what="`docker build --squash` unusable: "
+                             "legacy squash variants will be skipped",
+                             fix='set "experimental": true in /etc/docker/daemon.json and '
+                                 "restart dockerd"))
+    if facts.free_disk_bytes is not None and facts.free_disk_bytes < LOW_DISK_BYTES:
+        found.append(Problem(blocking=False, what=f"only {_gib(facts.free_disk_bytes)} free "
+                             f"under {facts.data_root}",
+                             fix="free disk space (`harness clean`, `docker system prune`)"))
+    return found
+
+
+def render(facts: Facts, found: list[Problem]) -> str:
+    def mark(check: Check | None) -> str:
+        if check is None:
+            return "?"
+        return "✓" if check.ok else f"✗ {check.detail}".rstrip()
+
+    lines = [f"engine          {facts.docker_host} {mark(facts.reachable)}".rstrip()]
+    if facts.reachable.ok:
+        disk = (f"{_gib(facts.free_disk_bytes)} free under {facts.data_root}"
+                if facts.free_disk_bytes is not None else f"not local ({facts.data_root})")
+        lines += [
+            f"server          Docker {facts.server_version} (API {facts.api_version}), "
+            f"{facts.os_arch}",
+            f"storage         {facts.storage_driver}, cgroup v{facts.cgroup_version}",
+            f"experimental    {'✓' if facts.experimental else '✗'}",
+            f"legacy builder  {mark(facts.legacy_builder)}",
+            f"BuildKit        {mark(facts.buildkit)}"
+            + (f" (buildx {facts.buildx_version})" if facts.buildx_version else ""),
+            f"squash          {mark(facts.squash)}",
+            f"registry        {mark(facts.registry)}"
+            + ("" if facts.registry and facts.registry.ok else " — bases are built locally"),
+            f"disk            {disk}",
+        ]
+    for problem in found:
+        kind = "error" if problem.blocking else "warning"
+        lines.append(f"{kind}: {problem.what}\n  what to do: {problem.fix}")
+    lines.append("builds can run" if not any(p.blocking for p in found) else "builds cannot run")
+    return "\n".join(lines)
+
+
+def _probe_labels(token: str) -> dict[str, str]:
+    return {engine.MANAGED_LABEL: "true", "harness.probe": token}
+
+
+def _gib(size_bytes: int) -> str:
+    return f"{size_bytes / 1024**3:.1f} GiB"

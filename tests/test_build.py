@@ -1,0 +1,77 @@
+from pathlib import Path
+
+import pytest
+
+from harness.build import (
+    _buildkit_error,
+    _parse_time,
+    buildkit_log,
+    buildkit_steps,
+    count_legacy_steps,
+)
+
+DATA = Path(__file__).parent / "data"
+# Recorded from `docker buildx build --progress=rawjson` (buildx 0.13.1, engine 20.10) of:
+#   FROM scratch / COPY busybox / WORKDIR /app / ENV A=1 / RUN echo built-ok / CMD [...]
+COLD = (DATA / "buildkit-cold.rawjson").read_text()
+WARM = (DATA / "buildkit-warm.rawjson").read_text()
+FAILED = (DATA / "buildkit-failed.rawjson").read_text()
+
+
+def test_buildkit_cold_build_counts_snapshot_steps_none_cached():
+    steps = buildkit_steps(COLD)
+    assert [s.name.split("]")[0] + "]" for s in steps] == ["[1/3]", "[2/3]", "[3/3]"]
+    assert [s.cached for s in steps] == [False, False, False]
+    assert all(s.duration_s >= 0 for s in steps)
+    assert any(s.duration_s > 0 for s in steps)
+
+
+def test_buildkit_warm_build_has_every_step_cached():
+    steps = buildkit_steps(WARM)
+    assert len(steps) == 3
+    assert all(s.cached for s in steps)
+
+
+def test_buildkit_log_decodes_run_output():
+    assert "built-ok" in buildkit_log(COLD)
+
+
+def test_buildkit_failure_reports_the_failing_command():
+    assert "exit code: 3" in _buildkit_error(FAILED)
+    assert "about-to-fail" in buildkit_log(FAILED)
+
+
+LEGACY_LOG = """\
+Step 1/5 : FROM debian:bookworm
+ ---> 1a2b3c
+Step 2/5 : ENV A=1
+ ---> Using cache
+ ---> 4d5e6f
+Step 3/5 : COPY app /app
+ ---> Using cache
+ ---> 7a8b9c
+Step 4/5 : RUN make
+ ---> Running in 0abc
+Removing intermediate container 0abc
+ ---> def012
+Step 5/5 : CMD ["/app/run"]
+ ---> Running in 1abc
+Successfully built 345678
+""".splitlines()
+
+
+def test_legacy_steps_count_snapshot_instructions_only():
+    assert count_legacy_steps(LEGACY_LOG) == (2, 1)
+
+
+def test_legacy_steps_of_an_empty_log():
+    assert count_legacy_steps([]) == (0, 0)
+
+
+@pytest.mark.parametrize(("stamp", "expected"), [
+    ("1970-01-01T00:00:01.5Z", 1.5),
+    ("1970-01-01T00:00:00.123456789Z", 0.123456789),
+    ("1970-01-01T00:01:00Z", 60.0),
+])
+def test_parse_time_keeps_nanoseconds(stamp, expected):
+    assert _parse_time(stamp) == pytest.approx(expected, abs=1e-9)

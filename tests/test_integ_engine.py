@@ -1,0 +1,92 @@
+"""Against the real engine: doctor's verdicts and a tiny image built and run by each builder."""
+
+import subprocess
+import sys
+
+import pytest
+
+from harness import doctor
+from harness.build import Builder, BuildRequest, build
+from harness.measure import image_facts, time_start
+from harness.smoke import write_busybox_context
+
+pytestmark = pytest.mark.docker
+
+
+def test_doctor_finds_both_builders_and_squash(docker_client):
+    facts = doctor.collect_facts()
+    assert facts.reachable.ok
+    assert facts.legacy_builder and facts.legacy_builder.ok, facts.legacy_builder
+    assert facts.buildkit and facts.buildkit.ok, facts.buildkit
+    assert facts.squash and facts.squash.ok, facts.squash
+    assert facts.storage_driver and facts.server_version and facts.api_version
+    assert not any(p.blocking for p in doctor.problems(facts))
+
+
+def test_doctor_leaves_no_probe_images_behind(docker_client):
+    doctor.collect_facts()
+    assert docker_client.images.list(all=True, filters={"label": "harness.probe"}) == []
+
+
+def test_doctor_cli_exits_0_with_ticks(docker_client):
+    result = subprocess.run([sys.executable, "-m", "harness", "doctor"], capture_output=True,
+                            text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "legacy builder  ✓" in result.stdout
+    assert "squash          ✓" in result.stdout
+    assert "BuildKit        ✓" in result.stdout
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels, tmp_path):
+    context = write_busybox_context(tmp_path)
+    tag = f"harness-test:{test_labels['harness.test']}-{builder}"
+    request = BuildRequest(context=context, tag=tag, labels=test_labels, no_cache=True)
+
+    outcome = build(builder, request, docker_client)
+
+    assert outcome.ok, outcome.log_tail
+    assert (outcome.steps_total, outcome.steps_cached) == (2, 0)
+    assert outcome.build_s > 0
+    attrs = docker_client.api.inspect_image(tag)
+    assert attrs["Id"] == outcome.image_id
+    assert attrs["Config"]["Labels"]["harness.test"] == test_labels["harness.test"]
+    facts = image_facts(docker_client, tag)
+    assert facts.size_bytes == attrs["Size"] > 1_000_000  # the busybox binary
+    assert facts.layer_count == len(attrs["RootFS"]["Layers"]) == 2
+    start = time_start(docker_client, tag, labels=test_labels)
+    assert start.ok, start.error
+    assert 0 < start.start_s < 30
+    assert docker_client.containers.list(all=True, filters={"label": f"harness.test="
+                                                            f"{test_labels['harness.test']}"}) == []
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_failing_run_step_is_a_failed_outcome_with_its_log(builder, docker_client, test_labels,
+                                                            tmp_path):
+    dockerfile = ('FROM scratch\nCOPY busybox /bin/busybox\n'
+                  'RUN ["/bin/busybox", "sh", "-c", "echo about-to-fail; exit 3"]\n')
+    context = write_busybox_context(tmp_path, dockerfile)
+    request = BuildRequest(context=context, tag=f"harness-test:{test_labels['harness.test']}",
+                           labels=test_labels, no_cache=True)
+
+    outcome = build(builder, request, docker_client)
+
+    assert not outcome.ok and outcome.image_id is None
+    assert "about-to-fail" in outcome.log_tail
+    assert outcome.error
+
+
+def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client, test_labels,
+                                                                   tmp_path):
+    context = write_busybox_context(tmp_path)
+    tag = f"harness-test:{test_labels['harness.test']}"
+    assert build(Builder.LEGACY, BuildRequest(context=context, tag=tag, labels=test_labels,
+                                              no_cache=True), docker_client).ok
+
+    start = time_start(docker_client, tag, labels=test_labels, command=["/bin/sh", "-c", "exit 4"])
+
+    assert not start.ok and start.start_s is None
+    assert "exited with 4, expected 0" in start.error
+    assert docker_client.containers.list(
+        all=True, filters={"label": f"harness.test={test_labels['harness.test']}"}) == []
