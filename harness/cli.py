@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from harness import __version__
 from harness.errors import HarnessError
@@ -51,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 def engine_up_command(args: argparse.Namespace) -> int:
     from harness.engine import provision
 
+    started = time.monotonic()
     provision(log=lambda message: print(f"engine: {message}", file=sys.stderr))
+    print(f"engine: ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return 0
 
 
