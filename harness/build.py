@@ -9,6 +9,7 @@ BuildKit has no step for the latter at all.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import enum
 import json
 import re
@@ -29,6 +30,7 @@ from harness import engine
 LOG_TAIL_LINES = 30
 SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
+_LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
 _BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\d+/\d+\] (\w+)")
 
 
@@ -96,7 +98,10 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
         error = str(api_error.explanation or api_error)
         log.append(error)
     build_s = time.perf_counter() - started
-    total, cached = count_legacy_steps(log)
+    steps = legacy_steps(log)
+    if error is not None:
+        _remove_created_images(client, steps)
+    total, cached = count_legacy_steps(steps)
     return BuildOutcome(
         ok=error is None and image_id is not None, build_s=build_s,
         image_id=None if error else image_id, steps_total=total, steps_cached=cached,
@@ -105,18 +110,51 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
     )
 
 
-def count_legacy_steps(log_lines: list[str]) -> tuple[int, int]:
-    """(snapshot steps, of which cached) from the legacy builder's output lines."""
-    total = cached = 0
-    in_snapshot_step = False
+@dataclass(frozen=True, kw_only=True)
+class LegacyStep:
+    instruction: str
+    cached: bool
+    image_id: str | None
+    """The short id the step produced (" ---> abc123"); None if it did not finish."""
+
+
+def legacy_steps(log_lines: list[str]) -> list[LegacyStep]:
+    """Every step of a legacy build's output, FROM and metadata steps included."""
+    steps: list[LegacyStep] = []
     for line in log_lines:
         step = _LEGACY_STEP.match(line)
         if step:
-            in_snapshot_step = step.group(1).upper() in SNAPSHOT_INSTRUCTIONS
-            total += in_snapshot_step
-        elif in_snapshot_step and line.strip() == "---> Using cache":
-            cached += 1
-    return total, cached
+            steps.append(LegacyStep(instruction=step.group(1).upper(), cached=False,
+                                    image_id=None))
+        elif steps and line.strip() == "---> Using cache":
+            steps[-1] = dataclasses.replace(steps[-1], cached=True)
+        elif steps and (produced := _LEGACY_PRODUCED.match(line.strip())):
+            steps[-1] = dataclasses.replace(steps[-1], image_id=produced.group(1))
+    return steps
+
+
+def count_legacy_steps(steps: list[LegacyStep]) -> tuple[int, int]:
+    """(snapshot steps, of which cached)."""
+    snapshots = [s for s in steps if s.instruction in SNAPSHOT_INSTRUCTIONS]
+    return len(snapshots), sum(1 for s in snapshots if s.cached)
+
+
+def _remove_created_images(client: docker.DockerClient, steps: list[LegacyStep]) -> None:
+    """After a failed legacy build, remove the unlabelled step images it created.
+
+    Cached steps' images and the FROM image existed before this build and are left alone;
+    an image something else now uses (the engine answers 409) is left too.
+    """
+    created = [s.image_id for s in steps
+               if s.image_id and not s.cached and s.instruction != "FROM"]
+    for image_id in reversed(created):
+        try:
+            client.images.remove(image_id)
+        except docker.errors.NotFound:
+            continue
+        except docker.errors.APIError as error:
+            if error.status_code != 409:
+                raise
 
 
 def build_buildkit(request: BuildRequest) -> BuildOutcome:

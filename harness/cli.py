@@ -7,12 +7,17 @@ command's own verdict is "no"); anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 from harness import __version__
 from harness.errors import HarnessError
+
+DEFAULT_SCENARIOS = Path("scenarios")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
     doctor.set_defaults(handler=doctor_command)
 
+    validate = commands.add_parser("validate", help="check scenario files without building")
+    validate.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SCENARIOS],
+                          metavar="PATH", help="scenario files or folders (default: scenarios/)")
+    validate.set_defaults(handler=validate_command)
+
+    bases = commands.add_parser("bases", help="base images the scenarios build FROM")
+    bases_commands = bases.add_subparsers(dest="bases_command", required=True, metavar="ACTION")
+    bases_build = bases_commands.add_parser("build", help="make every declared base that is "
+                                                          "missing or whose recipe changed")
+    bases_build.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SCENARIOS],
+                             metavar="PATH", help="scenario files or folders (default: scenarios/)")
+    bases_build.set_defaults(handler=bases_build_command)
+
+    clean = commands.add_parser("clean", help="remove the images and containers harness made")
+    clean.add_argument("--bases", action="store_true", help="also remove the base images")
+    clean.set_defaults(handler=clean_command)
+
     smoke = commands.add_parser(
         "smoke", help="build, run and measure one tiny image with each builder (placeholder bench)")
     smoke.set_defaults(handler=smoke_command)
@@ -69,6 +91,78 @@ def doctor_command(args: argparse.Namespace) -> int:
     else:
         print(render(facts, found))
     return 1 if any(p.blocking for p in found) else 0
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    from harness.scenario import load_scenarios, scenario_files, validate
+
+    problems = validate(args.paths)
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s)", file=sys.stderr)
+        return 1
+    files = scenario_files(args.paths)
+    count = len(load_scenarios(args.paths))
+    print(f"{len(files)} file(s) OK ({count} scenario(s))")
+    return 0
+
+
+def bases_build_command(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness.bases import ensure_bases
+    from harness.engine import connect
+    from harness.scenario import all_bases
+
+    recipes = all_bases(args.paths)
+    client = connect()
+    try:
+        with progress_reporter() as progress:
+            outcomes = ensure_bases(client, recipes, recipes, progress)
+    finally:
+        client.close()
+    rows = [[o.reference, o.action, f"{o.seconds:.1f}", f"{o.size_bytes / 1e6:.1f}", o.detail]
+            for o in outcomes]
+    print(tabulate(rows, headers=["base", "action", "seconds", "MB", "detail"],
+                   tablefmt="github"))
+    return 0
+
+
+def clean_command(args: argparse.Namespace) -> int:
+    from harness.bases import remove_bases
+    from harness.engine import RUN_LABEL, connect, remove_labelled
+
+    client = connect()
+    try:
+        removed = remove_labelled(client, RUN_LABEL)
+        print(f"removed {removed} container(s) and image(s) of harness runs")
+        if args.bases:
+            removed_bases, kept = remove_bases(client)
+            print(f"removed {len(removed_bases)} base image(s): {', '.join(removed_bases) or '-'}")
+            for reference, reason in kept:
+                print(f"kept base {reference}: {reason}")
+        else:
+            print("bases kept (`harness clean --bases` removes them too)")
+    finally:
+        client.close()
+    return 0
+
+
+@contextlib.contextmanager
+def progress_reporter() -> Iterator[Callable[[str], None]]:
+    """Progress lines for long work: a live status line on a terminal, plain lines otherwise."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda message: print(message, file=sys.stderr, flush=True)
+        return
+    started = time.monotonic()
+    with console.status("") as status:
+        def report(message: str) -> None:
+            status.update(f"[{time.monotonic() - started:5.1f} s] {message}")
+        yield report
 
 
 def smoke_command(args: argparse.Namespace) -> int:

@@ -110,31 +110,31 @@ def collect_facts() -> Facts:
 
 
 def probe_legacy_build(client: docker.DockerClient, context: Path, *, squash: bool) -> Check:
-    token = uuid.uuid4().hex
+    run_id = f"doctor-{uuid.uuid4().hex[:12]}"
     try:
         for chunk in client.api.build(path=str(context), rm=True, forcerm=True, squash=squash,
-                                      labels=_probe_labels(token), decode=True):
+                                      labels=engine.run_labels(run_id), decode=True):
             if "error" in chunk:
                 return Check(ok=False, detail=str(chunk["error"]).strip())
         return Check(ok=True)
     except docker.errors.APIError as error:
         return Check(ok=False, detail=str(error.explanation or error))
     finally:
-        engine.remove_labelled(client, f"harness.probe={token}")
+        engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
 
 
 def probe_buildkit_build(client: docker.DockerClient, context: Path) -> Check:
-    token = uuid.uuid4().hex
-    labels = [arg for key, value in _probe_labels(token).items()
+    run_id = f"doctor-{uuid.uuid4().hex[:12]}"
+    labels = [arg for key, value in engine.run_labels(run_id).items()
               for arg in ("--label", f"{key}={value}")]
     try:
         result = subprocess.run(
             [engine.docker_cli(), "buildx", "build", "--load", "--progress=plain", *labels,
-             "-t", f"harness-probe:{token}", str(context)],
+             "-t", f"harness-probe:{run_id}", str(context)],
             capture_output=True, text=True, check=False, timeout=120,
         )
     finally:
-        engine.remove_labelled(client, f"harness.probe={token}")
+        engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
     if result.returncode != 0:
         return Check(ok=False, detail=engine.last_lines(result.stderr, 5))
     return Check(ok=True)
@@ -215,10 +215,6 @@ def render(facts: Facts, found: list[Problem]) -> str:
         lines.append(f"{kind}: {problem.what}\n  what to do: {problem.fix}")
     lines.append("builds can run" if not any(p.blocking for p in found) else "builds cannot run")
     return "\n".join(lines)
-
-
-def _probe_labels(token: str) -> dict[str, str]:
-    return {engine.MANAGED_LABEL: "true", "harness.probe": token}
 
 
 def _gib(size_bytes: int) -> str:

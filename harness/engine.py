@@ -28,7 +28,11 @@ import requests.exceptions
 from harness.errors import HarnessError
 
 MANAGED_LABEL = "harness.managed"
-"""Every image and container harness creates carries this label (value "true")."""
+"""Every image and container harness creates carries this label (value "true"). It is
+never used to select what to delete: images built FROM a harness base inherit it."""
+RUN_LABEL = "harness.run"
+"""The run (or doctor probe, or test) that created an image or container: what cleanup
+selects by. Bases are not part of any run (see bases.BASE_LABEL)."""
 
 DAEMON_JSON = Path("/etc/docker/daemon.json")
 DOCKERD_LOG = Path("/var/log/harness-dockerd.log")
@@ -119,10 +123,16 @@ def engine_answers(timeout_s: float = 3.0) -> bool:
     return True
 
 
-def remove_labelled(client: docker.DockerClient, label: str) -> int:
-    """Remove every container, then every image, carrying `label` (KEY=VALUE); return the count.
+def run_labels(run_id: str) -> dict[str, str]:
+    """The labels of everything one run (or probe, or test) creates."""
+    return {MANAGED_LABEL: "true", RUN_LABEL: run_id}
 
-    The one way harness deletes anything, so it can never touch what it did not label.
+
+def remove_labelled(client: docker.DockerClient, label: str) -> int:
+    """Remove every container, then every image, carrying `label` (KEY or KEY=VALUE).
+
+    With `remove_bases`, the only ways harness deletes anything, so it never touches what
+    it did not label. Returns how many were removed.
     """
     removed = 0
     for container in client.containers.list(all=True, filters={"label": label}):

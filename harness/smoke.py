@@ -52,7 +52,7 @@ def write_busybox_context(directory: Path, dockerfile: str = TINY_DOCKERFILE) ->
 def run_smoke() -> list[SmokeResult]:
     client = engine.connect()
     run_id = uuid.uuid4().hex[:12]
-    labels = {engine.MANAGED_LABEL: "true", "harness.run": run_id}
+    labels = engine.run_labels(run_id)
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="harness-smoke-") as tmp:
@@ -73,7 +73,7 @@ def run_smoke() -> list[SmokeResult]:
                                            layer_count=facts.layer_count, start_s=start.start_s,
                                            error=start.error))
     finally:
-        engine.remove_labelled(client, f"harness.run={run_id}")
+        engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
         client.close()
     return results
 

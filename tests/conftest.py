@@ -25,7 +25,6 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture
 def test_labels(docker_client: docker.DockerClient) -> Iterator[dict[str, str]]:
     """Labels unique to one test; everything carrying them is removed afterwards."""
-    token = uuid.uuid4().hex[:12]
-    labels = {engine.MANAGED_LABEL: "true", "harness.test": token}
-    yield labels
-    engine.remove_labelled(docker_client, f"harness.test={token}")
+    run_id = f"test-{uuid.uuid4().hex[:12]}"
+    yield engine.run_labels(run_id)
+    engine.remove_labelled(docker_client, f"{engine.RUN_LABEL}={run_id}")

@@ -8,6 +8,7 @@ from harness.build import (
     buildkit_log,
     buildkit_steps,
     count_legacy_steps,
+    legacy_steps,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -43,29 +44,35 @@ def test_buildkit_failure_reports_the_failing_command():
 
 LEGACY_LOG = """\
 Step 1/5 : FROM debian:bookworm
- ---> 1a2b3c
+ ---> 1a2b3c4d5e6f
 Step 2/5 : ENV A=1
  ---> Using cache
- ---> 4d5e6f
+ ---> 4d5e6f7a8b9c
 Step 3/5 : COPY app /app
  ---> Using cache
- ---> 7a8b9c
+ ---> 7a8b9c0d1e2f
 Step 4/5 : RUN make
- ---> Running in 0abc
-Removing intermediate container 0abc
- ---> def012
+ ---> Running in 0abc00000000
+Removing intermediate container 0abc00000000
+ ---> def012345678
 Step 5/5 : CMD ["/app/run"]
- ---> Running in 1abc
-Successfully built 345678
+ ---> Running in 1abc00000000
 """.splitlines()
 
 
 def test_legacy_steps_count_snapshot_instructions_only():
-    assert count_legacy_steps(LEGACY_LOG) == (2, 1)
+    assert count_legacy_steps(legacy_steps(LEGACY_LOG)) == (2, 1)
+
+
+def test_legacy_steps_record_what_each_step_produced():
+    steps = legacy_steps(LEGACY_LOG)
+    assert [(s.instruction, s.cached, s.image_id) for s in steps] == [
+        ("FROM", False, "1a2b3c4d5e6f"), ("ENV", True, "4d5e6f7a8b9c"),
+        ("COPY", True, "7a8b9c0d1e2f"), ("RUN", False, "def012345678"), ("CMD", False, None)]
 
 
 def test_legacy_steps_of_an_empty_log():
-    assert count_legacy_steps([]) == (0, 0)
+    assert count_legacy_steps(legacy_steps([])) == (0, 0)
 
 
 @pytest.mark.parametrize(("stamp", "expected"), [

@@ -25,7 +25,8 @@ def test_doctor_finds_both_builders_and_squash(docker_client):
 
 def test_doctor_leaves_no_probe_images_behind(docker_client):
     doctor.collect_facts()
-    assert docker_client.images.list(all=True, filters={"label": "harness.probe"}) == []
+    probes = docker_client.images.list(all=True, filters={"label": "harness.run"})
+    assert [i for i in probes if i.labels["harness.run"].startswith("doctor-")] == []
 
 
 def test_doctor_cli_exits_0_with_ticks(docker_client):
@@ -40,7 +41,7 @@ def test_doctor_cli_exits_0_with_ticks(docker_client):
 @pytest.mark.parametrize("builder", list(Builder))
 def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels, tmp_path):
     context = write_busybox_context(tmp_path)
-    tag = f"harness-test:{test_labels['harness.test']}-{builder}"
+    tag = f"harness-test:{test_labels['harness.run']}-{builder}"
     request = BuildRequest(context=context, tag=tag, labels=test_labels, no_cache=True)
 
     outcome = build(builder, request, docker_client)
@@ -50,15 +51,15 @@ def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels
     assert outcome.build_s > 0
     attrs = docker_client.api.inspect_image(tag)
     assert attrs["Id"] == outcome.image_id
-    assert attrs["Config"]["Labels"]["harness.test"] == test_labels["harness.test"]
+    assert attrs["Config"]["Labels"]["harness.run"] == test_labels["harness.run"]
     facts = image_facts(docker_client, tag)
     assert facts.size_bytes == attrs["Size"] > 1_000_000  # the busybox binary
     assert facts.layer_count == len(attrs["RootFS"]["Layers"]) == 2
     start = time_start(docker_client, tag, labels=test_labels)
     assert start.ok, start.error
     assert 0 < start.start_s < 30
-    assert docker_client.containers.list(all=True, filters={"label": f"harness.test="
-                                                            f"{test_labels['harness.test']}"}) == []
+    assert docker_client.containers.list(all=True, filters={"label": f"harness.run="
+                                                            f"{test_labels['harness.run']}"}) == []
 
 
 @pytest.mark.parametrize("builder", list(Builder))
@@ -67,7 +68,7 @@ def test_failing_run_step_is_a_failed_outcome_with_its_log(builder, docker_clien
     dockerfile = ('FROM scratch\nCOPY busybox /bin/busybox\n'
                   'RUN ["/bin/busybox", "sh", "-c", "echo about-to-fail; exit 3"]\n')
     context = write_busybox_context(tmp_path, dockerfile)
-    request = BuildRequest(context=context, tag=f"harness-test:{test_labels['harness.test']}",
+    request = BuildRequest(context=context, tag=f"harness-test:{test_labels['harness.run']}",
                            labels=test_labels, no_cache=True)
 
     outcome = build(builder, request, docker_client)
@@ -80,7 +81,7 @@ def test_failing_run_step_is_a_failed_outcome_with_its_log(builder, docker_clien
 def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client, test_labels,
                                                                    tmp_path):
     context = write_busybox_context(tmp_path)
-    tag = f"harness-test:{test_labels['harness.test']}"
+    tag = f"harness-test:{test_labels['harness.run']}"
     assert build(Builder.LEGACY, BuildRequest(context=context, tag=tag, labels=test_labels,
                                               no_cache=True), docker_client).ok
 
@@ -89,4 +90,4 @@ def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client
     assert not start.ok and start.start_s is None
     assert "exited with 4, expected 0" in start.error
     assert docker_client.containers.list(
-        all=True, filters={"label": f"harness.test={test_labels['harness.test']}"}) == []
+        all=True, filters={"label": f"harness.run={test_labels['harness.run']}"}) == []

@@ -1,0 +1,351 @@
+"""Base images: make sure every image a Dockerfile names in FROM exists locally.
+
+In order: an image already present is used (unless harness made it from a different
+recipe); else it is pulled where a registry answers and the recipe allows it; else it is
+made by its recipe (debootstrap, scratch + host binaries, a rootfs tarball, a Dockerfile).
+Bases carry `harness.base` labels and are kept between runs; only `harness clean --bases`
+removes them.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import docker.errors
+from docker.models.images import Image
+
+from harness import dockerfile, engine
+from harness.build import BuildRequest, build_legacy
+from harness.context import DOCKERFILE_NAME, materialize
+from harness.doctor import probe_registry
+from harness.errors import HarnessError
+from harness.scenario import BaseKind, BaseRecipe
+
+BASE_LABEL = "harness.base"
+RECIPE_LABEL = "harness.base.recipe"
+RECIPE_FORMAT = 1
+"""Bumped when the way harness makes bases changes, so existing bases are remade."""
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ROOTFS_PARENT = Path("/var/tmp")
+
+Progress = Callable[[str], None]
+
+
+class Action(enum.StrEnum):
+    PRESENT = "present"
+    PULLED = "pulled"
+    BUILT = "built"
+    REBUILT = "rebuilt"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseOutcome:
+    reference: str
+    action: Action
+    image_id: str
+    size_bytes: int
+    seconds: float
+    detail: str = ""
+
+
+class BaseError(HarnessError):
+    """A base that cannot be made; the message names it and shows the tool's output tail."""
+
+
+def ensure_bases(client: docker.DockerClient, recipes: Mapping[str, BaseRecipe],
+                 references: Iterable[str], progress: Progress) -> list[BaseOutcome]:
+    """Make each referenced base available, bases that other bases build FROM first."""
+    outcomes: dict[str, BaseOutcome] = {}
+    registry_ok: list[bool] = []  # probed once, and only if a pull is worth trying
+
+    def registry_answers() -> bool:
+        if not registry_ok:
+            registry_ok.append(probe_registry().ok)
+        return registry_ok[0]
+
+    def ensure(reference: str, visiting: tuple[str, ...]) -> None:
+        if reference in outcomes:
+            return
+        if reference in visiting:
+            raise BaseError(f"bases build from each other in a cycle: "
+                            f"{' → '.join([*visiting, reference])}")
+        recipe = recipes.get(reference)
+        if recipe is None:
+            outcomes[reference] = _undeclared(client, reference)
+            return
+        if recipe.kind is BaseKind.BUILD:
+            for parent in dockerfile.base_images(recipe.options["dockerfile"],
+                                                 recipe.options["build_args"]):
+                ensure(parent, (*visiting, reference))
+        outcomes[reference] = ensure_base(client, recipe, progress, registry_answers)
+
+    for reference in references:
+        ensure(reference, ())
+    return list(outcomes.values())
+
+
+def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progress,
+                registry_answers: Callable[[], bool]) -> BaseOutcome:
+    started = time.monotonic()
+    digest = recipe_hash(recipe)
+    existing = _local_image(client, recipe.reference)
+    if existing is not None:
+        made_by = existing.labels.get(BASE_LABEL)
+        if made_by != recipe.reference or existing.labels.get(RECIPE_LABEL) == digest:
+            return BaseOutcome(reference=recipe.reference, action=Action.PRESENT,
+                               image_id=str(existing.id), size_bytes=_size(existing),
+                               seconds=time.monotonic() - started)
+        progress(f"{recipe.reference}: its recipe changed; rebuilding")
+    elif recipe.pull and registry_answers():
+        progress(f"{recipe.reference}: pulling")
+        try:
+            image = client.images.pull(recipe.reference)
+            return BaseOutcome(reference=recipe.reference, action=Action.PULLED,
+                               image_id=str(image.id), size_bytes=_size(image),
+                               seconds=time.monotonic() - started)
+        except docker.errors.APIError as error:
+            progress(f"{recipe.reference}: pull failed ({error.explanation}); building it")
+    labels = {engine.MANAGED_LABEL: "true", BASE_LABEL: recipe.reference, RECIPE_LABEL: digest}
+    progress(f"{recipe.reference}: making it by {recipe.kind} recipe")
+    detail = MAKERS[recipe.kind](client, recipe, labels, progress)
+    image = client.images.get(recipe.reference)
+    if existing is not None and existing.id != image.id:
+        _remove_if_unused(client, str(existing.id))
+    outcome = BaseOutcome(
+        reference=recipe.reference, action=Action.REBUILT if existing else Action.BUILT,
+        image_id=str(image.id), size_bytes=_size(image), seconds=time.monotonic() - started,
+        detail=detail,
+    )
+    progress(f"{recipe.reference}: {outcome.action} in {outcome.seconds:.1f} s, "
+             f"{outcome.size_bytes / 1e6:.1f} MB" + (f" ({detail})" if detail else ""))
+    return outcome
+
+
+def recipe_hash(recipe: BaseRecipe) -> str:
+    """What the base is made from: the recipe plus the content of every input file."""
+    inputs: dict[str, str] = {}
+    if recipe.kind is BaseKind.SCRATCH:
+        for image_path, host_path in recipe.options["files"].items():
+            inputs[image_path] = _file_digest(Path(host_path), recipe)
+    elif recipe.kind is BaseKind.TAR:
+        inputs["tar"] = _file_digest(Path(recipe.options["path"]), recipe)
+    elif recipe.kind is BaseKind.BUILD and recipe.options["context"]:
+        root = Path(recipe.options["context"])
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            inputs[str(path.relative_to(root))] = _file_digest(path, recipe)
+    document = {"format": RECIPE_FORMAT, "kind": str(recipe.kind), "options": recipe.options,
+                "inputs": inputs}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def remove_bases(client: docker.DockerClient) -> tuple[list[str], list[tuple[str, str]]]:
+    """Untag and remove every base harness made; (removed, [(kept, why)]).
+
+    A base is an image whose `harness.base` label names one of its own tags: images built
+    FROM a base inherit the label but not the tag, so they are never mistaken for one.
+    A base that other images still build on is kept (the engine refuses), and said so.
+    """
+    removed: list[str] = []
+    kept: list[tuple[str, str]] = []
+    for image in client.images.list(filters={"label": BASE_LABEL}):
+        reference = image.labels.get(BASE_LABEL, "")
+        if reference not in image.tags:
+            continue
+        try:
+            client.images.remove(reference)
+            removed.append(reference)
+        except docker.errors.APIError as error:
+            if error.status_code != 409:
+                raise
+            kept.append((reference, str(error.explanation)))
+    return removed, kept
+
+
+def make_debootstrap(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[str, str],
+                     progress: Progress) -> str:
+    """The seed's method: debootstrap a rootfs, drop apt caches, `docker import` it."""
+    options = recipe.options
+    if not shutil.which("debootstrap"):
+        raise BaseError(f"base {recipe.reference}: debootstrap is not installed "
+                        "(`apt-get install debootstrap`, or `harness engine up` as root)")
+    mirror = options["mirror"] or engine.debian_mirror(engine.read_apt_sources())
+    with tempfile.TemporaryDirectory(prefix="harness-rootfs-", dir=ROOTFS_PARENT) as tmp:
+        root = Path(tmp) / "rootfs"
+        command = ["debootstrap"]
+        if options["variant"] != "default":
+            command.append(f"--variant={options['variant']}")
+        if options["include"]:
+            command.append(f"--include={','.join(options['include'])}")
+        command += [options["suite"], str(root), mirror]
+        _stream(command, recipe.reference, progress)
+        before = _tree_bytes(root)
+        _drop_apt_caches(root)
+        after = _tree_bytes(root)
+        changes = [f"CMD {json.dumps(options['cmd'])}", f"ENV PATH={DEFAULT_PATH}"]
+        _import_tree(client, root, recipe.reference, labels, changes)
+    return f"rootfs {before / 1e6:.1f} MB before clean-up, {after / 1e6:.1f} MB after"
+
+
+def make_scratch(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[str, str],
+                 progress: Progress) -> str:
+    """FROM scratch, the host's (static) binaries copied in, optional setup RUNs."""
+    lines = ["FROM scratch"]
+    with tempfile.TemporaryDirectory(prefix="harness-scratch-") as tmp:
+        context = Path(tmp)
+        for index, (image_path, host_path) in enumerate(recipe.options["files"].items()):
+            shutil.copy2(host_path, context / f"file{index}")
+            lines.append(f"COPY file{index} {image_path}")
+        for command in recipe.options["run"]:
+            lines.append(f"RUN {json.dumps(command) if isinstance(command, list) else command}")
+        if recipe.options["cmd"]:
+            lines.append(f"CMD {json.dumps(recipe.options['cmd'])}")
+        materialize(context, dockerfile="\n".join(lines) + "\n", files={})
+        _build(client, recipe, context, labels, {})
+    return ""
+
+
+def make_tar(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[str, str],
+             progress: Progress) -> str:
+    repository, tag = _split_reference(recipe.reference)
+    with open(recipe.options["path"], "rb") as tarball:
+        _import(client, tarball, repository, tag, labels, [])
+    return ""
+
+
+def make_build(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[str, str],
+               progress: Progress) -> str:
+    source = Path(recipe.options["context"]) if recipe.options["context"] else None
+    with tempfile.TemporaryDirectory(prefix="harness-base-") as tmp:
+        context = materialize(Path(tmp) / "context", dockerfile=recipe.options["dockerfile"],
+                              files={}, source_dir=source)
+        _build(client, recipe, context, labels, recipe.options["build_args"])
+    return ""
+
+
+MAKERS = {BaseKind.DEBOOTSTRAP: make_debootstrap, BaseKind.SCRATCH: make_scratch,
+          BaseKind.TAR: make_tar, BaseKind.BUILD: make_build}
+
+
+def _build(client: docker.DockerClient, recipe: BaseRecipe, context: Path,
+           labels: dict[str, str], build_args: dict[str, str]) -> None:
+    outcome = build_legacy(client, BuildRequest(
+        context=context, dockerfile=DOCKERFILE_NAME, tag=recipe.reference, labels=labels,
+        no_cache=False, build_args=build_args))
+    if not outcome.ok:
+        raise BaseError(f"base {recipe.reference}: the {recipe.kind} build failed: "
+                        f"{outcome.error}\n{outcome.log_tail}")
+
+
+def _import_tree(client: docker.DockerClient, root: Path, reference: str,
+                 labels: dict[str, str], changes: list[str]) -> None:
+    repository, tag = _split_reference(reference)
+    tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-c", "."],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert tar.stdout is not None
+    try:
+        _import(client, tar.stdout, repository, tag, labels, changes)
+    finally:
+        tar.stdout.close()
+        _, stderr = tar.communicate()
+    if tar.returncode != 0:
+        raise BaseError(f"base {reference}: tar of {root} failed: {stderr.decode()[-2000:]}")
+
+
+def _import(client: docker.DockerClient, source: object, repository: str, tag: str,
+            labels: dict[str, str], changes: list[str]) -> None:
+    label_change = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}"
+                                      for k, v in labels.items())
+    try:
+        client.api.import_image(src=source, repository=repository, tag=tag,
+                                changes=[*changes, label_change])
+    except docker.errors.APIError as error:
+        raise BaseError(f"base {repository}:{tag}: docker import failed: "
+                        f"{error.explanation or error}") from None
+
+
+def _stream(command: list[str], reference: str, progress: Progress) -> None:
+    """Run a slow tool, passing each output line to progress; keep the tail for errors."""
+    lines: list[str] = []
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, text=True, errors="replace")
+    assert process.stdout is not None
+    for line in process.stdout:
+        lines.append(line.rstrip())
+        progress(f"{reference}: {line.strip()}")
+    if process.wait() != 0:
+        tail = "\n".join(lines[-30:])
+        raise BaseError(f"base {reference}: `{' '.join(command)}` failed with exit code "
+                        f"{process.returncode}:\n{tail}")
+
+
+def _drop_apt_caches(root: Path) -> None:
+    """What an official Debian image does not ship: downloaded .debs and apt lists."""
+    for pattern in ("var/cache/apt/archives/*.deb", "var/cache/apt/*.bin",
+                    "var/lib/apt/lists/*"):
+        for path in root.glob(pattern):
+            if path.is_file() and path.name != "lock":
+                path.unlink()
+
+
+def _tree_bytes(root: Path) -> int:
+    """Apparent size of a directory tree, hard links counted once (as `du -sb`)."""
+    result = subprocess.run(["du", "-sb", str(root)], capture_output=True, text=True,
+                            check=True)
+    return int(result.stdout.split()[0])
+
+
+def _undeclared(client: docker.DockerClient, reference: str) -> BaseOutcome:
+    image = _local_image(client, reference)
+    if image is None:
+        raise BaseError(f"base image {reference} is not present locally and has no recipe: "
+                        f"declare it under `bases:` in the scenario or in scenarios/bases.yaml "
+                        f"(e.g. `{reference}: {{debootstrap: {{suite: bookworm}}}}`)")
+    return BaseOutcome(reference=reference, action=Action.PRESENT, image_id=str(image.id),
+                       size_bytes=_size(image), seconds=0.0)
+
+
+def _local_image(client: docker.DockerClient, reference: str) -> Image | None:
+    try:
+        return client.images.get(reference)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _remove_if_unused(client: docker.DockerClient, image_id: str) -> None:
+    """Drop a superseded base unless images or containers still use it (then `clean` will)."""
+    try:
+        client.images.remove(image_id)
+    except docker.errors.APIError as error:
+        if error.status_code != 409:  # 409: still in use
+            raise
+
+
+def _size(image: Image) -> int:
+    return int(image.attrs["Size"])
+
+
+def _split_reference(reference: str) -> tuple[str, str]:
+    name, colon, tag = reference.rpartition(":")
+    if colon and "/" not in tag:
+        return name, tag
+    return reference, "latest"
+
+
+def _file_digest(path: Path, recipe: BaseRecipe) -> str:
+    try:
+        with path.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest()
+    except OSError as error:
+        hint = " (install Debian's busybox-static)" if path.name == "busybox" else ""
+        raise BaseError(f"base {recipe.reference}: cannot read its input file {path}: "
+                        f"{error.strerror or error}{hint}") from None

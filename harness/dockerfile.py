@@ -1,0 +1,137 @@
+"""Just enough Dockerfile parsing to know which images a build starts from.
+
+Handles line continuations, parser directives and comments, `ARG` defaults before `FROM`,
+`--platform=`, stage names (`AS name`) and `FROM <earlier stage>`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_VARIABLE = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
+_REFERENCE = re.compile(
+    r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?/)?"  # registry or namespace
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$"
+)
+
+
+class DockerfileError(ValueError):
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+        self.message = message
+
+
+@dataclass(frozen=True, kw_only=True)
+class FromLine:
+    line: int
+    """1-based line of the FROM instruction within the Dockerfile."""
+    image: str
+    """The image reference after ARG substitution, or the name of an earlier stage."""
+    stage: str | None
+    """The name this stage is given with `AS`, if any."""
+    from_stage: bool
+    """True when `image` names an earlier stage rather than an image."""
+
+
+def instructions(text: str) -> list[tuple[int, str, str]]:
+    """(line, INSTRUCTION, arguments) for each instruction, continuations joined."""
+    escape = "\\"
+    found: list[tuple[int, str, str]] = []
+    pending: list[str] = []
+    start = 0
+    directives_allowed = True
+    lines = text.splitlines()
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if directives_allowed and not pending:
+            directive = re.match(r"#\s*escape\s*=\s*(\S)", stripped, re.IGNORECASE)
+            if directive:
+                escape = directive.group(1)
+                continue
+            directives_allowed = bool(re.match(r"#\s*\w+\s*=", stripped))
+        if not stripped or stripped.startswith("#"):
+            continue  # blank lines and comments, also inside a continued instruction
+        if not pending:
+            start = number
+        continued = stripped.endswith(escape) and number < len(lines)
+        pending.append(stripped[: -len(escape)] if continued else stripped)
+        if continued:
+            continue
+        keyword, _, arguments = " ".join(pending).partition(" ")
+        found.append((start, keyword.upper(), arguments.strip()))
+        pending = []
+    return found
+
+
+def from_lines(text: str, build_args: Mapping[str, str] | None = None) -> list[FromLine]:
+    """Every FROM of a Dockerfile; raises DockerfileError for a FROM that cannot be used."""
+    arg_values: dict[str, str] = {}
+    stages: set[str] = set()
+    froms: list[FromLine] = []
+    overrides = dict(build_args or {})
+    for line, keyword, arguments in instructions(text):
+        if keyword == "ARG" and not froms:
+            for declaration in arguments.split():
+                name, has_default, default = declaration.partition("=")
+                arg_values[name] = overrides.get(name, default.strip("\"'") if has_default else "")
+        elif keyword == "FROM":
+            froms.append(_parse_from(line, arguments, arg_values, stages))
+            if froms[-1].stage:
+                stages.add(froms[-1].stage)
+        elif not froms:
+            raise DockerfileError(line, f"{keyword} before the first FROM "
+                                        "(only ARG may come first)")
+    if not froms:
+        raise DockerfileError(1, "no FROM instruction: a Dockerfile must start from an image "
+                                 "(`FROM scratch` for an empty one)")
+    return froms
+
+
+def base_images(text: str, build_args: Mapping[str, str] | None = None) -> list[str]:
+    """The images (not stages, not scratch) the Dockerfile builds from, in order, once each."""
+    images: list[str] = []
+    for from_line in from_lines(text, build_args):
+        if not from_line.from_stage and from_line.image != "scratch" \
+                and from_line.image not in images:
+            images.append(from_line.image)
+    return images
+
+
+def is_image_reference(text: str) -> bool:
+    return bool(_REFERENCE.match(text))
+
+
+def _parse_from(line: int, arguments: str, arg_values: Mapping[str, str],
+                stages: set[str]) -> FromLine:
+    words = [w for w in arguments.split() if not w.startswith("--")]
+    if len(words) not in (1, 3) or (len(words) == 3 and words[1].lower() != "as"):
+        raise DockerfileError(line, f"cannot read `FROM {arguments}`: expected "
+                                    "`FROM [--platform=...] IMAGE [AS NAME]`")
+    image = _substitute(words[0], arg_values, line)
+    stage = words[2] if len(words) == 3 else None
+    if stage is not None and not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_.-]*", stage):
+        raise DockerfileError(line, f"`{stage}` is not a valid stage name")
+    if image in stages:
+        return FromLine(line=line, image=image, stage=stage, from_stage=True)
+    if not is_image_reference(image):
+        raise DockerfileError(line, f"`{image}` is not a valid image reference "
+                                    "(expected NAME[:TAG][@DIGEST], lowercase name)")
+    return FromLine(line=line, image=image, stage=stage, from_stage=False)
+
+
+def _substitute(word: str, arg_values: Mapping[str, str], line: int) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(3)
+        value = arg_values.get(name)
+        if value:
+            return value
+        if match.group(2) is not None:
+            return match.group(2)
+        raise DockerfileError(line, f"`${name}` in FROM has no value: declare "
+                                    f"`ARG {name}=...` before FROM or pass it in build_args")
+
+    return _VARIABLE.sub(replace, word)

@@ -1,0 +1,707 @@
+"""Scenario loading: YAML files in `scenarios/` become checked, typed `Scenario` records.
+
+Every problem in a file is collected (not just the first) as `FILE:LINE: message`, naming
+the key, what was found and what is expected. Nothing here builds or touches Docker.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import dockerfile, expect
+from harness.build import Builder
+from harness.errors import HarnessError
+from harness.yamlsource import LineDict, read_yaml
+
+SHARED_BASES_FILE = "bases.yaml"
+DEFAULT_REPEAT = 3
+_SCENARIO_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+class CacheMode(enum.StrEnum):
+    COLD = "cold"
+    WARM = "warm"
+    INCREMENTAL = "incremental"
+
+
+class BaseKind(enum.StrEnum):
+    DEBOOTSTRAP = "debootstrap"
+    SCRATCH = "scratch"
+    TAR = "tar"
+    BUILD = "build"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ScenarioError(HarnessError):
+    """One or more problems in scenario files; the message lists them all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """How a container of the image is started to time it."""
+
+    command: tuple[str, ...] | None = None
+    """None: the image's own CMD/ENTRYPOINT."""
+    ready_log: str | None = None
+    """Regex: the container is "ready" when a log line matches; None: when it exits."""
+    expect_exit: int = 0
+    timeout_s: float = 30.0
+    start_repeat: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    name: str
+    dockerfile: str
+    dockerfile_origin: str
+    """Where the Dockerfile text came from, as FILE:LINE, for error messages."""
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    run: RunSpec = RunSpec()
+    bases: tuple[str, ...] = ()
+    """The images its FROM lines name (not scratch, not earlier stages)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incremental:
+    """The source change of the incremental cache mode: append `text` to `path`."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseRecipe:
+    reference: str
+    kind: BaseKind
+    options: dict[str, Any]
+    """Checked options of the kind; paths are absolute."""
+    pull: bool = True
+    """Whether pulling from a registry may be tried before building by recipe."""
+    declared_in: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    bases: dict[str, BaseRecipe]
+    """The scenario's own bases over the shared `bases.yaml` beside it."""
+    files: dict[str, str]
+    context: Path | None
+    baseline: str
+    builders: tuple[Builder, ...]
+    cache: tuple[CacheMode, ...]
+    repeat: int
+    incremental: Incremental | None
+    run: RunSpec
+    variants: dict[str, Variant]
+    expect: tuple[expect.Expectation, ...]
+    secret_build_args: frozenset[str] = frozenset()
+
+
+TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "builders", "cache",
+            "repeat", "incremental", "run", "variants", "expect", "secret_build_args")
+VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
+                "target", "run")
+RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
+RECIPE_KEYS = (*(kind.value for kind in BaseKind), "pull")
+OPTION_KEYS = {
+    BaseKind.DEBOOTSTRAP: ("suite", "variant", "mirror", "include", "cmd"),
+    BaseKind.SCRATCH: ("files", "run", "cmd"),
+    BaseKind.BUILD: ("dockerfile", "dockerfile_path", "context", "build_args"),
+}
+DEBOOTSTRAP_VARIANTS = ("minbase", "buildd", "default")
+
+
+def load_scenario(path: Path) -> Scenario:
+    """The scenario in `path`, or ScenarioError listing every problem found."""
+    scenario, problems = check_scenario(path)
+    if problems or scenario is None:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def load_scenarios(paths: Iterable[Path]) -> list[Scenario]:
+    """Every scenario under `paths` (files or directories), all checked before any is used."""
+    return _load_all(paths)[0]
+
+
+def all_bases(paths: Iterable[Path]) -> dict[str, BaseRecipe]:
+    """Every base declared under `paths`: in shared bases files and in scenarios."""
+    return _load_all(paths)[1]
+
+
+def _load_all(paths: Iterable[Path]) -> tuple[list[Scenario], dict[str, BaseRecipe]]:
+    scenarios: list[Scenario] = []
+    recipes: dict[str, BaseRecipe] = {}
+    problems: list[Problem] = []
+    for path in scenario_files(paths):
+        if path.name == SHARED_BASES_FILE:
+            declared, found = check_bases_file(path)
+        else:
+            scenario, found = check_scenario(path)
+            declared = scenario.bases if scenario else {}
+            scenarios += [scenario] if scenario else []
+        problems += found
+        for reference, recipe in declared.items():
+            other = recipes.setdefault(reference, recipe)
+            if (other.kind, other.options) != (recipe.kind, recipe.options):
+                problems.append(Problem(recipe.declared_in, 1, (
+                    f"bases.{reference}: declared differently in {other.declared_in}; one "
+                    "image reference can have only one recipe")))
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios, recipes
+
+
+def scenario_files(paths: Iterable[Path]) -> list[Path]:
+    """YAML files named directly or found in named directories (not recursively), sorted."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"})
+        elif path.exists():
+            found.append(path)
+        else:
+            raise HarnessError(f"{path}: no such file or directory")
+    return found
+
+
+def validate(paths: Iterable[Path]) -> list[Problem]:
+    """Every problem in every file under `paths`; an empty list means all is well."""
+    try:
+        load_scenarios(paths)
+    except ScenarioError as error:
+        return error.problems
+    return []
+
+
+def check_bases_file(path: Path) -> tuple[dict[str, BaseRecipe], list[Problem]]:
+    """The recipes of a shared bases file (a mapping with one key, `bases:`)."""
+    checker = _Checker(path)
+    document = checker.read()
+    recipes: dict[str, BaseRecipe] = {}
+    if isinstance(document, LineDict):
+        checker.only_keys(document, ("bases",), "")
+        recipes = checker.bases(document, path.parent)
+    return recipes, sorted(checker.problems, key=lambda p: p.line)
+
+
+def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
+    checker = _Checker(path)
+    document = checker.read()
+    if not isinstance(document, LineDict):
+        return None, checker.problems
+    folder = path.parent
+    shared_path = folder / SHARED_BASES_FILE
+    shared, _ = check_bases_file(shared_path) if shared_path.exists() else ({}, [])
+
+    c = checker
+    c.only_keys(document, TOP_KEYS, "")
+    name = c.typed(document, "name", str, "a string") or path.stem
+    if not _SCENARIO_NAME.fullmatch(name):
+        c.at(document, "name", f"name: `{name}` is not usable in image names; expected lowercase "
+                               "letters, digits and . _ - (e.g. `apt-cache-cleanup`)")
+    description = c.typed(document, "description", str, "a string") or ""
+    bases = {**shared, **c.bases(document, folder)}
+    files = c.files(document)
+    context = c.directory(document, "context", folder)
+    secret_build_args = frozenset(
+        c.string_list(document, "secret_build_args", "a list of build argument names") or ())
+    builders = c.choices(document, "builders", Builder) or tuple(Builder)
+    incremental = c.incremental(document, files, context)
+    cache = c.choices(document, "cache", CacheMode)
+    if cache is None:
+        cache = tuple(CacheMode) if incremental else (CacheMode.COLD, CacheMode.WARM)
+    elif CacheMode.INCREMENTAL in cache and not incremental and "incremental" not in document:
+        c.at(document, "cache", "cache: `incremental` needs an `incremental:` change, e.g. "
+                                "`incremental: {append: {path: app/main.py, text: \"# x\\n\"}}`")
+    repeat = c.positive_int(document, "repeat") or DEFAULT_REPEAT
+    run = c.run_spec(document.get("run"), RunSpec(), "run", document)
+    variants = c.variants(document, folder, run)
+    declared = [n for n in document.get("variants") or {} if isinstance(n, str)] \
+        if isinstance(document.get("variants"), dict) else []
+    baseline = c.typed(document, "baseline", str, "a variant name")
+    if baseline is None:
+        baseline = next(iter(declared), "")
+    elif declared and baseline not in declared:
+        c.at(document, "baseline", f"baseline: no variant `{baseline}`; expected one of: "
+                                   f"{', '.join(declared)}")
+    expectations = c.expectations(document, declared)
+    if c.problems:
+        return None, sorted(c.problems, key=lambda p: (str(p.file), p.line))
+    return Scenario(
+        name=name, path=path, description=description, bases=bases, files=files,
+        context=context, baseline=baseline, builders=builders, cache=cache, repeat=repeat,
+        incremental=incremental, run=run, variants=variants, expect=expectations,
+        secret_build_args=secret_build_args,
+    ), []
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               dict: "a mapping", list: "a list", type(None): "nothing"}
+
+
+def _found(value: Any) -> str:
+    """How a wrong value is named in a message: its YAML type, and the value if short."""
+    kind = next((name for t, name in _TYPE_NAMES.items()
+                 if isinstance(value, t) and not (t is int and isinstance(value, bool))),
+                type(value).__name__)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    return f"{kind} ({shown})" if not isinstance(value, (dict, list)) else kind
+
+
+class _Checker:
+    """Collects the problems of one file; every check reports and carries on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int, message: str) -> None:
+        self.problems.append(Problem(self.path, line, message))
+
+    def at(self, mapping: LineDict, key: str, message: str) -> None:
+        self.problem(mapping.line_of(key), message)
+
+    def read(self) -> Any:
+        document, yaml_problems = read_yaml(self.path)
+        for yaml_problem in yaml_problems:
+            self.problem(yaml_problem.line, yaml_problem.message)
+        if document is None and not yaml_problems:
+            self.problem(1, "the file is empty; expected a mapping with `variants:`")
+        elif document is not None and not isinstance(document, LineDict):
+            self.problem(1, f"expected a mapping (`key: value` lines) at the top, "
+                            f"found {_found(document)}")
+        return document
+
+    def only_keys(self, mapping: LineDict, allowed: tuple[str, ...], where: str) -> None:
+        for key in mapping:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), allowed, n=1)
+                hint = f"did you mean `{close[0]}`?" if close else f"expected one of: " \
+                                                                  f"{', '.join(allowed)}"
+                self.at(mapping, key, f"{where}{key}: unknown key; {hint}")
+
+    def typed(self, mapping: LineDict, key: str, kind: type | tuple[type, ...], expected: str,
+              where: str = "") -> Any:
+        """mapping[key] if it has the right type; None (and a problem) otherwise."""
+        value = mapping.get(key)
+        if value is None:  # absent or null: the default applies
+            return None
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            self.at(mapping, key, f"{where}{key}: expected {expected}, found {_found(value)}")
+            return None
+        return value
+
+    def positive_int(self, mapping: LineDict, key: str, where: str = "") -> int | None:
+        value = self.typed(mapping, key, int, "a whole number ≥ 1", where)
+        if value is not None and value < 1:
+            self.at(mapping, key, f"{where}{key}: expected a whole number ≥ 1, found {value}")
+            return None
+        return value
+
+    def string_list(self, mapping: LineDict, key: str, expected: str,
+                    where: str = "") -> list[str] | None:
+        value = self.typed(mapping, key, list, expected, where)
+        if value is None:
+            return None
+        good = True
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                self.problem(value.line_of(index), f"{where}{key}[{index}]: expected a string, "
+                                                   f"found {_found(item)}")
+                good = False
+        return list(value) if good else None
+
+    def string_map(self, mapping: LineDict, key: str, where: str) -> dict[str, str] | None:
+        value = self.typed(mapping, key, dict, "a mapping of names to strings", where)
+        if value is None:
+            return None
+        result: dict[str, str] = {}
+        for name, item in value.items():
+            if not isinstance(name, str) or not isinstance(item, (str, int, float)) \
+                    or isinstance(item, bool):
+                value_line = value.line_of(name)
+                self.problem(value_line, f"{where}{key}.{name}: expected a string value, "
+                                         f"found {_found(item)}")
+            else:
+                result[name] = str(item)
+        return result
+
+    def choices(self, mapping: LineDict, key: str,
+                kind: type[enum.StrEnum]) -> tuple[Any, ...] | None:
+        allowed = [member.value for member in kind]
+        names = self.string_list(mapping, key, f"a list from: {', '.join(allowed)}")
+        if names is None:
+            return None
+        if not names:
+            self.at(mapping, key, f"{key}: the list is empty; expected some of: "
+                                  f"{', '.join(allowed)}")
+            return None
+        unknown = [(i, name) for i, name in enumerate(names) if name not in allowed]
+        for index, name in unknown:
+            self.problem(mapping[key].line_of(index), f"{key}: unknown `{name}`; expected one "
+                                                      f"of: {', '.join(allowed)}")
+        return None if unknown else tuple(kind(name) for name in dict.fromkeys(names))
+
+    def inside(self, mapping: LineDict, key: str, folder: Path, where: str,
+               must_be: Callable[[Path], bool], what: str) -> Path | None:
+        """A path under `folder` named by mapping[key]: it must exist and stay inside."""
+        relative = self.typed(mapping, key, str, f"a path relative to {self.path.name}", where)
+        if relative is None:
+            return None
+        path = (folder / relative).resolve()
+        if not path.is_relative_to(folder.resolve()):
+            self.at(mapping, key, f"{where}{key}: `{relative}` is outside the scenario's folder "
+                                  f"{folder}; expected a path inside it")
+            return None
+        if not must_be(path):
+            self.at(mapping, key, f"{where}{key}: `{relative}` is not an existing {what} "
+                                  f"(looked for {path})")
+            return None
+        return path
+
+    def directory(self, mapping: LineDict, key: str, folder: Path, where: str = "") -> Path | None:
+        return self.inside(mapping, key, folder, where, Path.is_dir, "directory")
+
+    def files(self, document: LineDict) -> dict[str, str]:
+        value = self.typed(document, "files", dict, "a mapping of context paths to file contents")
+        if value is None:
+            return {}
+        files: dict[str, str] = {}
+        for name, content in value.items():
+            line = value.line_of(name)
+            if not isinstance(name, str) or not name or name.startswith("/") \
+                    or ".." in Path(name).parts:
+                self.problem(line, f"files: `{name}` is not a relative path inside the build "
+                                   "context (no leading /, no ..)")
+            elif not isinstance(content, str):
+                self.problem(line, f"files.{name}: expected the file's text as a string, "
+                                   f"found {_found(content)}")
+            else:
+                files[name] = content
+        return files
+
+    def incremental(self, document: LineDict, files: Mapping[str, str],
+                    context: Path | None) -> Incremental | None:
+        value = self.typed(document, "incremental", dict, "a mapping like {append: {path, text}}")
+        if value is None:
+            return None
+        self.only_keys(value, ("append",), "incremental.")
+        append = self.typed(value, "append", dict, "a mapping {path: ..., text: ...}",
+                            "incremental.")
+        if append is None:
+            if "append" not in value:
+                self.at(document, "incremental", "incremental: missing `append: {path, text}`")
+            return None
+        self.only_keys(append, ("path", "text"), "incremental.append.")
+        path = self.typed(append, "path", str, "a path in the build context",
+                          "incremental.append.")
+        text = self.typed(append, "text", str, "the text to append", "incremental.append.")
+        for key in ("path", "text"):
+            if key not in append:
+                self.at(value, "append", f"incremental.append: missing `{key}`")
+        if path is None or text is None:
+            return None
+        in_context = context is not None and (context / path).is_file()
+        if path not in files and not in_context:
+            self.at(append, "path", f"incremental.append.path: `{path}` is not a file of the "
+                                    "build context; expected a key of `files:` or a file under "
+                                    "`context:`")
+            return None
+        return Incremental(path=path, text=text)
+
+    def run_spec(self, value: Any, inherited: RunSpec, where: str,
+                 parent: LineDict) -> RunSpec:
+        if value is None:
+            return inherited
+        if not isinstance(value, LineDict):
+            self.at(parent, where.rsplit(".", 1)[-1],
+                    f"{where}: expected a mapping ({', '.join(RUN_KEYS)}), found {_found(value)}")
+            return inherited
+        prefix = f"{where}."
+        self.only_keys(value, RUN_KEYS, prefix)
+        settings: dict[str, Any] = {}
+        if "command" in value:
+            command = value["command"]
+            if isinstance(command, str):
+                settings["command"] = ("/bin/sh", "-c", command)
+            else:
+                listed = self.string_list(value, "command", "a list of strings or a shell "
+                                                            "command string", prefix)
+                if listed is not None:
+                    settings["command"] = tuple(listed) or None
+        ready_log = self.typed(value, "ready_log", str, "a regular expression", prefix)
+        if ready_log is not None:
+            try:
+                re.compile(ready_log)
+                settings["ready_log"] = ready_log
+            except re.error as error:
+                self.at(value, "ready_log", f"{prefix}ready_log: not a valid regular expression "
+                                            f"({error})")
+        expect_exit = self.typed(value, "expect_exit", int, "an exit code (integer)", prefix)
+        if expect_exit is not None:
+            settings["expect_exit"] = expect_exit
+        timeout = self.typed(value, "timeout_s", (int, float), "a number of seconds", prefix)
+        if timeout is not None:
+            if timeout <= 0:
+                self.at(value, "timeout_s", f"{prefix}timeout_s: expected a number of seconds "
+                                            f"> 0, found {timeout}")
+            else:
+                settings["timeout_s"] = float(timeout)
+        start_repeat = self.positive_int(value, "start_repeat", prefix)
+        if start_repeat is not None:
+            settings["start_repeat"] = start_repeat
+        return RunSpec(**{**inherited.__dict__, **settings})
+
+    def variants(self, document: LineDict, folder: Path, run: RunSpec) -> dict[str, Variant]:
+        if "variants" not in document:
+            self.problem(document.line, "missing `variants:`: expected a mapping of variant "
+                                        "names to {dockerfile: ...}")
+            return {}
+        raw = self.typed(document, "variants", dict, "a mapping of variant names to settings")
+        if raw is None:
+            return {}
+        if not raw:
+            self.at(document, "variants", "variants: empty; expected at least one variant")
+        usable: dict[str, LineDict] = {}
+        for name, settings in raw.items():
+            where = f"variants.{name}"
+            if not isinstance(name, str) or not _VARIANT_NAME.fullmatch(name):
+                self.problem(raw.line_of(name), f"{where}: `{name}` is not a usable variant "
+                                                "name; expected letters, digits, _ and -")
+            elif not isinstance(settings, LineDict):
+                self.problem(raw.line_of(name), f"{where}: expected a mapping with "
+                                                f"`dockerfile:`, found {_found(settings)}")
+            else:
+                self.only_keys(settings, VARIANT_KEYS, f"{where}.")
+                usable[name] = settings
+        variants: dict[str, Variant] = {}
+        for name in usable:
+            chain = self.extends_chain(name, usable)
+            if chain is not None:
+                variant = self.variant(name, chain, folder, run)
+                if variant:
+                    variants[name] = variant
+        return variants
+
+    def extends_chain(self, name: str, variants: Mapping[str, LineDict]) -> list[LineDict] | None:
+        """The variant's settings and its ancestors', nearest first; None on a broken chain.
+
+        Problems are reported once, at the variant whose own `extends` is broken; a variant
+        that merely inherits from a broken one is skipped silently.
+        """
+        own = variants[name]
+        chain, seen = [own], [name]
+        while "extends" in chain[-1]:
+            parent = chain[-1]["extends"]
+            if not isinstance(parent, str) or parent not in variants:
+                if len(seen) == 1:
+                    self.at(own, "extends", f"variants.{name}.extends: no variant `{parent}` to "
+                                            f"extend; expected one of: {', '.join(variants)}")
+                return None
+            if parent in seen:
+                if parent == name:
+                    cycle = " → ".join([*seen, name])
+                    self.at(own, "extends", f"variants.{name}.extends: `extends` cycle: {cycle}")
+                return None
+            seen.append(parent)
+            chain.append(variants[parent])
+        return chain
+
+    def variant(self, name: str, chain: list[LineDict], folder: Path,
+                run: RunSpec) -> Variant | None:
+        """One variant from its settings merged over its ancestors' (nearest wins)."""
+        own = chain[0]
+        where = f"variants.{name}."
+        source = next((s for s in chain if "dockerfile" in s or "dockerfile_path" in s), None)
+        if source is None:
+            self.problem(own.line, f"variants.{name}: missing `dockerfile:` (inline text) or "
+                                   "`dockerfile_path:`")
+            return None
+        text, origin = self.dockerfile_text(source, folder, where if source is own else
+                                            f"variants.{name} (inherited).")
+        build_args: dict[str, str] = {}
+        target: str | None = None
+        for settings in reversed(chain):
+            build_args.update(self.string_map(settings, "build_args", where) or {})
+            if "target" in settings:
+                target = self.typed(settings, "target", str, "a stage name", where)
+        for settings in reversed(chain):
+            run = self.run_spec(settings.get("run"), run, f"variants.{name}.run", settings)
+        if text is None:
+            return None
+        try:
+            froms = dockerfile.from_lines(text, build_args)
+        except dockerfile.DockerfileError as error:
+            self.dockerfile_problem(origin, error, f"variants.{name}.dockerfile")
+            return None
+        stages = {f.stage for f in froms if f.stage}
+        if target and target not in stages:
+            self.at(own if "target" in own else source, "target",
+                    f"{where}target: no stage `{target}` in the Dockerfile; stages: "
+                    f"{', '.join(sorted(stages)) or 'none (add `AS NAME` to a FROM)'}")
+        return Variant(name=name, dockerfile=text, dockerfile_origin=f"{origin[0]}:{origin[1]}",
+                       build_args=build_args, target=target, run=run,
+                       bases=tuple(dockerfile.base_images(text, build_args)))
+
+    def dockerfile_text(self, settings: LineDict, folder: Path,
+                        where: str) -> tuple[str | None, tuple[Path, int]]:
+        """The Dockerfile's text and where its first line is (file, line)."""
+        here = (self.path, settings.line)
+        if "dockerfile" in settings and "dockerfile_path" in settings:
+            self.at(settings, "dockerfile_path", f"{where}dockerfile_path: give either "
+                                                 "`dockerfile` or `dockerfile_path`, not both")
+            return None, here
+        if "dockerfile" in settings:
+            text = self.typed(settings, "dockerfile", str, "the Dockerfile's text", where)
+            return text, (self.path, settings.value_lines.get("dockerfile", settings.line))
+        path = self.inside(settings, "dockerfile_path", folder, where, Path.is_file, "file")
+        if path is None:
+            return None, here
+        try:
+            return path.read_text(), (path, 1)
+        except (OSError, UnicodeDecodeError) as error:
+            self.at(settings, "dockerfile_path", f"{where}dockerfile_path: cannot read {path} "
+                                                 f"({error})")
+            return None, here
+
+    def dockerfile_problem(self, origin: tuple[Path, int], error: dockerfile.DockerfileError,
+                           where: str) -> None:
+        """Point at the Dockerfile's own line: in the YAML file, or in the Dockerfile file."""
+        path, first_line = origin
+        self.problems.append(Problem(path, first_line + error.line - 1, f"{where}: {error}"))
+
+    def expectations(self, document: LineDict,
+                     variants: Collection[str]) -> tuple[expect.Expectation, ...]:
+        lines = self.string_list(document, "expect", "a list of expressions like "
+                                                     "`a.size_bytes < b.size_bytes`")
+        parsed = []
+        for index, expr in enumerate(lines or []):
+            try:
+                parsed.append(expect.parse(expr, variants))
+            except expect.ExpectError as error:
+                self.problem(document["expect"].line_of(index), f"expect[{index}]: {error}")
+        return tuple(parsed)
+
+    def bases(self, document: LineDict, folder: Path) -> dict[str, BaseRecipe]:
+        raw = self.typed(document, "bases", dict, "a mapping of image references to recipes")
+        recipes: dict[str, BaseRecipe] = {}
+        for reference, recipe in (raw or {}).items():
+            where = f"bases.{reference}"
+            line = raw.line_of(reference)
+            if not isinstance(reference, str) or not dockerfile.is_image_reference(reference):
+                self.problem(line, f"{where}: not an image reference; expected NAME[:TAG] "
+                                   "such as `debian:bookworm`")
+                continue
+            if not isinstance(recipe, LineDict):
+                self.problem(line, f"{where}: expected a recipe mapping with one of "
+                                   f"{', '.join(k.value for k in BaseKind)}, found "
+                                   f"{_found(recipe)}")
+                continue
+            self.only_keys(recipe, RECIPE_KEYS, f"{where}.")
+            kinds = [BaseKind(k) for k in recipe if k in {kind.value for kind in BaseKind}]
+            if len(kinds) != 1:
+                self.problem(line, f"{where}: expected exactly one recipe kind ("
+                                   f"{', '.join(k.value for k in BaseKind)}), found "
+                                   f"{len(kinds)}")
+                continue
+            pull = self.typed(recipe, "pull", bool, "true or false", f"{where}.")
+            options = self.recipe_options(recipe, kinds[0], folder, f"{where}.{kinds[0]}")
+            if options is not None:
+                recipes[reference] = BaseRecipe(reference=reference, kind=kinds[0],
+                                                options=options,
+                                                pull=True if pull is None else pull,
+                                                declared_in=self.path)
+        return recipes
+
+    def recipe_options(self, recipe: LineDict, kind: BaseKind, folder: Path,
+                       where: str) -> dict[str, Any] | None:
+        before = len(self.problems)
+        if kind is BaseKind.TAR:
+            path = self.inside(recipe, "tar", folder, where.rsplit(".", 1)[0] + ".", Path.is_file,
+                               "rootfs tarball")
+            return {"path": str(path)} if path else None
+        options = self.typed(recipe, kind.value, dict, f"a mapping of {kind} options",
+                             where.rsplit(".", 1)[0] + ".")
+        if options is None:
+            return None
+        prefix = f"{where}."
+        self.only_keys(options, OPTION_KEYS[kind], prefix)
+        result: dict[str, Any] = {}
+        if kind is BaseKind.DEBOOTSTRAP:
+            suite = self.typed(options, "suite", str, "a Debian suite such as bookworm", prefix)
+            if suite is None and "suite" not in options:
+                self.problem(options.line, f"{where}: missing `suite` (e.g. bookworm)")
+            variant = self.typed(options, "variant", str, "minbase, buildd or default",
+                                 prefix) or "minbase"
+            if variant not in DEBOOTSTRAP_VARIANTS:
+                self.at(options, "variant", f"{prefix}variant: `{variant}`; expected one of: "
+                                            f"{', '.join(DEBOOTSTRAP_VARIANTS)}")
+            result = {"suite": suite, "variant": variant,
+                      "mirror": self.typed(options, "mirror", str, "a mirror URL", prefix),
+                      "include": self.string_list(options, "include", "a list of packages",
+                                                  prefix) or [],
+                      "cmd": self.string_list(options, "cmd", "a list of strings", prefix)
+                      or ["bash"]}
+        elif kind is BaseKind.SCRATCH:
+            host_files = self.string_map(options, "files", prefix)
+            if not host_files:
+                self.problem(options.line, f"{where}: expected `files: {{IMAGE_PATH: "
+                                           "HOST_PATH}}` with at least one file")
+            for image_path in host_files or {}:
+                if not image_path.startswith("/"):
+                    self.problem(options["files"].line_of(image_path),
+                                 f"{prefix}files.{image_path}: expected an absolute path in the "
+                                 "image")
+            run = self.typed(options, "run", list, "a list of commands", prefix) or []
+            for index, command in enumerate(run):
+                if not isinstance(command, str) and not (
+                        isinstance(command, list) and all(isinstance(w, str) for w in command)):
+                    self.problem(options["run"].line_of(index),
+                                 f"{prefix}run[{index}]: expected a shell command string or a "
+                                 f"list of strings, found {_found(command)}")
+            result = {"files": {image: str((folder / host).resolve()) if not
+                                Path(host).is_absolute() else host
+                                for image, host in (host_files or {}).items()},
+                      "run": list(run),
+                      "cmd": self.string_list(options, "cmd", "a list of strings", prefix)}
+        elif kind is BaseKind.BUILD:
+            text, origin = self.dockerfile_text(options, folder, prefix)
+            if "dockerfile" not in options and "dockerfile_path" not in options:
+                self.problem(options.line, f"{where}: missing `dockerfile:` or "
+                                           "`dockerfile_path:`")
+            context = self.directory(options, "context", folder, prefix)
+            build_args = self.string_map(options, "build_args", prefix) or {}
+            if text is not None:
+                try:
+                    dockerfile.from_lines(text, build_args)
+                except dockerfile.DockerfileError as error:
+                    self.dockerfile_problem(origin, error, f"{where}.dockerfile")
+            result = {"dockerfile": text, "context": str(context) if context else None,
+                      "build_args": build_args}
+        return result if len(self.problems) == before else None
