@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,18 +148,21 @@ def recipe_hash(recipe: BaseRecipe) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def remove_bases(client: docker.DockerClient) -> tuple[list[str], list[tuple[str, str]]]:
+def remove_bases(client: docker.DockerClient, only: Collection[str] | None = None,
+                 ) -> tuple[list[str], list[tuple[str, str]]]:
     """Untag and remove every base harness made; (removed, [(kept, why)]).
 
     A base is an image whose `harness.base` label names one of its own tags: images built
     FROM a base inherit the label but not the tag, so they are never mistaken for one.
-    A base that other images still build on is kept (the engine refuses), and said so.
+    Removing a base another image builds on only removes its tag: the engine keeps the
+    layers while that image exists. A base a container still uses is kept (the engine
+    refuses), and said so. `only` limits removal to those references.
     """
     removed: list[str] = []
     kept: list[tuple[str, str]] = []
     for image in client.images.list(filters={"label": BASE_LABEL}):
         reference = image.labels.get(BASE_LABEL, "")
-        if reference not in image.tags:
+        if reference not in image.tags or (only is not None and reference not in only):
             continue
         try:
             client.images.remove(reference)
@@ -276,13 +279,13 @@ def _import(client: docker.DockerClient, source: object, repository: str, tag: s
 def _stream(command: list[str], reference: str, progress: Progress) -> None:
     """Run a slow tool, passing each output line to progress; keep the tail for errors."""
     lines: list[str] = []
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, errors="replace")
-    assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        progress(f"{reference}: {line.strip()}")
-    if process.wait() != 0:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          stdin=subprocess.DEVNULL, text=True, errors="replace") as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line.rstrip())
+            progress(f"{reference}: {line.strip()}")
+    if process.returncode != 0:
         tail = "\n".join(lines[-30:])
         raise BaseError(f"base {reference}: `{' '.join(command)}` failed with exit code "
                         f"{process.returncode}:\n{tail}")

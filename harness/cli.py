@@ -94,17 +94,15 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    from harness.scenario import load_scenarios, scenario_files, validate
+    from harness.scenario import ScenarioError, load_scenarios, scenario_files
 
-    problems = validate(args.paths)
-    for problem in problems:
-        print(problem, file=sys.stderr)
-    if problems:
-        print(f"{len(problems)} problem(s)", file=sys.stderr)
+    try:
+        scenarios = load_scenarios(args.paths)
+    except ScenarioError as error:
+        print(error, file=sys.stderr)
+        print(f"{len(error.problems)} problem(s)", file=sys.stderr)
         return 1
-    files = scenario_files(args.paths)
-    count = len(load_scenarios(args.paths))
-    print(f"{len(files)} file(s) OK ({count} scenario(s))")
+    print(f"{len(scenario_files(args.paths))} file(s) OK ({len(scenarios)} scenario(s))")
     return 0
 
 

@@ -189,15 +189,6 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def validate(paths: Iterable[Path]) -> list[Problem]:
-    """Every problem in every file under `paths`; an empty list means all is well."""
-    try:
-        load_scenarios(paths)
-    except ScenarioError as error:
-        return error.problems
-    return []
-
-
 def check_bases_file(path: Path) -> tuple[dict[str, BaseRecipe], list[Problem]]:
     """The recipes of a shared bases file (a mapping with one key, `bases:`)."""
     checker = _Checker(path)

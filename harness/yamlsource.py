@@ -96,7 +96,12 @@ def read_yaml(path: Path) -> tuple[Any, list[YamlProblem]]:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         return None, [YamlProblem(line, "not UTF-8 text (is this a binary file?)")]
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:
+        line = text[: error.position].count("\n") + 1
+        return None, [YamlProblem(line, f"not valid YAML: character #x{error.character:04x} is "
+                                        "not allowed in YAML text")]
     loader.problems = []
     try:
         document = loader.get_single_data()

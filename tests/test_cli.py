@@ -1,0 +1,61 @@
+"""The command line as a user meets it: exit codes and messages, never a traceback."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+
+
+def harness(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_validate_lists_every_problem_as_file_line_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("repeat: 0\nvariants:\n  v: {dockerfile: 'FROM x y'}\n")
+    result = harness("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"{bad}:1: repeat: expected a whole number ≥ 1, found 0",
+        f"{bad}:3: variants.v.dockerfile: cannot read `FROM x y`: expected "
+        "`FROM [--platform=...] IMAGE [AS NAME]`",
+        "2 problem(s)",
+    ]
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_validate_binary_file_is_a_problem_not_a_crash(tmp_path):
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(bytes(range(256)))
+    result = harness("validate", str(junk))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{junk}:1: this is a binary file")
+
+
+def test_validate_missing_path_is_a_clean_error(tmp_path):
+    result = harness("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2
+    assert result.stderr == f"harness: {tmp_path / 'nope.yaml'}: no such file or directory\n"
+
+
+def test_validate_defaults_to_the_scenarios_folder():
+    result = harness("validate", cwd=SCENARIOS.parent)
+    assert result.returncode == 0, result.stderr
+    assert "OK" in result.stdout
+
+
+@pytest.mark.docker
+def test_bases_build_reports_what_it_did(unique_reference, tmp_path):
+    reference = unique_reference("cli")
+    (tmp_path / "bases.yaml").write_text(
+        f"bases:\n  {reference}:\n    scratch: {{files: {{/bin/busybox: /bin/busybox}}}}\n")
+    first = harness("bases", "build", str(tmp_path))
+    second = harness("bases", "build", str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert f"| {reference} | built " in first.stdout
+    assert f"{reference}: making it by scratch recipe" in first.stderr  # progress
+    assert f"| {reference} | present " in second.stdout
