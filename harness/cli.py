@@ -9,15 +9,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from harness import __version__
+from harness.build import Builder
 from harness.errors import HarnessError
+from harness.scenario import CacheMode
 
 DEFAULT_SCENARIOS = Path("scenarios")
+DEFAULT_RESULTS = Path("results")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,6 +65,22 @@ def build_parser() -> argparse.ArgumentParser:
     bases_build.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SCENARIOS],
                              metavar="PATH", help="scenario files or folders (default: scenarios/)")
     bases_build.set_defaults(handler=bases_build_command)
+
+    run = commands.add_parser("run", help="build and measure every variant of the scenarios")
+    run.add_argument("paths", nargs="*", type=Path, default=[DEFAULT_SCENARIOS], metavar="PATH",
+                     help="scenario files or folders (default: scenarios/)")
+    run.add_argument("--builder", action="append", choices=[b.value for b in Builder],
+                     help="only this builder (repeatable; default: each scenario's own)")
+    run.add_argument("--cache", action="append", choices=[c.value for c in CacheMode],
+                     help="only this cache mode (repeatable; default: each scenario's own)")
+    run.add_argument("--repeat", type=positive_int, help="timed repetitions per sample")
+    run.add_argument("-k", dest="select", metavar="SUBSTRING",
+                     help="only variants whose SCENARIO/VARIANT contains this")
+    run.add_argument("--out", type=Path, default=DEFAULT_RESULTS, metavar="DIR",
+                     help="where the results file goes (default: results/)")
+    run.add_argument("--keep-images", action="store_true",
+                     help="keep the run's images (normally removed at the end)")
+    run.set_defaults(handler=run_command)
 
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
@@ -125,6 +146,91 @@ def bases_build_command(args: argparse.Namespace) -> int:
     print(tabulate(rows, headers=["base", "action", "seconds", "MB", "detail"],
                    tablefmt="github"))
     return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from harness import store
+    from harness.engine import connect
+    from harness.environment import collect_environment
+    from harness.report import summary_table
+    from harness.runner import (
+        Run,
+        RunOptions,
+        Status,
+        new_run_id,
+        now,
+        planned_samples,
+        run_scenarios,
+    )
+    from harness.scenario import load_scenarios
+
+    scenarios = load_scenarios(args.paths)  # every file checked before anything is built
+    options = RunOptions(
+        builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
+        cache=tuple(CacheMode(c) for c in args.cache) if args.cache else None,
+        repeat=args.repeat, select=args.select, keep_images=args.keep_images)
+    total = planned_samples(scenarios, options)
+    if total == 0:
+        raise HarnessError("nothing to run: no variant matches the selection")
+    client = connect()
+    run = Run(run_id=new_run_id(), started_at=now(), options=options, scenarios=scenarios,
+              environment=collect_environment(client, sorted({s.path.parent for s in scenarios})))
+    path = store.results_path(args.out, run.run_id)
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with run_progress(total) as progress:
+            run_scenarios(client, run, save=lambda r: store.save(r, path),
+                          progress=lambda position: progress(position, len(run.samples)))
+    except KeyboardInterrupt:
+        print(f"harness: interrupted; {len(run.samples)} finished sample(s) saved in {path}",
+              file=sys.stderr)
+        return 130
+    finally:
+        client.close()
+    print(summary_table(run.samples))
+    print(f"results: {path}")
+    return 1 if any(s.status is Status.FAILED for s in run.samples) else 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM ends a run like Ctrl-C: saved, cleaned up, reported."""
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def run_progress(total: int) -> Iterator[Callable[[Any, int], None]]:
+    """A progress bar on a terminal (current sample, k of n, elapsed); quiet otherwise."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda position, done: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=total)
+
+        def show(position: Any, done: int) -> None:
+            step = (f"rep {position.repetition}/{position.repeat}" if position.repetition
+                    else "priming")
+            bar.update(task, completed=done, description=(
+                f"{position.scenario}/{position.variant} {position.builder} {position.cache} "
+                f"{step}"))
+        yield show
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
+    return value
 
 
 def clean_command(args: argparse.Namespace) -> int:

@@ -101,6 +101,17 @@ def base_images(text: str, build_args: Mapping[str, str] | None = None) -> list[
     return images
 
 
+def final_base(text: str, build_args: Mapping[str, str] | None = None,
+               target: str | None = None) -> str | None:
+    """The image the built stage (target, else the last) starts from; None for scratch."""
+    froms = from_lines(text, build_args)
+    by_stage = {f.stage: f for f in froms if f.stage}
+    current = by_stage[target] if target in by_stage else froms[-1]
+    while current.from_stage:
+        current = by_stage[current.image]
+    return None if current.image == "scratch" else current.image
+
+
 def is_image_reference(text: str) -> bool:
     return bool(_REFERENCE.match(text))
 

@@ -7,7 +7,6 @@ an engine that already answers is left alone, so a second run costs a ping and a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import platform
@@ -131,17 +130,31 @@ def run_labels(run_id: str) -> dict[str, str]:
 def remove_labelled(client: docker.DockerClient, label: str) -> int:
     """Remove every container, then every image, carrying `label` (KEY or KEY=VALUE).
 
-    With `remove_bases`, the only ways harness deletes anything, so it never touches what
-    it did not label. Returns how many were removed.
+    With `bases.remove_bases`, the only ways harness deletes anything, so it never touches
+    what it did not label. Images go children first (the legacy builder makes one labelled
+    intermediate image per label); one still used by an unlabelled image is left.
+    Returns how many containers and images were removed.
     """
     removed = 0
     for container in client.containers.list(all=True, filters={"label": label}):
         container.remove(force=True)
         removed += 1
-    for image in client.images.list(all=True, filters={"label": label}):
-        with contextlib.suppress(docker.errors.NotFound):  # gone with its tagged child
-            client.images.remove(str(image.id), force=True)
-            removed += 1
+    remaining = client.images.list(all=True, filters={"label": label})
+    while remaining:
+        in_use = []
+        for image in remaining:
+            try:
+                client.images.remove(str(image.id), force=True)
+                removed += 1
+            except docker.errors.NotFound:
+                continue  # pruned with its removed child
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise
+                in_use.append(image)
+        if len(in_use) == len(remaining):
+            break  # what is left has children harness did not label
+        remaining = in_use
     return removed
 
 

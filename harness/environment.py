@@ -1,0 +1,96 @@
+"""What a run's numbers depend on: engine, builders, host and sources, one small collector each.
+
+Nothing from the host environment is recorded beyond these facts (no variables, no paths
+outside the scenarios' repository).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from harness import __version__, engine
+
+
+def collect_environment(client: docker.DockerClient, scenario_dirs: list[Path]) -> dict[str, Any]:
+    environment: dict[str, Any] = {
+        "engine": collect_engine(client),
+        "builders": collect_builders(client),
+        "host": collect_host(),
+        "harness": {"version": __version__},
+        "sources": collect_git(scenario_dirs[0]) if scenario_dirs else {},
+    }
+    environment["fingerprint"] = fingerprint(environment)
+    return environment
+
+
+def collect_engine(client: docker.DockerClient) -> dict[str, Any]:
+    version, info = client.version(), client.info()
+    return {
+        "docker_host": engine.docker_host(),
+        "server_version": version.get("Version"),
+        "api_version": version.get("ApiVersion"),
+        "storage_driver": info.get("Driver"),
+        "cgroup_version": info.get("CgroupVersion"),
+        "experimental": bool(info.get("ExperimentalBuild")),
+        "kernel": info.get("KernelVersion"),
+        "operating_system": info.get("OperatingSystem"),
+        "engine_cpus": info.get("NCPU"),
+        "engine_memory_bytes": info.get("MemTotal"),
+    }
+
+
+def collect_builders(client: docker.DockerClient) -> dict[str, Any]:
+    return {
+        "legacy": {"available": True, "version": client.version().get("Version")},
+        "buildkit": {"available": engine.buildx_version() is not None,
+                     "version": engine.buildx_version()},
+    }
+
+
+def collect_host() -> dict[str, Any]:
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_model": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+    }
+
+
+def collect_git(directory: Path) -> dict[str, Any]:
+    """The commit of the scenarios' repository and whether it has uncommitted changes."""
+    def git(*args: str) -> str | None:
+        result = subprocess.run(["git", "-C", str(directory), *args], capture_output=True,
+                                text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain"))}
+
+
+def fingerprint(environment: dict[str, Any]) -> str:
+    """Which machine this is, for keeping trends of different machines apart."""
+    engine_facts, host = environment["engine"], environment["host"]
+    key = [host["cpu_model"], host["cpu_count"], host["memory_bytes"],
+           engine_facts["storage_driver"], engine_facts["docker_host"]]
+    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -1,0 +1,344 @@
+"""The runner: every variant, builder, cache mode and repetition: built, measured, recorded.
+
+Only the build call is timed (`time.perf_counter()` around it); priming builds, context
+copies, inspection and start timing are not. A failing variant is data, not an exception:
+its samples say `failed` with the log tail and the run goes on.
+"""
+
+from __future__ import annotations
+
+import enum
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import docker
+import requests.exceptions
+
+from harness import dockerfile, engine
+from harness.bases import BaseError, BaseOutcome, ensure_bases
+from harness.build import Builder, BuildOutcome, BuildRequest, build
+from harness.context import DOCKERFILE_NAME, append_to, materialize
+from harness.errors import HarnessError
+from harness.measure import (
+    HistoryEntry,
+    StartTiming,
+    image_facts,
+    image_history,
+    time_starts,
+)
+from harness.scenario import CacheMode, Scenario, Variant
+
+NONCE = "{nonce}"
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    """One timed build of one variant with one builder in one cache mode, and its image."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    cache: CacheMode
+    repetition: int
+    status: Status
+    error: str | None = None
+    """Why it failed or was skipped; for a failed build, the message and the log's last lines."""
+    build_s: float | None = None
+    image_id: str | None = None
+    size_bytes: int | None = None
+    layer_count: int | None = None
+    steps_total: int | None = None
+    steps_cached: int | None = None
+    step_durations_s: list[float] = field(default_factory=list)
+    base_size_bytes: int | None = None
+    base_layer_count: int | None = None
+    start_s: float | None = None
+    """Median of the container starts of this image."""
+    start_samples_s: list[float] = field(default_factory=list)
+    start_status: Status = Status.SKIPPED
+    start_error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRecord:
+    """`docker history` of one variant's image per builder, kept once."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    image_id: str
+    history: list[HistoryEntry]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    builders: tuple[Builder, ...] | None = None
+    """None: each scenario's own list; otherwise only these (of the scenario's)."""
+    cache: tuple[CacheMode, ...] | None = None
+    repeat: int | None = None
+    select: str | None = None
+    """Only variants whose `scenario/variant` contains this text."""
+    keep_images: bool = False
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    ENGINE_LOST = "engine-lost"
+
+
+@dataclass(kw_only=True)
+class Run:
+    """Everything one run produced so far; saved after every sample."""
+
+    run_id: str
+    started_at: str
+    environment: dict[str, Any]
+    options: RunOptions
+    scenarios: list[Scenario]
+    state: RunState = RunState.RUNNING
+    ended_at: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+    images: list[ImageRecord] = field(default_factory=list)
+    bases: list[BaseOutcome] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Position:
+    """Where the run is, for progress displays."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    cache: CacheMode
+    repetition: int
+    repeat: int
+
+
+class EngineLost(HarnessError):
+    pass
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def planned_samples(scenarios: list[Scenario], options: RunOptions) -> int:
+    return sum(len(builders_of(s, options)) * len(cache_modes_of(s, options))
+               * repeat_of(s, options) * len(selected_variants(s, options)) for s in scenarios)
+
+
+def selected_variants(scenario: Scenario, options: RunOptions) -> list[Variant]:
+    return [v for v in scenario.variants.values()
+            if not options.select or options.select in f"{scenario.name}/{v.name}"]
+
+
+def builders_of(scenario: Scenario, options: RunOptions) -> tuple[Builder, ...]:
+    return tuple(b for b in scenario.builders if options.builders is None or b in options.builders)
+
+
+def cache_modes_of(scenario: Scenario, options: RunOptions) -> tuple[CacheMode, ...]:
+    return tuple(c for c in scenario.cache if options.cache is None or c in options.cache)
+
+
+def repeat_of(scenario: Scenario, options: RunOptions) -> int:
+    return options.repeat or scenario.repeat
+
+
+def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], None],
+                  progress: Callable[[Position], None]) -> Run:
+    """Measure every selected sample of `run.scenarios`, saving after each one.
+
+    On Ctrl-C the run is saved as interrupted; if the engine stops answering it is saved
+    and EngineLost names what was finished. The run's images and containers are removed
+    at the end (unless keep_images); bases are kept.
+    """
+    runner = _Runner(client, run, save, progress)
+    try:
+        for scenario in run.scenarios:
+            for variant in selected_variants(scenario, run.options):
+                runner.measure_variant(scenario, variant)
+        run.state = RunState.COMPLETE
+    except KeyboardInterrupt:
+        run.state = RunState.INTERRUPTED
+        raise
+    except requests.exceptions.ConnectionError as error:
+        if engine.engine_answers():
+            raise
+        run.state = RunState.ENGINE_LOST
+        raise EngineLost(f"the Docker engine stopped answering ({error.__class__.__name__}); "
+                         f"{len(run.samples)} finished sample(s) are saved") from None
+    finally:
+        run.ended_at = now()
+        if not run.options.keep_images and run.state is not RunState.ENGINE_LOST:
+            engine.remove_labelled(client, f"{engine.RUN_LABEL}={run.run_id}")
+        save(run)
+    return run
+
+
+class _Runner:
+    def __init__(self, client: docker.DockerClient, run: Run, save: Callable[[Run], None],
+                 progress: Callable[[Position], None]) -> None:
+        self.client = client
+        self.run = run
+        self.save = save
+        self.progress = progress
+        self.bases: dict[str, BaseOutcome] = {}
+        self.starts: dict[str, StartTiming] = {}
+        self.buildkit_missing = None if engine.buildx_version() else \
+            "BuildKit unavailable: the docker buildx plugin is not installed"
+
+    def record(self, sample: Sample) -> None:
+        self.run.samples.append(sample)
+        self.save(self.run)
+
+    def measure_variant(self, scenario: Scenario, variant: Variant) -> None:
+        modes = cache_modes_of(scenario, self.run.options)
+        repeat = repeat_of(scenario, self.run.options)
+        base_problem = self.ensure_bases(scenario, variant)
+        for builder in builders_of(scenario, self.run.options):
+            skip = self.buildkit_missing if builder is Builder.BUILDKIT else None
+            if base_problem or skip:
+                for cache in modes:
+                    for repetition in range(1, repeat + 1):
+                        self.record(Sample(
+                            scenario=scenario.name, variant=variant.name, builder=builder,
+                            cache=cache, repetition=repetition,
+                            status=Status.FAILED if base_problem else Status.SKIPPED,
+                            error=base_problem or skip))
+                continue
+            with self.context(scenario, variant) as context:
+                for cache in modes:
+                    self.measure_mode(scenario, variant, builder, cache, repeat, context)
+            if not self.run.options.keep_images:
+                engine.remove_labelled(self.client, f"{engine.RUN_LABEL}={self.run.run_id}")
+
+    def ensure_bases(self, scenario: Scenario, variant: Variant) -> str | None:
+        """None when every base the variant builds FROM is there; else the problem."""
+        try:
+            for outcome in ensure_bases(self.client, scenario.bases,
+                                        [b for b in variant.bases if b not in self.bases],
+                                        progress=lambda message: None):
+                self.bases[outcome.reference] = outcome
+                self.run.bases.append(outcome)
+        except BaseError as error:
+            return str(error)
+        return None
+
+    @contextmanager
+    def context(self, scenario: Scenario, variant: Variant) -> Iterator[Path]:
+        with tempfile.TemporaryDirectory(prefix="harness-context-") as tmp:
+            yield materialize(Path(tmp) / "context", dockerfile=variant.dockerfile,
+                              files=scenario.files, source_dir=scenario.context)
+
+    def measure_mode(self, scenario: Scenario, variant: Variant, builder: Builder,
+                     cache: CacheMode, repeat: int, context: Path) -> None:
+        position = Position(scenario=scenario.name, variant=variant.name, builder=builder,
+                            cache=cache, repetition=0, repeat=repeat)
+        priming_error = None
+        if cache is not CacheMode.COLD:
+            self.progress(position)  # repetition 0: priming
+            priming = self.build(scenario, variant, builder, context, no_cache=False, tag="prime")
+            if not priming.ok:
+                priming_error = f"the untimed priming build failed: {priming.error}\n" \
+                                f"{priming.log_tail}"
+        for repetition in range(1, repeat + 1):
+            self.progress(Position(**{**position.__dict__, "repetition": repetition}))
+            blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
+                           cache=cache, repetition=repetition, status=Status.SKIPPED)
+            if priming_error:
+                self.record(replace(blank, status=Status.FAILED, error=priming_error))
+                continue
+            tag = f"{cache}-{repetition}"
+            if cache is CacheMode.INCREMENTAL:
+                outcome = self.build_changed(scenario, variant, builder, context, tag)
+            else:
+                outcome = self.build(scenario, variant, builder, context,
+                                     no_cache=cache is CacheMode.COLD, tag=tag)
+            self.record(self.sample(blank, scenario, variant, outcome))
+
+    def build_changed(self, scenario: Scenario, variant: Variant, builder: Builder,
+                      context: Path, tag: str) -> BuildOutcome:
+        """The incremental change on a fresh copy, so each repetition is new to the cache."""
+        assert scenario.incremental is not None
+        with tempfile.TemporaryDirectory(prefix="harness-changed-") as tmp:
+            changed = Path(tmp) / "context"
+            shutil.copytree(context, changed, symlinks=True)
+            append_to(changed, scenario.incremental.path,
+                      unique_change(scenario.incremental.text, f"{self.run.run_id}-{tag}"))
+            return self.build(scenario, variant, builder, changed, no_cache=False, tag=tag)
+
+    def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
+              no_cache: bool, tag: str) -> BuildOutcome:
+        labels = {**engine.run_labels(self.run.run_id), "harness.scenario": scenario.name,
+                  "harness.variant": variant.name}
+        return build(builder, BuildRequest(
+            context=context, dockerfile=DOCKERFILE_NAME, labels=labels, no_cache=no_cache,
+            tag=f"harness-run/{scenario.name}:{f'{variant.name}-{builder}-{tag}'[:128]}",
+            build_args=variant.build_args, target=variant.target), self.client)
+
+    def sample(self, blank: Sample, scenario: Scenario, variant: Variant,
+               outcome: BuildOutcome) -> Sample:
+        """The sample of one timed build: its outcome, its image's facts, its start time."""
+        if not outcome.ok or outcome.image_id is None:
+            return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
+                           steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
+                           error=f"{outcome.error}\n{outcome.log_tail}")
+        facts = image_facts(self.client, outcome.image_id)
+        base = dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
+        base_facts = image_facts(self.client, base) if base else None
+        if not any((r.scenario, r.variant, r.builder) == (blank.scenario, blank.variant,
+                                                          blank.builder) for r in self.run.images):
+            self.run.images.append(ImageRecord(
+                scenario=scenario.name, variant=variant.name, builder=blank.builder,
+                image_id=facts.image_id, history=image_history(self.client, facts.image_id)))
+        start = self.time_start(scenario, variant, facts.image_id)
+        return replace(
+            blank, status=Status.OK, build_s=outcome.build_s, image_id=facts.image_id,
+            size_bytes=facts.size_bytes, layer_count=facts.layer_count,
+            steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
+            step_durations_s=outcome.step_durations_s,
+            base_size_bytes=base_facts.size_bytes if base_facts else 0,
+            base_layer_count=base_facts.layer_count if base_facts else 0,
+            start_s=start.start_s, start_samples_s=start.samples_s,
+            start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
+        )
+
+    def time_start(self, scenario: Scenario, variant: Variant, image_id: str) -> StartTiming:
+        """Start timing depends on the image only: measured once per distinct image."""
+        if image_id not in self.starts:
+            run = variant.run
+            self.starts[image_id] = time_starts(
+                self.client, image_id, repeat=run.start_repeat,
+                labels=engine.run_labels(self.run.run_id), command=run.command,
+                ready_log=run.ready_log, expect_exit=run.expect_exit, timeout_s=run.timeout_s)
+        return self.starts[image_id]
+
+
+def unique_change(text: str, nonce: str) -> str:
+    """The incremental text with `{nonce}` filled in (added before the last newline if absent).
+
+    A change must be new to the build cache on every timed build, or the "incremental"
+    build would be a cache hit from an earlier repetition or run.
+    """
+    if NONCE not in text:
+        text = text[:-1] + " " + NONCE + "\n" if text.endswith("\n") else text + " " + NONCE
+    return text.replace(NONCE, nonce)

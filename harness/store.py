@@ -1,0 +1,109 @@
+"""Results files: one versioned JSON document per run, written atomically.
+
+Samples are stored raw; statistics are computed when reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.runner import Run
+from harness.scenario import Scenario
+
+SCHEMA_VERSION = 1
+# Schema history:
+#   1: first format: run_id, state, started_at/ended_at, environment, options,
+#      scenarios (as loaded, secret build args reduced to names), samples, images, bases.
+
+
+def results_path(directory: Path, run_id: str) -> Path:
+    return directory / f"{run_id}.json"
+
+
+def save(run: Run, path: Path) -> None:
+    """Write the whole run to `path` via a temporary file and a rename: never half-written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = run_record(run)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
+                                     suffix=".tmp", delete=False) as temporary:
+        json.dump(document, temporary, indent=1, default=_plain)
+        temporary.write("\n")
+    os.replace(temporary.name, path)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A results file's document; refuses files of another schema version with what to do."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise HarnessError(f"{path}: cannot read ({error.strerror or error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HarnessError(f"{path}: not a harness results file (invalid JSON: {error})") from None
+    version = document.get("schema_version") if isinstance(document, dict) else None
+    if version != SCHEMA_VERSION:
+        raise HarnessError(f"{path}: results schema version {version!r}, but this harness reads "
+                           f"version {SCHEMA_VERSION}; use the harness version that wrote it, "
+                           "or re-run the scenarios")
+    return document
+
+
+def run_record(run: Run) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run.run_id,
+        "state": run.state,
+        "started_at": run.started_at,
+        "ended_at": run.ended_at,
+        "environment": run.environment,
+        "options": dataclasses.asdict(run.options),
+        "scenarios": [scenario_record(s) for s in run.scenarios],
+        "samples": [dataclasses.asdict(s) for s in run.samples],
+        "images": [dataclasses.asdict(i) for i in run.images],
+        "bases": [dataclasses.asdict(b) for b in run.bases],
+    }
+
+
+def scenario_record(scenario: Scenario) -> dict[str, Any]:
+    """The scenario as loaded; values of secret build args are dropped, their names kept."""
+    def build_args(values: dict[str, str]) -> dict[str, str | None]:
+        return {name: None if name in scenario.secret_build_args else value
+                for name, value in values.items()}
+
+    return {
+        "name": scenario.name,
+        "path": str(scenario.path),
+        "description": scenario.description,
+        "baseline": scenario.baseline,
+        "builders": list(scenario.builders),
+        "cache": list(scenario.cache),
+        "repeat": scenario.repeat,
+        "files": scenario.files,
+        "context": str(scenario.context) if scenario.context else None,
+        "incremental": dataclasses.asdict(scenario.incremental) if scenario.incremental else None,
+        "run": dataclasses.asdict(scenario.run),
+        "bases": {ref: {"kind": r.kind, "options": r.options, "pull": r.pull}
+                  for ref, r in scenario.bases.items()},
+        "variants": {
+            name: {"dockerfile": v.dockerfile, "build_args": build_args(v.build_args),
+                   "target": v.target, "run": dataclasses.asdict(v.run), "bases": list(v.bases)}
+            for name, v in scenario.variants.items()},
+        "expect": [e.expr for e in scenario.expect],
+        "secret_build_args": sorted(scenario.secret_build_args),
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a results file")
