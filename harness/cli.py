@@ -86,9 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
     clean.set_defaults(handler=clean_command)
 
-    smoke = commands.add_parser(
-        "smoke", help="build, run and measure one tiny image with each builder (placeholder bench)")
-    smoke.set_defaults(handler=smoke_command)
     return parser
 
 
@@ -152,15 +149,15 @@ def run_command(args: argparse.Namespace) -> int:
     from harness import store
     from harness.engine import connect
     from harness.environment import collect_environment
-    from harness.report import summary_table
+    from harness.report import summary_table, verdict_lines
     from harness.runner import (
         Run,
         RunOptions,
-        Status,
         new_run_id,
         now,
         planned_samples,
         run_scenarios,
+        unexpected_failures,
     )
     from harness.scenario import load_scenarios
 
@@ -188,8 +185,12 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         client.close()
     print(summary_table(run.samples))
+    verdicts = verdict_lines(run.verdicts)
+    if verdicts:
+        print("\nexpectations:\n" + "\n".join(verdicts))
     print(f"results: {path}")
-    return 1 if any(s.status is Status.FAILED for s in run.samples) else 0
+    claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
+    return 0 if claims_hold and not unexpected_failures(run) else 1
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -267,11 +268,3 @@ def progress_reporter() -> Iterator[Callable[[str], None]]:
         def report(message: str) -> None:
             status.update(f"[{time.monotonic() - started:5.1f} s] {message}")
         yield report
-
-
-def smoke_command(args: argparse.Namespace) -> int:
-    from harness.smoke import render, run_smoke
-
-    results = run_smoke()
-    print(render(results))
-    return 0 if all(r.ok for r in results) else 1

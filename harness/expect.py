@@ -10,9 +10,12 @@ Examples: `same-layer.size_bytes < separate-layers.size_bytes`,
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Collection
+import statistics
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 NUMERIC_METRICS = frozenset({
     "build_s", "size_bytes", "layer_count", "steps_total", "steps_cached", "start_s",
@@ -52,9 +55,17 @@ class Expectation:
     left: Operand
     op: str
     right: Operand
+    known_false: bool = False
+    """The claim is known not to hold here: a finding, not a failure, until it changes."""
+    note: str = ""
+    cache: tuple[str, ...] = ()
+    """Only these cache modes (empty: all)."""
+    builders: tuple[str, ...] = ()
+    """Only these builders (empty: all)."""
 
 
-def parse(expr: str, variants: Collection[str]) -> Expectation:
+def parse(expr: str, variants: Collection[str], *, known_false: bool = False, note: str = "",
+          cache: tuple[str, ...] = (), builders: tuple[str, ...] = ()) -> Expectation:
     tokens = _tokenize(expr)
     op_positions = [i for i, (kind, _) in enumerate(tokens) if kind == "op"]
     if len(op_positions) != 1:
@@ -70,7 +81,8 @@ def parse(expr: str, variants: Collection[str]) -> Expectation:
     if statuses and (len(statuses) != 2 or op not in {"==", "!="}):
         raise ExpectError(f"`{expr}`: status compares with == or != to a status "
                           f"({', '.join(sorted(STATUS_VALUES))}) or another status metric")
-    return Expectation(expr=expr, left=left, op=op, right=right)
+    return Expectation(expr=expr, left=left, op=op, right=right, known_false=known_false,
+                       note=note, cache=cache, builders=builders)
 
 
 def _tokenize(expr: str) -> list[tuple[str, str]]:
@@ -108,3 +120,108 @@ def _operand(tokens: list[tuple[str, str]], expr: str, variants: Collection[str]
     shown = " ".join(value for _, value in tokens) or "nothing"
     raise ExpectError(f"`{expr}`: cannot read operand `{shown}`: expected VARIANT.METRIC, "
                       "FACTOR * VARIANT.METRIC, a number, or a status")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupVerdict:
+    """One (builder, cache mode) comparison: the values each side had."""
+
+    group: str
+    left: float | str | None
+    right: float | str | None
+    holds: bool | None
+    """None when a side has no value (no ok sample)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    expr: str
+    passed: bool
+    """The claim held in every (builder, cache mode) group."""
+    known_false: bool
+    as_expected: bool
+    """passed, or (for a known-false claim) not passed; the run fails when this is False."""
+    note: str
+    values: list[GroupVerdict]
+    predicted_failure: str | None
+    """The variant this claim says fails to build (`V.status == failed`), if any."""
+
+
+class SampleLike(Protocol):
+    """What evaluation reads of a sample (the runner's `Sample`, or a stored one)."""
+
+    @property
+    def variant(self) -> str: ...
+    @property
+    def builder(self) -> str: ...
+    @property
+    def cache(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def start_status(self) -> str: ...
+
+
+def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict:
+    """Compare medians (or statuses) per builder and cache mode; the claim must hold in all."""
+    groups = sorted({(str(s.builder), str(s.cache)) for s in samples
+                     if (not expectation.cache or s.cache in expectation.cache)
+                     and (not expectation.builders or s.builder in expectation.builders)})
+    values = []
+    for builder, cache in groups:
+        in_group = [s for s in samples if (str(s.builder), str(s.cache)) == (builder, cache)]
+        left = _value(expectation.left, in_group)
+        right = _value(expectation.right, in_group)
+        holds = None if left is None or right is None else _COMPARE[expectation.op](left, right)
+        values.append(GroupVerdict(group=f"{builder}/{cache}", left=left, right=right,
+                                   holds=holds))
+    passed = bool(values) and all(v.holds for v in values)
+    return Verdict(expr=expectation.expr, passed=passed, known_false=expectation.known_false,
+                   as_expected=passed != expectation.known_false, note=expectation.note,
+                   values=values, predicted_failure=predicted_failure(expectation))
+
+
+def variants_named(expectation: Expectation) -> set[str]:
+    return {o.variant for o in (expectation.left, expectation.right) if o.variant}
+
+
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+    "==": operator.eq, "!=": operator.ne,
+}
+
+
+def _value(operand: Operand, samples: Sequence[SampleLike]) -> float | str | None:
+    if operand.number is not None:
+        return operand.number
+    if operand.status is not None:
+        return operand.status
+    mine = [s for s in samples if s.variant == operand.variant]
+    if not mine:
+        return None
+    if operand.metric == "status":
+        return _status([str(s.status) for s in mine])
+    ok = [s for s in mine if str(s.status) == "ok"]
+    if operand.metric == "start_status":
+        return _status([str(s.start_status) for s in ok]) if ok else None
+    numbers = [getattr(s, operand.metric or "") for s in ok]
+    numbers = [n for n in numbers if n is not None]
+    return operand.factor * statistics.median(numbers) if numbers else None
+
+
+def _status(statuses: list[str]) -> str:
+    """failed if any failed; skipped if all were skipped; else ok."""
+    if "failed" in statuses:
+        return "failed"
+    return "skipped" if all(s == "skipped" for s in statuses) else "ok"
+
+
+def predicted_failure(expectation: Expectation) -> str | None:
+    """The variant a `VARIANT.status == failed` claim says will fail to build, if it is one."""
+    if expectation.op != "==":
+        return None
+    for side, other in ((expectation.left, expectation.right),
+                        (expectation.right, expectation.left)):
+        if side.metric == "status" and other.status == "failed":
+            return side.variant
+    return None

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from tabulate import tabulate
 
+from harness.expect import Verdict
 from harness.runner import Sample, Status
 
 
@@ -44,3 +45,25 @@ def _median(values: list[float], form: str) -> str:
 def _first_line(text: str | None) -> str:
     line = (text or "").strip().splitlines()[0] if (text or "").strip() else ""
     return line if len(line) <= 60 else line[:57] + "..."
+
+
+def verdict_lines(verdicts: dict[str, list[Verdict]]) -> list[str]:
+    """One line per claim: ✓ holds, ✗ does not; known-false claims say whether that changed."""
+    lines = []
+    for scenario, found in verdicts.items():
+        for verdict in found:
+            mark = "✓" if verdict.passed else "✗"
+            if verdict.known_false:
+                mark += " (known false)" if not verdict.passed else " (known false: NOW HOLDS)"
+            shown = ", ".join(f"{v.group}: {_shown(v.left)} vs {_shown(v.right)}"
+                              for v in verdict.values)
+            lines.append(f"{mark} {scenario}: {verdict.expr}   [{shown}]")
+    return lines
+
+
+def _shown(value: float | str | None) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    return f"{value:.0f}" if abs(value) >= 100 or value.is_integer() else f"{value:.3g}"

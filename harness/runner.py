@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 import requests.exceptions
 
 from harness import dockerfile, engine
@@ -26,6 +27,7 @@ from harness.bases import BaseError, BaseOutcome, ensure_bases
 from harness.build import Builder, BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.errors import HarnessError
+from harness.expect import Verdict, evaluate, variants_named
 from harness.measure import (
     HistoryEntry,
     StartTiming,
@@ -115,6 +117,8 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     images: list[ImageRecord] = field(default_factory=list)
     bases: list[BaseOutcome] = field(default_factory=list)
+    verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
+    """The `expect:` claims of each finished scenario whose variants were all measured."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -176,13 +180,17 @@ def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], N
         for scenario in run.scenarios:
             for variant in selected_variants(scenario, run.options):
                 runner.measure_variant(scenario, variant)
+            mine = [s for s in run.samples if s.scenario == scenario.name]
+            measured = {s.variant for s in mine}
+            run.verdicts[scenario.name] = [evaluate(e, mine) for e in scenario.expect
+                                           if variants_named(e) <= measured]
         run.state = RunState.COMPLETE
     except KeyboardInterrupt:
         run.state = RunState.INTERRUPTED
         raise
-    except requests.exceptions.ConnectionError as error:
+    except (requests.exceptions.RequestException, docker.errors.DockerException) as error:
         if engine.engine_answers():
-            raise
+            raise  # the engine is fine: this is a bug, keep its traceback
         run.state = RunState.ENGINE_LOST
         raise EngineLost(f"the Docker engine stopped answering ({error.__class__.__name__}); "
                          f"{len(run.samples)} finished sample(s) are saved") from None
@@ -331,6 +339,15 @@ class _Runner:
                 labels=engine.run_labels(self.run.run_id), command=run.command,
                 ready_log=run.ready_log, expect_exit=run.expect_exit, timeout_s=run.timeout_s)
         return self.starts[image_id]
+
+
+def unexpected_failures(run: Run) -> list[Sample]:
+    """Failed samples, except those of a variant whose `status == failed` claim held."""
+    expected = {(scenario, verdict.predicted_failure)
+                for scenario, verdicts in run.verdicts.items() for verdict in verdicts
+                if verdict.passed and verdict.predicted_failure}
+    return [s for s in run.samples
+            if s.status is Status.FAILED and (s.scenario, s.variant) not in expected]
 
 
 def unique_change(text: str, nonce: str) -> str:

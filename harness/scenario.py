@@ -343,20 +343,20 @@ class _Checker:
                 result[name] = str(item)
         return result
 
-    def choices(self, mapping: LineDict, key: str,
-                kind: type[enum.StrEnum]) -> tuple[Any, ...] | None:
+    def choices(self, mapping: LineDict, key: str, kind: type[enum.StrEnum],
+                where: str = "") -> tuple[Any, ...] | None:
         allowed = [member.value for member in kind]
-        names = self.string_list(mapping, key, f"a list from: {', '.join(allowed)}")
+        names = self.string_list(mapping, key, f"a list from: {', '.join(allowed)}", where)
         if names is None:
             return None
         if not names:
-            self.at(mapping, key, f"{key}: the list is empty; expected some of: "
+            self.at(mapping, key, f"{where}{key}: the list is empty; expected some of: "
                                   f"{', '.join(allowed)}")
             return None
         unknown = [(i, name) for i, name in enumerate(names) if name not in allowed]
         for index, name in unknown:
-            self.problem(mapping[key].line_of(index), f"{key}: unknown `{name}`; expected one "
-                                                      f"of: {', '.join(allowed)}")
+            self.problem(mapping[key].line_of(index), f"{where}{key}: unknown `{name}`; "
+                                                      f"expected one of: {', '.join(allowed)}")
         return None if unknown else tuple(kind(name) for name in dict.fromkeys(names))
 
     def inside(self, mapping: LineDict, key: str, folder: Path, where: str,
@@ -589,14 +589,39 @@ class _Checker:
 
     def expectations(self, document: LineDict,
                      variants: Collection[str]) -> tuple[expect.Expectation, ...]:
-        lines = self.string_list(document, "expect", "a list of expressions like "
+        """`expect:` items: an expression, or {expr, known_false, note, cache, builders}.
+
+        `known_false` marks a claim known not to hold here (the run then fails only if it
+        starts holding); `cache`/`builders` limit the claim to those modes/builders.
+        """
+        items = self.typed(document, "expect", list, "a list of expressions like "
                                                      "`a.size_bytes < b.size_bytes`")
         parsed = []
-        for index, expr in enumerate(lines or []):
+        for index, item in enumerate(items or []):
+            line = items.line_of(index)
+            where = f"expect[{index}]"
+            options: dict[str, Any] = {}
+            if isinstance(item, LineDict):
+                self.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
+                               f"{where}.")
+                options["known_false"] = bool(self.typed(item, "known_false", bool,
+                                                         "true or false", f"{where}."))
+                options["note"] = self.typed(item, "note", str, "a string", f"{where}.") or ""
+                options["cache"] = self.choices(item, "cache", CacheMode, f"{where}.") or ()
+                options["builders"] = self.choices(item, "builders", Builder, f"{where}.") or ()
+                item = self.typed(item, "expr", str, "an expression", f"{where}.")
+                if item is None:
+                    self.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")
+                    continue
+            if not isinstance(item, str):
+                self.problem(line, f"{where}: expected an expression like `a.size_bytes < "
+                                   f"b.size_bytes` or {{expr, known_false, note}}, found "
+                                   f"{_found(item)}")
+                continue
             try:
-                parsed.append(expect.parse(expr, variants))
+                parsed.append(expect.parse(item, variants, **options))
             except expect.ExpectError as error:
-                self.problem(document["expect"].line_of(index), f"expect[{index}]: {error}")
+                self.problem(line, f"{where}: {error}")
         return tuple(parsed)
 
     def bases(self, document: LineDict, folder: Path) -> dict[str, BaseRecipe]:

@@ -20,7 +20,8 @@ from harness.scenario import Scenario
 SCHEMA_VERSION = 1
 # Schema history:
 #   1: first format: run_id, state, started_at/ended_at, environment, options,
-#      scenarios (as loaded, secret build args reduced to names), samples, images, bases.
+#      scenarios (as loaded, secret build args reduced to names), samples, images, bases,
+#      expectations (the `expect:` verdicts: expr, passed, known_false, as_expected, values).
 
 
 def results_path(directory: Path, run_id: str) -> Path:
@@ -33,8 +34,12 @@ def save(run: Run, path: Path) -> None:
     document = run_record(run)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
                                      suffix=".tmp", delete=False) as temporary:
-        json.dump(document, temporary, indent=1, default=_plain)
-        temporary.write("\n")
+        try:
+            json.dump(document, temporary, indent=1, default=_plain)
+            temporary.write("\n")
+        except BaseException:
+            os.unlink(temporary.name)
+            raise
     os.replace(temporary.name, path)
 
 
@@ -67,6 +72,8 @@ def run_record(run: Run) -> dict[str, Any]:
         "samples": [dataclasses.asdict(s) for s in run.samples],
         "images": [dataclasses.asdict(i) for i in run.images],
         "bases": [dataclasses.asdict(b) for b in run.bases],
+        "expectations": [{"scenario": name, **dataclasses.asdict(verdict)}
+                         for name, verdicts in run.verdicts.items() for verdict in verdicts],
     }
 
 

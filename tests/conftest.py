@@ -50,3 +50,4 @@ def unique_reference(docker_client: docker.DockerClient) -> Iterator[Callable[[s
     for reference in reversed(made):  # images built on a base go before the base
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.images.remove(reference, force=True)
+

@@ -8,9 +8,16 @@ import pytest
 from harness import doctor
 from harness.build import Builder, BuildRequest, build
 from harness.measure import image_facts, time_start
-from harness.smoke import write_busybox_context
+
+from .helpers import write_busybox_context
 
 pytestmark = pytest.mark.docker
+TINY_DOCKERFILE = """\
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+CMD ["/bin/sh", "-c", "true"]
+"""
 
 
 def test_doctor_finds_both_builders_and_squash(docker_client):
@@ -40,7 +47,7 @@ def test_doctor_cli_exits_0_with_ticks(docker_client):
 
 @pytest.mark.parametrize("builder", list(Builder))
 def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels, tmp_path):
-    context = write_busybox_context(tmp_path)
+    context = write_busybox_context(tmp_path, TINY_DOCKERFILE)
     tag = f"harness-test:{test_labels['harness.run']}-{builder}"
     request = BuildRequest(context=context, tag=tag, labels=test_labels, no_cache=True)
 
@@ -80,7 +87,7 @@ def test_failing_run_step_is_a_failed_outcome_with_its_log(builder, docker_clien
 
 def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client, test_labels,
                                                                    tmp_path):
-    context = write_busybox_context(tmp_path)
+    context = write_busybox_context(tmp_path, TINY_DOCKERFILE)
     tag = f"harness-test:{test_labels['harness.run']}"
     assert build(Builder.LEGACY, BuildRequest(context=context, tag=tag, labels=test_labels,
                                               no_cache=True), docker_client).ok

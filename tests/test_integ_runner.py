@@ -1,12 +1,15 @@
 """The runner on the real engine, with tiny busybox images."""
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -248,3 +251,74 @@ def test_build_s_matches_a_bare_build_timed_the_same_way(docker_client, tmp_path
     print(f"build_s / bare build, median of 5: {ratios}")
     for builder, ratio in ratios.items():
         assert 0.5 < ratio < 2.0, (builder, ratio)  # reported; 0.9-1.1 expected, see the note
+
+
+class SocketProxy:
+    """A unix-socket proxy to the engine that can be cut, as if the engine died."""
+
+    def __init__(self, path: Path, upstream: str = "/var/run/docker.sock") -> None:
+        self.path, self.upstream = path, upstream
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(64)
+        self.open: list[socket.socket] = []
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            upstream.connect(self.upstream)
+            self.open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> None:
+        self.server.close()
+        self.path.unlink()
+        for connection in self.open:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+
+def test_engine_lost_mid_run_ends_with_one_message_and_keeps_the_results(docker_client,
+                                                                           tmp_path):
+    path = scenario_folder(tmp_path, TINY.replace("repeat: 2", "repeat: 5"))
+    proxy = SocketProxy(tmp_path / "engine.sock")
+    out = tmp_path / "out"
+    env = {**os.environ, "DOCKER_HOST": f"unix://{proxy.path}"}
+    process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--out",
+                                str(out), "--builder", "legacy"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        files = list(out.glob("*.json"))
+        if files and len(json.loads(files[0].read_text())["samples"]) >= 3:
+            break
+        time.sleep(0.1)
+    proxy.cut()
+    _, stderr = process.communicate(timeout=120)
+
+    assert process.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    assert stderr.startswith("harness: the Docker engine stopped answering")
+    (results_file,) = out.glob("*.json")
+    document = store.load(results_file)
+    assert document["state"] == "engine-lost"
+    assert len(document["samples"]) >= 3
+    engine.remove_labelled(docker_client, f"harness.run={document['run_id']}")

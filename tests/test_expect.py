@@ -1,0 +1,79 @@
+import pytest
+
+from harness.build import Builder
+from harness.expect import evaluate, parse, predicted_failure
+from harness.runner import Sample, Status
+from harness.scenario import CacheMode
+
+VARIANTS = ("small", "big", "broken")
+
+
+def sample(variant, size, *, builder=Builder.LEGACY, cache=CacheMode.COLD, status=Status.OK,
+           start_status=Status.OK, build_s=1.0):
+    return Sample(scenario="s", variant=variant, builder=builder, cache=cache, repetition=1,
+                  status=status, size_bytes=size, build_s=build_s, start_status=start_status)
+
+
+SAMPLES = [
+    sample("small", 100), sample("small", 100), sample("big", 300), sample("big", 300),
+    sample("small", 100, builder=Builder.BUILDKIT), sample("big", 120, builder=Builder.BUILDKIT),
+    sample("broken", None, status=Status.FAILED),
+    sample("broken", None, status=Status.FAILED, builder=Builder.BUILDKIT),
+]
+
+
+def test_a_claim_holds_only_if_it_holds_for_every_builder_and_cache_mode():
+    verdict = evaluate(parse("small.size_bytes <= 0.5 * big.size_bytes", VARIANTS), SAMPLES)
+    assert [(v.group, v.left, v.right, v.holds) for v in verdict.values] == [
+        ("buildkit/cold", 100, 60.0, False), ("legacy/cold", 100, 150.0, True)]
+    assert not verdict.passed and not verdict.as_expected
+
+
+def test_medians_are_compared():
+    samples = [sample("small", 1, build_s=t) for t in (1.0, 9.0, 2.0)] + [
+        sample("big", 1, build_s=t) for t in (2.5, 2.6, 0.1)]
+    verdict = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples)
+    assert [(v.left, v.right) for v in verdict.values] == [(2.0, 2.5)]
+    assert verdict.passed
+
+
+def test_status_claims():
+    assert evaluate(parse("broken.status == failed", VARIANTS), SAMPLES).passed
+    assert evaluate(parse("small.status == ok", VARIANTS), SAMPLES).passed
+    assert not evaluate(parse("small.status == failed", VARIANTS), SAMPLES).passed
+
+
+def test_a_variant_without_ok_samples_has_no_number_and_fails_the_claim():
+    verdict = evaluate(parse("broken.size_bytes < 1e9", VARIANTS), SAMPLES)
+    assert [v.holds for v in verdict.values] == [None, None]
+    assert not verdict.passed
+
+
+@pytest.mark.parametrize(("expr", "as_expected"), [
+    ("big.size_bytes < small.size_bytes", True),   # false, as known
+    ("small.size_bytes < 1000", False),            # holds now: the finding changed
+])
+def test_known_false_claims_fail_the_run_only_when_they_start_holding(expr, as_expected):
+    verdict = evaluate(parse(expr, VARIANTS, known_false=True), SAMPLES)
+    assert verdict.known_false and verdict.as_expected is as_expected
+
+
+@pytest.mark.parametrize(("expr", "variant"), [
+    ("broken.status == failed", "broken"),
+    ("failed == broken.status", "broken"),
+    ("broken.status != failed", None),
+    ("broken.status == ok", None),
+    ("broken.size_bytes < 1", None),
+])
+def test_the_variant_a_claim_predicts_to_fail(expr, variant):
+    assert predicted_failure(parse(expr, VARIANTS)) == variant
+
+
+def test_a_claim_limited_to_a_cache_mode_ignores_the_others():
+    samples = [sample("small", 1, build_s=1.0), sample("big", 1, build_s=2.0),
+               sample("small", 1, build_s=5.0, cache=CacheMode.WARM),
+               sample("big", 1, build_s=2.0, cache=CacheMode.WARM)]
+    everywhere = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples)
+    cold_only = evaluate(parse("small.build_s < big.build_s", VARIANTS, cache=("cold",)), samples)
+    assert not everywhere.passed
+    assert cold_only.passed and [v.group for v in cold_only.values] == ["legacy/cold"]

@@ -1,0 +1,88 @@
+import json
+import textwrap
+
+import pytest
+
+from harness import store
+from harness.build import Builder
+from harness.errors import HarnessError
+from harness.runner import Run, RunOptions, Sample, Status, unique_change
+from harness.scenario import CacheMode, load_scenario
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    path = tmp_path / "secret.yaml"
+    path.write_text(textwrap.dedent("""\
+        secret_build_args: [TOKEN]
+        variants:
+          v:
+            dockerfile: FROM scratch
+            build_args: {TOKEN: hunter2, MODE: fast}
+        expect: [v.size_bytes < 10]
+        """))
+    return load_scenario(path)
+
+
+def make_run(scenario) -> Run:
+    run = Run(run_id="r1", started_at="2026-11-28T00:00:00+00:00", environment={"x": 1},
+              options=RunOptions(builders=(Builder.LEGACY,)), scenarios=[scenario])
+    run.samples.append(Sample(scenario="secret", variant="v", builder=Builder.LEGACY,
+                              cache=CacheMode.COLD, repetition=1, status=Status.OK,
+                              build_s=1.5, size_bytes=3, start_samples_s=[0.1, 0.2]))
+    return run
+
+
+def test_saved_run_loads_back_with_raw_samples_and_no_temporary_files(tmp_path, scenario):
+    path = tmp_path / "out" / "r1.json"
+    store.save(make_run(scenario), path)
+    document = store.load(path)
+    assert document["schema_version"] == store.SCHEMA_VERSION
+    assert document["samples"][0]["start_samples_s"] == [0.1, 0.2]
+    assert document["samples"][0]["builder"] == "legacy"
+    assert document["options"]["builders"] == ["legacy"]
+    assert document["scenarios"][0]["expect"] == ["v.size_bytes < 10"]
+    assert [p.name for p in path.parent.iterdir()] == ["r1.json"]
+
+
+def test_secret_build_args_keep_only_their_names(tmp_path, scenario):
+    path = tmp_path / "r1.json"
+    store.save(make_run(scenario), path)
+    assert "hunter2" not in path.read_text()
+    variant = store.load(path)["scenarios"][0]["variants"]["v"]
+    assert variant["build_args"] == {"TOKEN": None, "MODE": "fast"}
+
+
+def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, scenario):
+    path = tmp_path / "r1.json"
+    run = make_run(scenario)
+    store.save(run, path)
+    before = path.read_text()
+    run.environment["unstorable"] = object()
+    with pytest.raises(TypeError):
+        store.save(run, path)
+    assert path.read_text() == before
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_unknown_schema_version_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({"schema_version": 99}))
+    with pytest.raises(HarnessError, match=r"schema version 99, but this harness reads version 1"):
+        store.load(path)
+
+
+def test_a_file_that_is_not_json_is_refused(tmp_path):
+    path = tmp_path / "junk.json"
+    path.write_text("{nope")
+    with pytest.raises(HarnessError, match=r"junk\.json: not a harness results file"):
+        store.load(path)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("# changed\n", "# changed N1\n"),
+    ("# changed {nonce}\n", "# changed N1\n"),
+    ("x = 1", "x = 1 N1"),
+])
+def test_incremental_changes_are_made_unique(text, expected):
+    assert unique_change(text, "N1") == expected
