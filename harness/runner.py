@@ -21,6 +21,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
 from harness import dockerfile, engine
 from harness.bases import BaseError, BaseOutcome, ensure_bases
@@ -188,7 +189,8 @@ def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], N
     except KeyboardInterrupt:
         run.state = RunState.INTERRUPTED
         raise
-    except (requests.exceptions.RequestException, docker.errors.DockerException) as error:
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+            docker.errors.DockerException) as error:
         if engine.engine_answers():
             raise  # the engine is fine: this is a bug, keep its traceback
         run.state = RunState.ENGINE_LOST

@@ -313,12 +313,12 @@ def test_engine_lost_mid_run_ends_with_one_message_and_keeps_the_results(docker_
         time.sleep(0.1)
     proxy.cut()
     _, stderr = process.communicate(timeout=120)
+    (results_file,) = out.glob("*.json")
+    document = store.load(results_file)
+    engine.remove_labelled(docker_client, f"harness.run={document['run_id']}")
 
     assert process.returncode == 2, stderr
     assert "Traceback" not in stderr
     assert stderr.startswith("harness: the Docker engine stopped answering")
-    (results_file,) = out.glob("*.json")
-    document = store.load(results_file)
     assert document["state"] == "engine-lost"
     assert len(document["samples"]) >= 3
-    engine.remove_labelled(docker_client, f"harness.run={document['run_id']}")
