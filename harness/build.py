@@ -9,6 +9,7 @@ BuildKit has no step for the latter at all.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import enum
 import json
@@ -24,6 +25,7 @@ from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 
 from harness import engine
 
@@ -97,6 +99,13 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
     except docker.errors.APIError as api_error:
         error = str(api_error.explanation or api_error)
         log.append(error)
+    except BaseException:
+        # Interrupted, or the engine went away: drop the unlabelled step images made so far,
+        # where the engine still answers, and let the caller deal with the interruption.
+        with contextlib.suppress(docker.errors.DockerException,
+                                 requests.exceptions.RequestException):
+            _remove_created_images(client, legacy_steps(log))
+        raise
     build_s = time.perf_counter() - started
     steps = legacy_steps(log)
     if error is not None:
