@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 NUMERIC_METRICS = frozenset({
     "build_s", "size_bytes", "layer_count", "steps_total", "steps_cached", "start_s",
-    "base_size_bytes", "base_layer_count",
+    "base_size_bytes", "base_layer_count", "compressed_bytes", "wasted_bytes",
 })
 STATUS_METRICS = frozenset({"status", "start_status"})
 STATUS_VALUES = frozenset({"ok", "failed", "skipped"})

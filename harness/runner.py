@@ -29,6 +29,7 @@ from harness.build import Builder, BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.errors import HarnessError
 from harness.expect import Verdict, evaluate, variants_named
+from harness.layers import ImageLayers, analyse_image
 from harness.measure import (
     HistoryEntry,
     StartTiming,
@@ -68,6 +69,10 @@ class Sample:
     step_durations_s: list[float] = field(default_factory=list)
     base_size_bytes: int | None = None
     base_layer_count: int | None = None
+    compressed_bytes: int | None = None
+    """Sum of the layers' gzip -6 sizes: what a registry push transfers."""
+    wasted_bytes: int | None = None
+    """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
     start_s: float | None = None
     """Median of the container starts of this image."""
     start_samples_s: list[float] = field(default_factory=list)
@@ -84,6 +89,7 @@ class ImageRecord:
     builder: Builder
     image_id: str
     history: list[HistoryEntry]
+    layers: ImageLayers
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +219,7 @@ class _Runner:
         self.progress = progress
         self.bases: dict[str, BaseOutcome] = {}
         self.starts: dict[str, StartTiming] = {}
+        self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
 
@@ -315,11 +322,15 @@ class _Runner:
         facts = image_facts(self.client, outcome.image_id)
         base = dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
         base_facts = image_facts(self.client, base) if base else None
+        if facts.image_id not in self.layers:
+            self.layers[facts.image_id] = analyse_image(self.client, facts.image_id)
+        layers = self.layers[facts.image_id]
         if not any((r.scenario, r.variant, r.builder) == (blank.scenario, blank.variant,
                                                           blank.builder) for r in self.run.images):
             self.run.images.append(ImageRecord(
                 scenario=scenario.name, variant=variant.name, builder=blank.builder,
-                image_id=facts.image_id, history=image_history(self.client, facts.image_id)))
+                image_id=facts.image_id, history=image_history(self.client, facts.image_id),
+                layers=layers))
         start = self.time_start(scenario, variant, facts.image_id)
         return replace(
             blank, status=Status.OK, build_s=outcome.build_s, image_id=facts.image_id,
@@ -328,6 +339,7 @@ class _Runner:
             step_durations_s=outcome.step_durations_s,
             base_size_bytes=base_facts.size_bytes if base_facts else 0,
             base_layer_count=base_facts.layer_count if base_facts else 0,
+            compressed_bytes=layers.compressed_bytes, wasted_bytes=layers.wasted_bytes,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
         )

@@ -113,6 +113,8 @@ def test_size_and_layers_are_what_docker_inspect_says(cache_run, docker_client):
         assert (sample.base_size_bytes, sample.base_layer_count) == (
             base["Size"], len(base["RootFS"]["Layers"]))
         assert sample.start_status is Status.OK and len(sample.start_samples_s) == 2
+        assert 0 < sample.compressed_bytes < sample.size_bytes
+        assert sample.wasted_bytes == 0
         assert sample.start_s == statistics.median(sample.start_samples_s)
 
 
@@ -120,6 +122,7 @@ def test_history_is_kept_once_per_variant_and_builder(cache_run):
     assert sorted(r.builder for r in cache_run.images) == ["buildkit", "legacy"]
     for record in cache_run.images:
         assert any("/copied" in entry.created_by for entry in record.history)
+        assert len(record.layers.layers) == 6
 
 
 def test_the_users_files_are_never_modified(cache_run):

@@ -307,8 +307,9 @@ def test_duplicate_keys(tmp_path):
                         "between two operands"),
     ("ghost.size_bytes < 1", "`ghost.size_bytes < 1`: no variant `ghost` (variants: only)"),
     ("only.girth < 1", "`only.girth < 1`: unknown metric `girth` (metrics: base_layer_count, "
-                       "base_size_bytes, build_s, layer_count, size_bytes, start_s, "
-                       "start_status, status, steps_cached, steps_total)"),
+                       "base_size_bytes, build_s, compressed_bytes, layer_count, size_bytes, "
+                       "start_s, start_status, status, steps_cached, steps_total, "
+                       "wasted_bytes)"),
     ("only.status < failed", "`only.status < failed`: status compares with == or != to a "
                              "status (failed, ok, skipped) or another status metric"),
     ("1 < 2", "`1 < 2`: at least one side must be VARIANT.METRIC"),

@@ -1,0 +1,343 @@
+"""Layer analysis: compressed size, bytes each layer adds, and bytes wasted by later layers.
+
+The image is streamed from `docker save` (classic `*/layer.tar` and OCI `blobs/sha256/*`
+layouts) and never unpacked. Each layer is analysed once per diff ID and cached on disk, so
+layers shared between variants and runs cost only their share of the `docker save` stream.
+
+Compressed size: gzip level 6 (what `docker push` sends), computed on 4 MiB blocks
+compressed independently on all cores, like pigz; within 0.1 % of single-stream gzip -6.
+
+Wasted bytes: regular-file bytes in the image's layers that are not in its final
+filesystem, because a later layer deleted them (`.wh.NAME`, opaque `.wh..wh..opq`
+directories) or replaced the path. Each superseded copy counts once; the surviving copy
+never counts; hard-linked files count once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import os
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, cast
+
+import docker
+
+from harness.errors import HarnessError
+
+GZIP_LEVEL = 6
+BLOCK_BYTES = 4 << 20
+GZIP_OVERHEAD = 18 - 6  # gzip header+trailer, minus the zlib header+adler32 of each block
+WHITEOUT = ".wh."
+OPAQUE = ".wh..wh..opq"
+TOP_WASTE = 10
+CACHE_FORMAT = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Entry:
+    """One tar entry of a layer, as the waste computation needs it."""
+
+    path: str
+    kind: str
+    """file, link (hard link to `target`), whiteout, opaque, or other (dir, symlink, ...)."""
+    size: int = 0
+    target: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerFacts:
+    """What one layer is on its own (independent of the image it is in)."""
+
+    diff_id: str
+    tar_bytes: int
+    compressed_bytes: int
+    added_bytes: int
+    """Bytes of regular files the layer adds or replaces (hard links once)."""
+    entries: list[Entry]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerRow:
+    index: int
+    diff_id: str
+    tar_bytes: int
+    compressed_bytes: int
+    added_bytes: int
+    wasted_bytes: int
+    """Bytes this layer added that a later layer deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Waste:
+    path: str
+    size_bytes: int
+    added_in: int
+    removed_in: int
+    how: str
+    """deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageLayers:
+    image_id: str
+    compressed_bytes: int
+    wasted_bytes: int
+    layers: list[LayerRow]
+    top_waste: list[Waste]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "harness" / "layers"
+
+
+def analyse_image(client: docker.DockerClient, image_ref: str,
+                  cache_dir: Path | None = None) -> ImageLayers:
+    attrs = client.api.inspect_image(image_ref)
+    diff_ids: list[str] = list(attrs.get("RootFS", {}).get("Layers") or [])
+    cache = LayerCache(cache_dir or default_cache_dir())
+    facts = {d: f for d in diff_ids if (f := cache.get(d)) is not None}
+    for skip_sizes in ({f.tar_bytes for f in facts.values()}, set()):
+        missing = set(diff_ids) - set(facts)
+        if not missing:
+            break
+        for layer in stream_layers(client.api.get_image(attrs["Id"]), missing, skip_sizes):
+            cache.put(layer)
+            facts[layer.diff_id] = layer
+    if set(diff_ids) - set(facts):
+        raise LayerError(f"`docker save {image_ref}` did not contain all of its layers")
+    return image_layers(attrs["Id"], [facts[d] for d in diff_ids])
+
+
+def image_layers(image_id: str, layers: list[LayerFacts]) -> ImageLayers:
+    waste = wasted(layers)
+    per_layer = [0] * len(layers)
+    for item in waste:
+        per_layer[item.added_in] += item.size_bytes
+    rows = [LayerRow(index=i, diff_id=layer.diff_id, tar_bytes=layer.tar_bytes,
+                     compressed_bytes=layer.compressed_bytes, added_bytes=layer.added_bytes,
+                     wasted_bytes=per_layer[i]) for i, layer in enumerate(layers)]
+    return ImageLayers(
+        image_id=image_id, compressed_bytes=sum(r.compressed_bytes for r in rows),
+        wasted_bytes=sum(per_layer), layers=rows,
+        top_waste=sorted(waste, key=lambda w: (-w.size_bytes, w.path))[:TOP_WASTE])
+
+
+def wasted(layers: list[LayerFacts]) -> list[Waste]:
+    """Every superseded copy of a file: which layer added it and which removed it."""
+    live: dict[str, tuple[int, Content]] = {}  # visible path -> (layer it came in, content)
+    waste: list[Waste] = []
+
+    def drop(path: str, index: int, how: str) -> None:
+        content = live.pop(path)[1]
+        content.paths -= 1
+        if content.paths == 0:  # its last hard link is gone too
+            waste.append(Waste(path=content.path, size_bytes=content.size,
+                               added_in=content.layer, removed_in=index, how=how))
+
+    for index, layer in enumerate(layers):
+        hidden = [e for e in layer.entries if e.kind in ("whiteout", "opaque")]
+        if hidden:  # whiteouts hide what lower layers put there, not this layer's files
+            lower = sorted(p for p, (added, _) in live.items() if added < index)
+            for entry in hidden:
+                for path in _under(lower, entry.path, itself=entry.kind == "whiteout"):
+                    if path in live:
+                        drop(path, index, "deleted")
+        for entry in layer.entries:
+            if entry.kind in ("whiteout", "opaque"):
+                continue
+            if entry.path in live and live[entry.path][0] < index:
+                drop(entry.path, index, "replaced")
+            if entry.kind == "file":
+                live[entry.path] = (index, Content(path=entry.path, size=entry.size,
+                                                   layer=index))
+            elif entry.kind == "link" and entry.target in live:
+                content = live[entry.target][1]
+                content.paths += 1
+                live[entry.path] = (index, content)
+    return waste
+
+
+@dataclass(kw_only=True)
+class Content:
+    """One regular file's bytes, shared by its hard links."""
+
+    path: str
+    size: int
+    layer: int
+    paths: int = 1
+
+
+def _under(sorted_paths: list[str], path: str, *, itself: bool) -> list[str]:
+    """The paths below `path` (and `path` itself if asked), found by bisection."""
+    prefix = path + "/" if path else ""
+    start = bisect.bisect_left(sorted_paths, prefix)
+    found = []
+    for candidate in sorted_paths[start:]:
+        if not candidate.startswith(prefix):
+            break
+        found.append(candidate)
+    if itself and path in sorted_paths[bisect.bisect_left(sorted_paths, path):][:1]:
+        found.append(path)
+    return found
+
+
+def stream_layers(chunks: Iterator[bytes], wanted: set[str],
+                  skip_sizes: set[int]) -> Iterator[LayerFacts]:
+    """Analyse the layers of a `docker save` stream whose diff IDs are wanted.
+
+    OCI blobs are named by digest, so unwanted ones are skipped for free. Classic
+    `layer.tar` members are named otherwise; those whose size matches a cached layer are
+    skipped (the caller re-streams without skipping if that guess missed a layer).
+    """
+    with tarfile.open(fileobj=cast(IO[bytes], _ChunkReader(chunks)), mode="r|") as archive:
+        for member in archive:
+            if not member.isfile():
+                continue
+            name = member.name
+            if name.startswith("blobs/sha256/"):
+                if "sha256:" + name.rsplit("/", 1)[1] not in wanted:
+                    continue
+            elif not name.endswith("/layer.tar") or member.size in skip_sizes:
+                continue
+            source = archive.extractfile(member)
+            assert source is not None
+            layer = analyse_layer(source)
+            if layer.diff_id in wanted:
+                yield layer
+
+
+def analyse_layer(source: IO[bytes]) -> LayerFacts:
+    """Hash, compress (in parallel blocks) and list one uncompressed layer tarball."""
+    tee = _Tee(source)
+    entries: list[Entry] = []
+    with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|") as layer:
+        for member in layer:
+            entries.append(_entry(member))
+    tee.drain()
+    return LayerFacts(diff_id="sha256:" + tee.sha256.hexdigest(), tar_bytes=tee.total,
+                      compressed_bytes=tee.compressed_bytes(), entries=entries,
+                      added_bytes=sum(e.size for e in entries if e.kind == "file"))
+
+
+def _entry(member: tarfile.TarInfo) -> Entry:
+    path = _clean(member.name)
+    directory, base = posixpath.split(path)
+    if base == OPAQUE:
+        return Entry(path=directory, kind="opaque")
+    if base.startswith(WHITEOUT):
+        return Entry(path=posixpath.join(directory, base[len(WHITEOUT):]), kind="whiteout")
+    if member.isfile():
+        return Entry(path=path, kind="file", size=member.size)
+    if member.islnk():
+        return Entry(path=path, kind="link", target=_clean(member.linkname))
+    return Entry(path=path, kind="other")
+
+
+def _clean(name: str) -> str:
+    """A tar member name as a path relative to the image root (`./etc/x`, `/etc/x` -> etc/x)."""
+    return posixpath.normpath("/" + name).lstrip("/")
+
+
+class LayerError(HarnessError):
+    pass
+
+
+class LayerCache:
+    """Analysed layers by diff ID, one JSON file each."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, diff_id: str) -> Path:
+        return self.directory / f"{diff_id.replace(':', '-')}.json"
+
+    def get(self, diff_id: str) -> LayerFacts | None:
+        try:
+            document = json.loads(self._path(diff_id).read_text())
+        except (OSError, ValueError):
+            return None
+        if document.get("format") != CACHE_FORMAT:
+            return None
+        return LayerFacts(**{**document["layer"], "entries": [
+            Entry(**e) for e in document["layer"]["entries"]]})
+
+    def put(self, layer: LayerFacts) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self._path(layer.diff_id)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps({"format": CACHE_FORMAT, "layer": asdict(layer)}))
+        os.replace(temporary, path)
+
+
+class _ChunkReader:
+    """A file-like reader over the byte chunks docker-py yields (no quadratic copying)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.chunk = b""
+        self.offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        parts = []
+        wanted = size
+        while wanted != 0:
+            if self.offset >= len(self.chunk):
+                self.chunk, self.offset = next(self.chunks, b""), 0
+                if not self.chunk:
+                    break
+            end = len(self.chunk) if wanted < 0 else min(len(self.chunk), self.offset + wanted)
+            parts.append(self.chunk[self.offset:end])
+            wanted -= (end - self.offset) if wanted > 0 else 0
+            self.offset = end
+        return b"".join(parts)
+
+
+class _Tee:
+    """Reads a layer once for three consumers: tar listing, SHA-256 and block compression."""
+
+    _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                               thread_name_prefix="harness-gzip")
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.sha256 = hashlib.sha256()
+        self.total = 0
+        self.pending = bytearray()
+        self.blocks: list[Future[int]] = []
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.sha256.update(data)
+        self.total += len(data)
+        self.pending += data
+        while len(self.pending) >= BLOCK_BYTES:
+            self._submit(bytes(self.pending[:BLOCK_BYTES]))
+            del self.pending[:BLOCK_BYTES]
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+        if self.pending:
+            self._submit(bytes(self.pending))
+            self.pending.clear()
+
+    def _submit(self, block: bytes) -> None:
+        self.blocks.append(self._pool.submit(_deflated_size, block))
+
+    def compressed_bytes(self) -> int:
+        return GZIP_OVERHEAD + sum(block.result() for block in self.blocks)
+
+
+def _deflated_size(block: bytes) -> int:
+    """Deflate size of one block at the gzip level (zlib's 6-byte wrapper not counted)."""
+    return len(zlib.compress(block, GZIP_LEVEL)) - 6

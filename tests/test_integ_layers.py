@@ -1,0 +1,87 @@
+"""Layer analysis against independent ground truth, on the real engine."""
+
+from pathlib import Path
+
+import pytest
+
+from harness import layers as layers_module
+from harness.bases import ensure_bases
+from harness.build import Builder, BuildRequest, build
+from harness.context import DOCKERFILE_NAME, materialize
+from harness.layers import analyse_image
+from harness.scenario import all_bases
+
+pytestmark = pytest.mark.docker
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+
+
+def built(client, dockerfile: str, builder: Builder, labels, tmp_path: Path) -> str:
+    context = materialize(tmp_path / f"ctx-{builder}", dockerfile=dockerfile, files={})
+    outcome = build(builder, BuildRequest(context=context, dockerfile=DOCKERFILE_NAME,
+                                          tag=f"harness-test:{labels['harness.run']}-{builder}",
+                                          labels=labels, no_cache=True), client)
+    assert outcome.ok, outcome.log_tail
+    assert outcome.image_id
+    return outcome.image_id
+
+
+@pytest.fixture(scope="module")
+def bases(docker_client):
+    ensure_bases(docker_client, all_bases([SCENARIOS]), ["busybox:latest", "debian:bookworm"],
+                 lambda message: None)
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_a_file_written_then_deleted_is_exactly_the_waste(docker_client, bases, test_labels,
+                                                          tmp_path, builder):
+    image = built(docker_client, (
+        "FROM busybox:latest\n"
+        "RUN dd if=/dev/zero of=/junk bs=1000 count=1234\n"
+        "RUN head -c 777 /dev/zero > /kept && head -c 4321 /dev/zero > /replaced\n"
+        "RUN rm /junk && head -c 10 /dev/zero > /replaced\n"), builder, test_labels, tmp_path)
+    result = analyse_image(docker_client, image, cache_dir=tmp_path / "cache")
+    assert result.wasted_bytes == 1_234_000 + 4321
+    assert {(w.path, w.size_bytes, w.how) for w in result.top_waste} == {
+        ("junk", 1_234_000, "deleted"), ("replaced", 4321, "replaced")}
+    assert [r.wasted_bytes for r in result.layers][-3:] == [1_234_000, 4321, 0]
+    assert 0 < result.compressed_bytes < docker_client.api.inspect_image(image)["Size"]
+
+
+def test_each_layer_is_analysed_once_across_images(docker_client, bases, test_labels, tmp_path,
+                                                   monkeypatch):
+    analysed = []
+    real = layers_module.analyse_layer
+    monkeypatch.setattr(layers_module, "analyse_layer",
+                        lambda source: analysed.append(1) or real(source))
+    cache = tmp_path / "cache"
+    first = built(docker_client, "FROM busybox:latest\nRUN echo one > /one\n", Builder.LEGACY,
+                  test_labels, tmp_path / "a")
+    second = built(docker_client, "FROM busybox:latest\nRUN echo two > /two\n", Builder.BUILDKIT,
+                   test_labels, tmp_path / "b")
+    analyse_image(docker_client, first, cache_dir=cache)
+    assert len(analysed) == 3  # busybox's two layers and the variant's own
+    analyse_image(docker_client, second, cache_dir=cache)
+    assert len(analysed) == 4  # only the new top layer
+    analyse_image(docker_client, second, cache_dir=cache)
+    assert len(analysed) == 4  # nothing new: not even a docker save
+
+
+def test_apt_waste_matches_what_squashing_removes(docker_client, bases, test_labels, tmp_path):
+    """Independent truth: the bytes squashing over the base removes are the wasted bytes."""
+    dockerfile = ("FROM debian:bookworm\nRUN apt-get update\n"
+                  "RUN apt-get install -y --no-install-recommends curl\n"
+                  "RUN apt-get clean && rm -rf /var/lib/apt/lists/*\n")
+    context = materialize(tmp_path / "ctx", dockerfile=dockerfile, files={})
+    images = {}
+    for squash in (False, True):
+        tag = f"harness-test:{test_labels['harness.run']}-{'squashed' if squash else 'plain'}"
+        for chunk in docker_client.api.build(path=str(context), dockerfile=DOCKERFILE_NAME,
+                                             tag=tag, labels=test_labels, squash=squash,
+                                             rm=True, forcerm=True, decode=True):
+            assert "error" not in chunk, chunk
+        images[squash] = docker_client.api.inspect_image(tag)
+    result = analyse_image(docker_client, images[False]["Id"], cache_dir=tmp_path / "cache")
+    truth = images[False]["Size"] - images[True]["Size"]
+    print(f"wasted {result.wasted_bytes} vs size - squashed size {truth}")
+    assert truth > 50_000_000  # the apt lists and the .deb cache
+    assert abs(result.wasted_bytes - truth) <= 0.02 * truth
