@@ -30,6 +30,7 @@ from harness.context import DOCKERFILE_NAME, materialize
 from harness.doctor import probe_registry
 from harness.errors import HarnessError
 from harness.scenario import BaseKind, BaseRecipe
+from harness.transform import label_change
 
 BASE_LABEL = "harness.base"
 RECIPE_LABEL = "harness.base.recipe"
@@ -266,11 +267,9 @@ def _import_tree(client: docker.DockerClient, root: Path, reference: str,
 
 def _import(client: docker.DockerClient, source: object, repository: str, tag: str,
             labels: dict[str, str], changes: list[str]) -> None:
-    label_change = "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}"
-                                      for k, v in labels.items())
     try:
         client.api.import_image(src=source, repository=repository, tag=tag,
-                                changes=[*changes, label_change])
+                                changes=[*changes, label_change(labels)])
     except docker.errors.APIError as error:
         raise BaseError(f"base {repository}:{tag}: docker import failed: "
                         f"{error.explanation or error}") from None

@@ -51,6 +51,8 @@ class BuildRequest:
     """Path of the Dockerfile inside the context."""
     build_args: Mapping[str, str] = field(default_factory=dict)
     target: str | None = None
+    squash: bool = False
+    """The legacy builder's --squash (needs the engine's experimental mode)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +87,7 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
         stream = client.api.build(
             path=str(request.context), dockerfile=request.dockerfile, tag=request.tag,
             labels=dict(request.labels), nocache=request.no_cache,
-            buildargs=dict(request.build_args), target=request.target,
+            buildargs=dict(request.build_args), target=request.target, squash=request.squash,
             rm=True, forcerm=True, pull=False, decode=True,
         )
         for chunk in stream:
@@ -168,6 +170,8 @@ def _remove_created_images(client: docker.DockerClient, steps: list[LegacyStep])
 
 def build_buildkit(request: BuildRequest) -> BuildOutcome:
     """BuildKit through `docker buildx build` (docker-py cannot drive it: docker-py #2230)."""
+    if request.squash:
+        raise ValueError("BuildKit has no --squash")
     with tempfile.TemporaryDirectory(prefix="harness-buildx-") as tmp:
         metadata_file = Path(tmp) / "metadata.json"
         command = [

@@ -38,6 +38,7 @@ from harness.measure import (
     time_starts,
 )
 from harness.scenario import CacheMode, Scenario, Variant
+from harness.transform import Squash, TransformOutcome, transform
 
 NONCE = "{nonce}"
 
@@ -61,7 +62,10 @@ class Sample:
     error: str | None = None
     """Why it failed or was skipped; for a failed build, the message and the log's last lines."""
     build_s: float | None = None
+    transform_s: float | None = None
+    """Time of the post-build squash transform (docker-squash, export-import, save-load)."""
     image_id: str | None = None
+    """The measured image: the transformed one where the variant squashes."""
     size_bytes: int | None = None
     layer_count: int | None = None
     steps_total: int | None = None
@@ -144,6 +148,27 @@ class EngineLost(HarnessError):
     pass
 
 
+@dataclass(frozen=True, kw_only=True)
+class Made:
+    """A build, and the variant's post-build transform of its image when it has one."""
+
+    build: BuildOutcome
+    transform: TransformOutcome | None = None
+
+    @property
+    def image_id(self) -> str | None:
+        return self.transform.image_id if self.transform else self.build.image_id
+
+    @property
+    def error(self) -> str | None:
+        if not self.build.ok:
+            return f"{self.build.error}\n{self.build.log_tail}"
+        return self.transform.error if self.transform and not self.transform.ok else None
+
+
+POST_BUILD = (Squash.DOCKER_SQUASH, Squash.EXPORT_IMPORT, Squash.SAVE_LOAD)
+
+
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
 
@@ -222,6 +247,7 @@ class _Runner:
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
+        self.experimental = bool(client.info().get("ExperimentalBuild"))
 
     def record(self, sample: Sample) -> None:
         self.run.samples.append(sample)
@@ -232,7 +258,7 @@ class _Runner:
         repeat = repeat_of(scenario, self.run.options)
         base_problem = self.ensure_bases(scenario, variant)
         for builder in builders_of(scenario, self.run.options):
-            skip = self.buildkit_missing if builder is Builder.BUILDKIT else None
+            skip = self.why_skip(variant, builder)
             if base_problem or skip:
                 for cache in modes:
                     for repetition in range(1, repeat + 1):
@@ -247,6 +273,18 @@ class _Runner:
                     self.measure_mode(scenario, variant, builder, cache, repeat, context)
             if not self.run.options.keep_images:
                 engine.remove_labelled(self.client, f"{engine.RUN_LABEL}={self.run.run_id}")
+
+    def why_skip(self, variant: Variant, builder: Builder) -> str | None:
+        """Why this builder cannot build this variant here (a skip, not a failure)."""
+        if builder is Builder.BUILDKIT and self.buildkit_missing:
+            return self.buildkit_missing
+        if variant.squash is Squash.LEGACY and builder is Builder.BUILDKIT:
+            return ("BuildKit has no --squash; use squash: docker-squash or export-import, "
+                    "or a multi-stage build")
+        if variant.squash is Squash.LEGACY and not self.experimental:
+            return ('--squash needs the engine\'s experimental mode ("experimental": true in '
+                    "/etc/docker/daemon.json)")
+        return None
 
     def ensure_bases(self, scenario: Scenario, variant: Variant) -> str | None:
         """None when every base the variant builds FROM is there; else the problem."""
@@ -274,9 +312,8 @@ class _Runner:
         if cache is not CacheMode.COLD:
             self.progress(position)  # repetition 0: priming
             priming = self.build(scenario, variant, builder, context, no_cache=False, tag="prime")
-            if not priming.ok:
-                priming_error = f"the untimed priming build failed: {priming.error}\n" \
-                                f"{priming.log_tail}"
+            if priming.error:
+                priming_error = f"the untimed priming build failed: {priming.error}"
         for repetition in range(1, repeat + 1):
             self.progress(Position(**{**position.__dict__, "repetition": repetition}))
             blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
@@ -293,7 +330,7 @@ class _Runner:
             self.record(self.sample(blank, scenario, variant, outcome))
 
     def build_changed(self, scenario: Scenario, variant: Variant, builder: Builder,
-                      context: Path, tag: str) -> BuildOutcome:
+                      context: Path, tag: str) -> Made:
         """The incremental change on a fresh copy, so each repetition is new to the cache."""
         assert scenario.incremental is not None
         with tempfile.TemporaryDirectory(prefix="harness-changed-") as tmp:
@@ -304,22 +341,33 @@ class _Runner:
             return self.build(scenario, variant, builder, changed, no_cache=False, tag=tag)
 
     def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
-              no_cache: bool, tag: str) -> BuildOutcome:
+              no_cache: bool, tag: str) -> Made:
+        """Build (timed inside) and, where the variant squashes after building, transform."""
         labels = {**engine.run_labels(self.run.run_id), "harness.scenario": scenario.name,
                   "harness.variant": variant.name}
-        return build(builder, BuildRequest(
+        image_tag = f"harness-run/{scenario.name}:{f'{variant.name}-{builder}-{tag}'[:120]}"
+        outcome = build(builder, BuildRequest(
             context=context, dockerfile=DOCKERFILE_NAME, labels=labels, no_cache=no_cache,
-            tag=f"harness-run/{scenario.name}:{f'{variant.name}-{builder}-{tag}'[:128]}",
-            build_args=variant.build_args, target=variant.target), self.client)
+            tag=image_tag, build_args=variant.build_args, target=variant.target,
+            squash=variant.squash is Squash.LEGACY), self.client)
+        if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD:
+            return Made(build=outcome)
+        squash_from = variant.squash_from if variant.squash_from != "base" else \
+            dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
+        return Made(build=outcome, transform=transform(
+            self.client, variant.squash, outcome.image_id, tag=f"{image_tag}-t", labels=labels,
+            squash_from=None if squash_from is None else str(squash_from),
+            restore_config=variant.restore_config))
 
-    def sample(self, blank: Sample, scenario: Scenario, variant: Variant,
-               outcome: BuildOutcome) -> Sample:
+    def sample(self, blank: Sample, scenario: Scenario, variant: Variant, made: Made) -> Sample:
         """The sample of one timed build: its outcome, its image's facts, its start time."""
-        if not outcome.ok or outcome.image_id is None:
+        outcome = made.build
+        transform_s = made.transform.transform_s if made.transform else None
+        if made.error or made.image_id is None:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
-                           steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
-                           error=f"{outcome.error}\n{outcome.log_tail}")
-        facts = image_facts(self.client, outcome.image_id)
+                           transform_s=transform_s, steps_total=outcome.steps_total,
+                           steps_cached=outcome.steps_cached, error=made.error)
+        facts = image_facts(self.client, made.image_id)
         base = dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
         base_facts = image_facts(self.client, base) if base else None
         if facts.image_id not in self.layers:
@@ -333,7 +381,8 @@ class _Runner:
                 layers=layers))
         start = self.time_start(scenario, variant, facts.image_id)
         return replace(
-            blank, status=Status.OK, build_s=outcome.build_s, image_id=facts.image_id,
+            blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
+            image_id=facts.image_id,
             size_bytes=facts.size_bytes, layer_count=facts.layer_count,
             steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
             step_durations_s=outcome.step_durations_s,

@@ -17,6 +17,7 @@ from typing import Any
 from harness import dockerfile, expect
 from harness.build import Builder
 from harness.errors import HarnessError
+from harness.transform import Squash
 from harness.yamlsource import LineDict, read_yaml
 
 SHARED_BASES_FILE = "bases.yaml"
@@ -80,6 +81,11 @@ class Variant:
     run: RunSpec = RunSpec()
     bases: tuple[str, ...] = ()
     """The images its FROM lines name (not scratch, not earlier stages)."""
+    squash: Squash = Squash.NONE
+    squash_from: str | int = "base"
+    """docker-squash: squash onto the FROM image ("base") or this many history entries."""
+    restore_config: bool = True
+    """export-import: put CMD, ENV, ... back through import changes."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -124,7 +130,7 @@ class Scenario:
 TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "builders", "cache",
             "repeat", "incremental", "run", "variants", "expect", "secret_build_args")
 VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
-                "target", "run")
+                "target", "run", "squash", "squash_from", "restore_config")
 RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
 RECIPE_KEYS = (*(kind.value for kind in BaseKind), "pull")
 OPTION_KEYS = {
@@ -439,7 +445,9 @@ class _Checker:
         settings: dict[str, Any] = {}
         if "command" in value:
             command = value["command"]
-            if isinstance(command, str):
+            if command is None:  # the image's own CMD/ENTRYPOINT, also over an inherited one
+                settings["command"] = None
+            elif isinstance(command, str):
                 settings["command"] = ("/bin/sh", "-c", command)
             else:
                 listed = self.string_list(value, "command", "a list of strings or a shell "
@@ -538,10 +546,19 @@ class _Checker:
                                             f"variants.{name} (inherited).")
         build_args: dict[str, str] = {}
         target: str | None = None
+        transform: dict[str, Any] = {}
         for settings in reversed(chain):
             build_args.update(self.string_map(settings, "build_args", where) or {})
             if "target" in settings:
                 target = self.typed(settings, "target", str, "a stage name", where)
+            transform.update(self.transform_options(settings, where))
+        squash = transform.get("squash", Squash.NONE)
+        for key, needs in (("squash_from", Squash.DOCKER_SQUASH),
+                           ("restore_config", Squash.EXPORT_IMPORT)):
+            if key in transform and squash is not needs:
+                holder = next(s for s in chain if key in s)
+                self.at(holder, key, f"{where}{key}: applies only to `squash: {needs}` "
+                                     f"(this variant has squash: {squash})")
         for settings in reversed(chain):
             run = self.run_spec(settings.get("run"), run, f"variants.{name}.run", settings)
         if text is None:
@@ -558,7 +575,33 @@ class _Checker:
                     f"{', '.join(sorted(stages)) or 'none (add `AS NAME` to a FROM)'}")
         return Variant(name=name, dockerfile=text, dockerfile_origin=f"{origin[0]}:{origin[1]}",
                        build_args=build_args, target=target, run=run,
-                       bases=tuple(dockerfile.base_images(text, build_args)))
+                       bases=tuple(dockerfile.base_images(text, build_args)), **transform)
+
+    def transform_options(self, settings: LineDict, where: str) -> dict[str, Any]:
+        """The squash settings present in one variant's own mapping, checked."""
+        found: dict[str, Any] = {}
+        if "squash" in settings:
+            allowed = [m.value for m in Squash]
+            method = self.typed(settings, "squash", str, f"one of: {', '.join(allowed)}", where)
+            if method is not None and method not in allowed:
+                self.at(settings, "squash", f"{where}squash: unknown `{method}`; expected one "
+                                            f"of: {', '.join(allowed)}")
+            elif method is not None:
+                found["squash"] = Squash(method)
+        if "squash_from" in settings:
+            value = settings["squash_from"]
+            if value == "base" or (isinstance(value, int) and not isinstance(value, bool)
+                                   and value >= 1):
+                found["squash_from"] = value
+            else:
+                self.at(settings, "squash_from", f"{where}squash_from: expected `base` or a "
+                                                 "number of history entries ≥ 1, found "
+                                                 f"{_found(value)}")
+        if "restore_config" in settings:
+            restore = self.typed(settings, "restore_config", bool, "true or false", where)
+            if restore is not None:
+                found["restore_config"] = restore
+        return found
 
     def dockerfile_text(self, settings: LineDict, folder: Path,
                         where: str) -> tuple[str | None, tuple[Path, int]]:

@@ -16,6 +16,7 @@ from harness.scenario import (
     load_scenario,
     load_scenarios,
 )
+from harness.transform import Squash
 
 MINIMAL = """\
 variants:
@@ -405,3 +406,35 @@ def test_load_scenario_raises_one_error_listing_every_problem(tmp_path):
         f"{path}:1: repeat: expected a whole number ≥ 1, found 0",
         f"{path}:2: variants: empty; expected at least one variant",
     ]
+
+
+def test_squash_settings_are_inherited_and_checked(tmp_path):
+    scenario = load_scenario(write(tmp_path, MINIMAL + """\
+  squashed: {extends: only, squash: docker-squash, squash_from: 2}
+  flat: {extends: only, squash: export-import, restore_config: false, run: {command: null}}
+run: {command: [cat, /app]}
+"""))
+    squashed, flat = scenario.variants["squashed"], scenario.variants["flat"]
+    assert (squashed.squash, squashed.squash_from) == (Squash.DOCKER_SQUASH, 2)
+    assert (flat.squash, flat.restore_config, flat.run.command) == (
+        Squash.EXPORT_IMPORT, False, None)
+    assert scenario.variants["only"].squash is Squash.NONE
+    assert scenario.variants["only"].run.command == ("cat", "/app")
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("    squash: zip", "variants.only.squash: unknown `zip`; expected one of: none, legacy, "
+                      "docker-squash, export-import, save-load"),
+    ("    squash_from: 2", "variants.only.squash_from: applies only to `squash: docker-squash` "
+                         "(this variant has squash: none)"),
+    ("    restore_config: false", "variants.only.restore_config: applies only to `squash: "
+                                "export-import` (this variant has squash: none)"),
+])
+def test_bad_squash_settings(tmp_path, line, message):
+    assert only_problem(write(tmp_path, MINIMAL + line + "\n")) == (6, message)
+
+
+def test_squash_from_must_be_base_or_a_count(tmp_path):
+    path = write(tmp_path, MINIMAL + "    squash: docker-squash\n    squash_from: top\n")
+    assert only_problem(path) == (7, "variants.only.squash_from: expected `base` or a number of "
+                                     "history entries ≥ 1, found a string ('top')")

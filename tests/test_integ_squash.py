@@ -1,0 +1,124 @@
+"""Every squash method on the real engine: layers and size before and after, and start."""
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness import engine
+from harness.build import Builder
+from harness.runner import Run, RunOptions, Status, new_run_id, now, run_scenarios
+from harness.scenario import CacheMode, load_scenario
+
+pytestmark = pytest.mark.docker
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+JUNK = 300_000
+
+SQUASH = f"""\
+description: squash methods on a busybox image that deletes a {JUNK}-byte file
+repeat: 1
+cache: [cold, warm]
+run: {{start_repeat: 1, timeout_s: 10}}
+variants:
+  plain:
+    dockerfile: |
+      FROM busybox:latest
+      RUN head -c {JUNK} /dev/urandom > /junk
+      RUN rm /junk && echo ok > /ok
+      CMD ["cat", "/ok"]
+  legacy-squash: {{extends: plain, squash: legacy}}
+  docker-squash: {{extends: plain, squash: docker-squash}}
+  export-import: {{extends: plain, squash: export-import}}
+  export-import-bare: {{extends: plain, squash: export-import, restore_config: false}}
+  save-load: {{extends: plain, squash: save-load}}
+  multi-stage:
+    dockerfile: |
+      FROM busybox:latest AS build
+      RUN head -c {JUNK} /dev/urandom > /junk
+      RUN rm /junk && echo ok > /ok
+      FROM busybox:latest
+      COPY --from=build /ok /ok
+      CMD ["cat", "/ok"]
+"""
+
+
+@pytest.fixture(scope="module")
+def squash_run(docker_client, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("squash")
+    (folder / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (folder / "squash.yaml").write_text(textwrap.dedent(SQUASH))
+    run = Run(run_id=new_run_id(), started_at=now(), environment={}, options=RunOptions(),
+              scenarios=[load_scenario(folder / "squash.yaml")])
+    run_scenarios(docker_client, run, save=lambda r: None, progress=lambda position: None)
+    yield {(s.variant, s.builder, s.cache): s for s in run.samples}
+    engine.remove_labelled(docker_client, f"harness.run={run.run_id}")
+
+
+def test_plain_image_keeps_the_deleted_file(squash_run, docker_client):
+    plain = squash_run[("plain", Builder.LEGACY, CacheMode.COLD)]
+    base = docker_client.api.inspect_image("busybox:latest")
+    assert plain.layer_count == len(base["RootFS"]["Layers"]) + 2
+    assert plain.size_bytes >= base["Size"] + JUNK
+    assert plain.wasted_bytes == JUNK
+    assert plain.transform_s is None
+
+
+@pytest.mark.parametrize(("variant", "layers_over_base", "builders"), [
+    ("legacy-squash", 1, [Builder.LEGACY]),
+    ("docker-squash", 1, list(Builder)),
+    ("multi-stage", 1, list(Builder)),
+])
+def test_squashing_onto_the_base_removes_the_waste(squash_run, docker_client, variant,
+                                                    layers_over_base, builders):
+    base = docker_client.api.inspect_image("busybox:latest")
+    for builder in builders:
+        sample = squash_run[(variant, builder, CacheMode.COLD)]
+        plain = squash_run[("plain", builder, CacheMode.COLD)]
+        assert sample.status is Status.OK, sample.error
+        assert sample.layer_count == len(base["RootFS"]["Layers"]) + layers_over_base
+        assert sample.wasted_bytes == 0
+        assert sample.size_bytes < plain.size_bytes - JUNK + 1000
+        assert sample.start_status is Status.OK, sample.start_error
+        assert (sample.transform_s is not None) == (variant == "docker-squash")
+
+
+def test_legacy_squash_is_skipped_with_buildkit_and_says_why(squash_run):
+    sample = squash_run[("legacy-squash", Builder.BUILDKIT, CacheMode.COLD)]
+    assert sample.status is Status.SKIPPED
+    assert sample.error.startswith("BuildKit has no --squash")
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_export_import_flattens_to_one_layer_and_restores_the_config(squash_run, builder):
+    sample = squash_run[("export-import", builder, CacheMode.COLD)]
+    plain = squash_run[("plain", builder, CacheMode.COLD)]
+    assert sample.status is Status.OK, sample.error
+    assert (sample.layer_count, sample.wasted_bytes) == (1, 0)
+    assert sample.size_bytes < plain.size_bytes - JUNK + 1000
+    assert sample.start_status is Status.OK, sample.start_error
+    assert sample.transform_s > 0
+
+
+def test_export_import_without_the_config_cannot_start_as_data(squash_run):
+    sample = squash_run[("export-import-bare", Builder.LEGACY, CacheMode.COLD)]
+    assert sample.status is Status.OK and sample.layer_count == 1
+    assert sample.start_status is Status.FAILED
+    assert "No command specified" in sample.start_error
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_save_load_changes_nothing_in_the_image(squash_run, builder):
+    sample = squash_run[("save-load", builder, CacheMode.COLD)]
+    plain = squash_run[("plain", builder, CacheMode.COLD)]
+    assert sample.status is Status.OK, sample.error
+    assert (sample.layer_count, sample.wasted_bytes) == (plain.layer_count, JUNK)
+    assert abs(sample.size_bytes - plain.size_bytes) < 100  # only the random file differs
+    assert sample.start_status is Status.OK
+
+
+def test_a_loaded_image_does_not_serve_as_legacy_build_cache(squash_run):
+    """The seed's `<missing>` history: after save/load the legacy builder rebuilds."""
+    warm_plain = squash_run[("plain", Builder.LEGACY, CacheMode.WARM)]
+    warm_loaded = squash_run[("save-load", Builder.LEGACY, CacheMode.WARM)]
+    assert warm_plain.steps_cached == warm_plain.steps_total == 2
+    assert warm_loaded.steps_cached == 0
