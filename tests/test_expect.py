@@ -77,3 +77,13 @@ def test_a_claim_limited_to_a_cache_mode_ignores_the_others():
     cold_only = evaluate(parse("small.build_s < big.build_s", VARIANTS, cache=("cold",)), samples)
     assert not everywhere.passed
     assert cold_only.passed and [v.group for v in cold_only.values] == ["legacy/cold"]
+
+
+def test_groups_where_a_variant_was_skipped_are_left_out():
+    samples = [sample("small", 10), sample("big", 20),
+               sample("small", None, builder=Builder.BUILDKIT, status=Status.SKIPPED),
+               sample("big", 20, builder=Builder.BUILDKIT)]
+    verdict = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples)
+    assert verdict.passed and [v.group for v in verdict.values] == ["legacy/cold"]
+    only_skipped = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples[2:])
+    assert not only_skipped.passed and only_skipped.values == []

@@ -6,7 +6,14 @@ import io
 import os
 import tarfile
 
-from harness.layers import Entry, LayerFacts, analyse_layer, image_layers, wasted
+from harness.layers import (
+    Entry,
+    LayerFacts,
+    analyse_layer,
+    image_layers,
+    stream_layers,
+    wasted,
+)
 
 
 def layer(*entries: Entry) -> LayerFacts:
@@ -99,3 +106,44 @@ def test_analysing_a_layer_tarball():
     assert [(e.path, e.kind) for e in facts.entries] == [
         ("opt/blob", "file"), ("etc/conf", "file"), (".profile", "file"),
         ("var/cache", "whiteout"), ("tmp", "opaque"), ("junk", "whiteout"), ("opt", "other")]
+
+
+def outer_tar(members: dict[str, bytes]) -> list[bytes]:
+    """A `docker save` stream, in uneven chunks as docker-py yields them."""
+    raw = make_tar(members)
+    return [raw[i:i + 7777] for i in range(0, len(raw), 7777)]
+
+
+def diff_id(raw: bytes) -> str:
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+LAYER_A = make_tar({"a": b"a" * 3000})
+LAYER_B = make_tar({"b": b"b" * 15000}, whiteouts=(".wh.a",))
+
+
+def test_oci_layout_is_read_by_blob_digest_and_unwanted_blobs_are_skipped():
+    stream = outer_tar({
+        "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
+        f"blobs/sha256/{diff_id(LAYER_A)[7:]}": LAYER_A,
+        f"blobs/sha256/{diff_id(LAYER_B)[7:]}": LAYER_B,
+        "blobs/sha256/" + "c" * 64: b'{"config": true}',
+        "index.json": b"{}", "manifest.json": b"[]"})
+    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, skip_sizes=set()))
+    assert [(f.diff_id, f.added_bytes) for f in found] == [(diff_id(LAYER_B), 15000)]
+
+
+def test_classic_layout_is_read_from_layer_tar_members():
+    stream = outer_tar({"1111/VERSION": b"1.0", "1111/layer.tar": LAYER_A,
+                        "2222/layer.tar": LAYER_B, "cfg.json": b"{}", "manifest.json": b"[]"})
+    wanted = {diff_id(LAYER_A), diff_id(LAYER_B)}
+    found = list(stream_layers(iter(stream), wanted, skip_sizes=set()))
+    assert {f.diff_id for f in found} == wanted
+    result = image_layers("img", sorted(found, key=lambda f: f.diff_id != diff_id(LAYER_A)))
+    assert result.wasted_bytes == 3000
+
+
+def test_classic_members_the_size_of_a_cached_layer_are_skipped():
+    stream = outer_tar({"1111/layer.tar": LAYER_A, "2222/layer.tar": LAYER_B})
+    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, skip_sizes={len(LAYER_A)}))
+    assert [f.diff_id for f in found] == [diff_id(LAYER_B)]
