@@ -80,6 +80,11 @@ def test_apt_waste_matches_what_squashing_removes(docker_client, bases, test_lab
                                              rm=True, forcerm=True, decode=True):
             assert "error" not in chunk, chunk
         images[squash] = docker_client.api.inspect_image(tag)
+    base_layers = len(docker_client.api.inspect_image("debian:bookworm")["RootFS"]["Layers"])
+    assert len(images[False]["RootFS"]["Layers"]) == base_layers + 3
+    assert len(images[True]["RootFS"]["Layers"]) == base_layers + 1
+    squashed = analyse_image(docker_client, images[True]["Id"], cache_dir=tmp_path / "cache")
+    assert squashed.wasted_bytes < 2_000_000  # only base files apt replaced remain
     result = analyse_image(docker_client, images[False]["Id"], cache_dir=tmp_path / "cache")
     truth = images[False]["Size"] - images[True]["Size"]
     print(f"wasted {result.wasted_bytes} vs size - squashed size {truth}")
