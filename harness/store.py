@@ -20,8 +20,10 @@ from harness.scenario import Scenario
 SCHEMA_VERSION = 1
 # Schema history:
 #   1: first format: run_id, state, started_at/ended_at, environment, options,
-#      scenarios (as loaded, secret build args reduced to names), samples, images, bases,
-#      expectations (the `expect:` verdicts: expr, passed, known_false, as_expected, values).
+#      scenarios (as loaded, secret build args reduced to names), samples (with
+#      transform_s, compressed_bytes, wasted_bytes), images (history and per-layer table),
+#      bases, expectations (the `expect:` verdicts: expr, passed, known_false,
+#      as_expected, values).
 
 
 def results_path(directory: Path, run_id: str) -> Path:
