@@ -1,0 +1,129 @@
+"""Statistics on raw samples, computed when reading results (stored samples stay raw).
+
+Timings are noisy: a variant is called faster or slower than its baseline only when the
+difference is both statistically significant and at least `min_effect` large, so an A/A
+comparison (a variant against itself) is not called a change. Deterministic metrics
+(sizes, layer counts) compare exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from scipy import stats as scipy_stats
+
+TIMING_METRICS = ("build_s", "transform_s", "start_s")
+EXACT_METRICS = ("size_bytes", "compressed_bytes", "wasted_bytes", "layer_count")
+NOISY_CV = 0.10
+OUTLIER_MADS = 3.5
+SLOW_FIRST = 1.5
+ALPHA = 0.05
+MIN_EFFECT = 0.10
+RESAMPLES = 2000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Summary:
+    n: int
+    median: float
+    mean: float
+    min: float
+    max: float
+    stddev: float
+    iqr: float
+    cv: float
+    """Coefficient of variation: stddev / mean (0 for a single value)."""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    baseline: float
+    value: float
+    ratio: float
+    """value / baseline, medians; for sizes the exact ratio."""
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    test: str = "exact"
+    significant: bool
+    """A real change: exact metrics differ; timings pass the test and min_effect."""
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    """Spread and warnings of one metric's repetitions, in repetition order."""
+    if not values:
+        raise ValueError("no values to summarize")
+    ordered = sorted(values)
+    mean = statistics.fmean(values)
+    stddev = statistics.stdev(values) if len(values) > 1 else 0.0
+    quartiles = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 \
+        else [ordered[0]] * 3
+    median = statistics.median(values)
+    cv = stddev / mean if mean else 0.0
+    warnings = []
+    if cv > NOISY_CV:
+        warnings.append(f"noisy: CV {cv:.0%} > {NOISY_CV:.0%}")
+    mad = statistics.median(abs(v - median) for v in values) * 1.4826
+    for index, value in enumerate(values, start=1):
+        if mad and abs(value - median) > OUTLIER_MADS * mad:
+            warnings.append(f"outlier: repetition {index} = {value:.4g} "
+                            f"(median {median:.4g})")
+    rest = values[1:]
+    if len(values) >= 3 and values[0] > SLOW_FIRST * statistics.median(rest):
+        warnings.append(f"first repetition much slower: {values[0]:.4g} vs "
+                        f"{statistics.median(rest):.4g}")
+    return Summary(n=len(values), median=median, mean=mean, min=ordered[0], max=ordered[-1],
+                   stddev=stddev, iqr=quartiles[2] - quartiles[0], cv=cv, warnings=warnings)
+
+
+def compare_exact(baseline: Sequence[float], values: Sequence[float]) -> Comparison:
+    base, value = statistics.median(baseline), statistics.median(values)
+    return Comparison(baseline=base, value=value, ratio=value / base if base else math.inf,
+                      significant=value != base)
+
+
+def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
+                    alpha: float = ALPHA, min_effect: float = MIN_EFFECT,
+                    seed: int = 0) -> Comparison:
+    """Ratio of medians with a bootstrap 95 % CI, and a two-sided test.
+
+    The test is Mann-Whitney U (as asv uses) when both sides have at least 5 values; with
+    fewer its smallest possible p-value is above 0.05 (0.1 for 3 vs 3), so Student's t-test on
+    the logarithms is used instead. Significant means p < alpha and a change of at least
+    `min_effect`.
+    """
+    base, value = statistics.median(baseline), statistics.median(values)
+    ratio = value / base
+    low, high = _bootstrap_ratio(baseline, values, seed)
+    if min(len(baseline), len(values)) >= 5:
+        test = "mann-whitney"
+        p_value = float(scipy_stats.mannwhitneyu(baseline, values,
+                                                 alternative="two-sided").pvalue)
+    elif min(len(baseline), len(values)) >= 2:
+        test = "t-log"
+        p_value = float(scipy_stats.ttest_ind([math.log(v) for v in baseline],
+                                              [math.log(v) for v in values],
+                                              equal_var=True).pvalue)
+    else:
+        test, p_value = "none", 1.0
+    if math.isnan(p_value):  # identical constant samples
+        p_value = 1.0 if ratio == 1 else 0.0
+    significant = p_value < alpha and abs(ratio - 1) >= min_effect
+    return Comparison(baseline=base, value=value, ratio=ratio, ci_low=low, ci_high=high,
+                      p_value=p_value, test=test, significant=significant)
+
+
+def _bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
+                     seed: int) -> tuple[float, float]:
+    """95 % percentile bootstrap interval of median(values) / median(baseline)."""
+    generator = random.Random(seed)
+    ratios = sorted(
+        statistics.median(generator.choices(values, k=len(values)))
+        / statistics.median(generator.choices(baseline, k=len(baseline)))
+        for _ in range(RESAMPLES))
+    return ratios[int(0.025 * RESAMPLES)], ratios[int(0.975 * RESAMPLES) - 1]
