@@ -82,6 +82,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep the run's images (normally removed at the end)")
     run.set_defaults(handler=run_command)
 
+    report = commands.add_parser("report", help="format a results file")
+    report.add_argument("results", type=Path, metavar="RESULTS.json")
+    report.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    report.add_argument("-o", dest="output", type=Path, metavar="FILE",
+                        help="write here instead of standard output")
+    report.set_defaults(handler=report_command)
+
+    compare = commands.add_parser(
+        "compare", help="compare two runs; exit 1 on a significant regression")
+    compare.add_argument("old", type=Path, metavar="OLD.json")
+    compare.add_argument("new", type=Path, metavar="NEW.json")
+    compare.add_argument("--threshold", action="append", default=[], metavar="METRIC=PCT",
+                         help="regression threshold (defaults: timings 10, sizes 1, layers 0)")
+    compare.set_defaults(handler=compare_command)
+
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
     clean.set_defaults(handler=clean_command)
@@ -149,7 +164,7 @@ def run_command(args: argparse.Namespace) -> int:
     from harness import store
     from harness.engine import connect
     from harness.environment import collect_environment
-    from harness.report import summary_table, verdict_lines
+    from harness.report import markdown_report, summary_table, verdict_lines
     from harness.runner import (
         Run,
         RunOptions,
@@ -185,10 +200,12 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         client.close()
     print(summary_table(run.samples))
+    report = path.with_suffix(".md")
+    report.write_text(markdown_report(store.load(path)))
     verdicts = verdict_lines(run.verdicts)
     if verdicts:
         print("\nexpectations:\n" + "\n".join(verdicts))
-    print(f"results: {path}")
+    print(f"results: {path}\nreport:  {report}")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
 
@@ -232,6 +249,44 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {value}")
     return value
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from harness import store
+    from harness.report import csv_report, json_report, markdown_report
+
+    document = store.load(args.results)
+    text = {"md": markdown_report, "csv": csv_report, "json": json_report}[args.format](document)
+    if args.output:
+        args.output.write_text(text)
+    else:
+        print(text, end="" if text.endswith("\n") else "\n")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from harness import store
+    from harness.compare import compare_runs, parse_thresholds
+
+    try:
+        thresholds = parse_thresholds(args.threshold)
+    except ValueError as error:
+        raise HarnessError(str(error)) from None
+    changes = compare_runs(store.load(args.old), store.load(args.new), thresholds)
+    if not changes:
+        raise HarnessError(f"{args.old} and {args.new} have no (scenario, variant, builder, "
+                           "cache mode) in common")
+    rows = [[f"{c.scenario}/{c.variant}", c.builder, c.cache, c.metric, f"{c.old:.6g}",
+             f"{c.new:.6g}", f"{c.change_pct:+.1f} %",
+             "REGRESSION" if c.regression else ("significant" if c.significant else "")]
+            for c in changes]
+    print(tabulate(rows, headers=["variant", "builder", "cache", "metric", "old", "new", "Δ",
+                                  "verdict"], tablefmt="github", disable_numparse=True))
+    regressions = [c for c in changes if c.regression]
+    print(f"{len(regressions)} regression(s) in {len(changes)} comparison(s)")
+    return 1 if regressions else 0
 
 
 def clean_command(args: argparse.Namespace) -> int:

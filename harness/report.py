@@ -1,14 +1,23 @@
-"""Reports of a run. For now: the short summary `harness run` prints at the end."""
+"""Reports of a run: the summary `harness run` prints, and `harness report` formats.
+
+Reports read the stored results document, so a report of a finished run and of a file
+on disk are the same thing. Statistics are computed here, from the raw samples.
+"""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
 
+import pandas as pd
 from tabulate import tabulate
 
 from harness.expect import Verdict
 from harness.runner import Sample, Status
+from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings, summarize
 
 
 def summary_table(samples: Iterable[Sample]) -> str:
@@ -67,3 +76,129 @@ def _shown(value: float | str | None) -> str:
     if isinstance(value, str):
         return value
     return f"{value:.0f}" if abs(value) >= 100 or value.is_integer() else f"{value:.3g}"
+
+
+def samples_frame(document: dict[str, Any]) -> pd.DataFrame:
+    """The tidy sample table: one row per sample, one column per field."""
+    frame = pd.DataFrame(document["samples"])
+    for column in ("step_durations_s", "start_samples_s"):
+        if column in frame:
+            frame[column] = frame[column].map(lambda values: ";".join(f"{v:.6f}" for v in values))
+    return frame
+
+
+def csv_report(document: dict[str, Any]) -> str:
+    return str(samples_frame(document).to_csv(index=False))
+
+
+def group_stats(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per scenario, builder, cache mode and variant: summaries and the baseline comparison."""
+    baselines = {s["name"]: s["baseline"] for s in document["scenarios"]}
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for sample in document["samples"]:
+        key = (sample["scenario"], sample["builder"], sample["cache"], sample["variant"])
+        groups.setdefault(key, []).append(sample)
+    rows = []
+    for (scenario, builder, cache, variant), samples in groups.items():
+        ok = [s for s in samples if s["status"] == "ok"]
+        baseline = [s for s in groups.get((scenario, builder, cache, baselines[scenario]), [])
+                    if s["status"] == "ok"]
+        row: dict[str, Any] = {
+            "scenario": scenario, "builder": builder, "cache": cache, "variant": variant,
+            "baseline": baselines[scenario], "n": len(samples), "ok": len(ok),
+            "problem": next((s["error"] for s in samples if s["status"] != "ok"), None),
+            "start_problem": next((s["start_error"] for s in ok
+                                   if s["start_status"] == "failed"), None),
+            "status": "ok" if len(ok) == len(samples) else samples[-1]["status"],
+            "metrics": {}, "versus_baseline": {}}
+        for metric in (*TIMING_METRICS, *EXACT_METRICS, "steps_cached", "steps_total"):
+            values = [s[metric] for s in ok if s.get(metric) is not None]
+            if not values:
+                continue
+            row["metrics"][metric] = asdict(summarize(values))
+            base_values = [s[metric] for s in baseline if s.get(metric) is not None]
+            if base_values and variant != baselines[scenario] and metric not in (
+                    "steps_cached", "steps_total"):
+                compare = compare_timings if metric in TIMING_METRICS else compare_exact
+                row["versus_baseline"][metric] = asdict(compare(base_values, values))
+        rows.append(row)
+    return rows
+
+
+def json_report(document: dict[str, Any]) -> str:
+    return json.dumps({"run_id": document["run_id"], "groups": group_stats(document),
+                       "expectations": document.get("expectations", [])}, indent=1)
+
+
+def markdown_report(document: dict[str, Any]) -> str:
+    """Per scenario, a table per builder and cache mode, then its claims."""
+    lines = [f"# harness run {document['run_id']}", "",
+             f"{document['started_at']} – {document.get('ended_at') or 'unfinished'}, "
+             f"state: {document['state']}", ""]
+    rows = group_stats(document)
+    for scenario in document["scenarios"]:
+        name = scenario["name"]
+        mine = [r for r in rows if r["scenario"] == name]
+        if not mine:
+            continue  # not selected in this run
+        lines += [f"## {name}", "", scenario["description"].strip(), "",
+                  f"Baseline: `{scenario['baseline']}`.", ""]
+        for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in mine):
+            table = [_markdown_row(r) for r in mine if (r["builder"], r["cache"]) == (builder,
+                                                                                     cache)]
+            lines += [f"### {builder}, {cache}", "",
+                      tabulate(table, headers=MARKDOWN_HEADERS, tablefmt="github",
+                               disable_numparse=True), ""]
+        claims = [e for e in document.get("expectations", []) if e["scenario"] == name]
+        if claims:
+            lines += ["Claims:", ""]
+            lines += [f"- {_claim_mark(e)} `{e['expr']}`" + (f" — {e['note']}" if e["note"]
+                                                             else "") for e in claims]
+            lines.append("")
+    return "\n".join(lines)
+
+
+MARKDOWN_HEADERS = ["variant", "status", "build", "Δ build", "size", "Δ size", "compressed",
+                    "layers", "wasted", "start", "cached"]
+
+
+def _markdown_row(row: dict[str, Any]) -> list[str]:
+    metrics, versus = row["metrics"], row["versus_baseline"]
+    if not row["ok"]:
+        reason = _first_line(row["problem"])
+        return [row["variant"], f"{row['status']}: {reason}", *["–"] * 9]
+
+    def seconds(metric: str) -> str:
+        summary = metrics.get(metric)
+        return f"{summary['median']:.2f} s ±{summary['stddev']:.2f}" if summary else "–"
+
+    def megabytes(metric: str) -> str:
+        return f"{metrics[metric]['median'] / 1e6:.1f} MB" if metric in metrics else "–"
+
+    build_change = versus.get("build_s")
+    size_change = versus.get("size_bytes")
+    start = metrics.get("start_s")
+    cached, total = metrics.get("steps_cached"), metrics.get("steps_total")
+    status = "ok" if row["ok"] == row["n"] else f"{row['ok']}/{row['n']} ok"
+    return [
+        row["variant"] + (" (baseline)" if row["variant"] == row["baseline"] else ""), status,
+        seconds("build_s"),
+        (f"×{build_change['ratio']:.2f} [{build_change['ci_low']:.2f}–"
+         f"{build_change['ci_high']:.2f}]" + (" *" if build_change["significant"] else ""))
+        if build_change else "",
+        megabytes("size_bytes"),
+        f"{(size_change['ratio'] - 1) * 100:+.1f} %" if size_change else "",
+        megabytes("compressed_bytes"),
+        f"{metrics['layer_count']['median']:.0f}" if "layer_count" in metrics else "–",
+        megabytes("wasted_bytes"),
+        f"{start['median'] * 1000:.0f} ms" if start else
+        (f"failed: {_first_line(row['start_problem'])}" if row["start_problem"] else "–"),
+        f"{cached['median']:.0f}/{total['median']:.0f}" if cached and total else "–",
+    ]
+
+
+def _claim_mark(expectation: dict[str, Any]) -> str:
+    if expectation["known_false"]:
+        return "✗ known false" if expectation["as_expected"] else \
+            "**✓ NOW HOLDS (was known false)**"
+    return "✓" if expectation["passed"] else "**✗ FAILED**"

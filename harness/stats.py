@@ -100,7 +100,9 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
     base, value = statistics.median(baseline), statistics.median(values)
     ratio = value / base
     low, high = _bootstrap_ratio(baseline, values, seed)
-    if min(len(baseline), len(values)) >= 5:
+    if len({*baseline, *values}) == 1:
+        test, p_value = "identical", 1.0
+    elif min(len(baseline), len(values)) >= 5:
         test = "mann-whitney"
         p_value = float(scipy_stats.mannwhitneyu(baseline, values,
                                                  alternative="two-sided").pvalue)
@@ -111,8 +113,8 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
                                               equal_var=True).pvalue)
     else:
         test, p_value = "none", 1.0
-    if math.isnan(p_value):  # identical constant samples
-        p_value = 1.0 if ratio == 1 else 0.0
+    if math.isnan(p_value):  # each side constant, the two different
+        p_value = 0.0
     significant = p_value < alpha and abs(ratio - 1) >= min_effect
     return Comparison(baseline=base, value=value, ratio=ratio, ci_low=low, ci_high=high,
                       p_value=p_value, test=test, significant=significant)

@@ -151,6 +151,8 @@ def test_failing_variant_is_recorded_and_the_others_finish_exit_1(docker_client,
         assert "about-to-fail" in failed["error"]
     assert document["state"] == "complete"
     assert f"results: {results_file}" in result.stdout
+    report = results_file.with_suffix(".md").read_text()
+    assert "| broken " in report and "failed: " in report
     assert run_containers(docker_client, document["run_id"]) == []
     assert docker_client.images.list(filters={"label": f"harness.run={document['run_id']}"}) == []
 

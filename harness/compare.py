@@ -1,0 +1,78 @@
+"""`harness compare`: two runs matched by (scenario, variant, builder, cache mode).
+
+A regression is a change for the worse that is both real (significant for timings, any
+difference for deterministic metrics) and beyond the metric's threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings
+
+DEFAULT_THRESHOLDS_PCT = {
+    "build_s": 10.0, "transform_s": 10.0, "start_s": 10.0,
+    "size_bytes": 1.0, "compressed_bytes": 1.0, "wasted_bytes": 1.0, "layer_count": 0.0,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Change:
+    scenario: str
+    variant: str
+    builder: str
+    cache: str
+    metric: str
+    old: float
+    new: float
+    change_pct: float
+    significant: bool
+    regression: bool
+
+
+def compare_runs(old: dict[str, Any], new: dict[str, Any],
+                 thresholds_pct: dict[str, float]) -> list[Change]:
+    old_groups, new_groups = _groups(old), _groups(new)
+    changes = []
+    for key in sorted(old_groups.keys() & new_groups.keys()):
+        for metric in (*TIMING_METRICS, *EXACT_METRICS):
+            before = [s[metric] for s in old_groups[key] if s.get(metric) is not None]
+            after = [s[metric] for s in new_groups[key] if s.get(metric) is not None]
+            if not before or not after:
+                continue
+            threshold = thresholds_pct[metric]
+            result = (compare_timings(before, after, min_effect=threshold / 100)
+                      if metric in TIMING_METRICS else compare_exact(before, after))
+            change_pct = (result.ratio - 1) * 100 if result.baseline else 0.0
+            worse = result.value > result.baseline  # every metric here: smaller is better
+            changes.append(Change(
+                scenario=key[0], variant=key[1], builder=key[2], cache=key[3], metric=metric,
+                old=result.baseline, new=result.value, change_pct=change_pct,
+                significant=result.significant,
+                regression=result.significant and worse and change_pct > threshold))
+    return changes
+
+
+def parse_thresholds(texts: list[str]) -> dict[str, float]:
+    """`METRIC=PCT` overrides over the defaults; ValueError names what is wrong."""
+    thresholds = dict(DEFAULT_THRESHOLDS_PCT)
+    for text in texts:
+        metric, equals, number = text.partition("=")
+        if not equals or metric not in thresholds:
+            raise ValueError(f"--threshold {text}: expected METRIC=PCT with METRIC one of "
+                             f"{', '.join(thresholds)}")
+        try:
+            thresholds[metric] = float(number.rstrip("%"))
+        except ValueError:
+            raise ValueError(f"--threshold {text}: `{number}` is not a percentage") from None
+    return thresholds
+
+
+def _groups(document: dict[str, Any]) -> dict[tuple[str, str, str, str], list[dict[str, Any]]]:
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for sample in document["samples"]:
+        if sample["status"] == "ok":
+            key = (sample["scenario"], sample["variant"], sample["builder"], sample["cache"])
+            groups.setdefault(key, []).append(sample)
+    return groups

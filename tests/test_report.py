@@ -1,0 +1,93 @@
+"""Reports and comparisons from hand-made results documents."""
+
+import io
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.compare import compare_runs, parse_thresholds
+from harness.report import csv_report, json_report, markdown_report
+
+
+def sample(variant, repetition, build_s, size, **fields):
+    return {"scenario": "demo", "variant": variant, "builder": "legacy", "cache": "cold",
+            "repetition": repetition, "status": "ok", "error": None, "build_s": build_s,
+            "transform_s": None, "image_id": "sha256:x", "size_bytes": size, "layer_count": 3,
+            "steps_total": 2, "steps_cached": 0, "step_durations_s": [], "base_size_bytes": 0,
+            "base_layer_count": 0, "compressed_bytes": size and size // 2, "wasted_bytes": 0,
+            "start_s": 0.25, "start_samples_s": [0.25], "start_status": "ok",
+            "start_error": None, **fields}
+
+
+def document(samples, expectations=()):
+    return {"schema_version": 1, "run_id": "r1", "state": "complete",
+            "started_at": "2026-11-28T00:00:00+00:00", "ended_at": "2026-11-28T00:01:00+00:00",
+            "scenarios": [{"name": "demo", "description": "A demo.\n", "baseline": "base"}],
+            "samples": list(samples), "expectations": list(expectations)}
+
+
+DOC = document(
+    [sample("base", r, t, 2_000_000) for r, t in ((1, 1.0), (2, 1.1), (3, 0.9))]
+    + [sample("fast", r, t, 1_500_000) for r, t in ((1, 0.5), (2, 0.55), (3, 0.45))]
+    + [sample("broken", 1, None, None, status="failed", error="RUN false\nexit code: 1")],
+    [{"scenario": "demo", "expr": "fast.size_bytes < base.size_bytes", "passed": True,
+      "known_false": False, "as_expected": True, "note": "", "values": []}])
+
+# Snapshot: regenerate by hand only after checking the new output line by line.
+EXPECTED_MARKDOWN = (Path(__file__).parent / "data" / "report-demo.md").read_text()
+
+
+def test_markdown_report_snapshot():
+    assert markdown_report(DOC) == EXPECTED_MARKDOWN
+
+
+def test_csv_is_the_tidy_sample_table():
+    frame = pd.read_csv(io.StringIO(csv_report(DOC)), dtype=str)
+    assert len(frame) == 7
+    assert list(frame.columns[:6]) == ["scenario", "variant", "builder", "cache", "repetition",
+                                       "status"]
+    assert frame["start_samples_s"].iloc[0] == "0.250000"
+
+
+def test_json_report_has_statistics_and_baseline_comparisons():
+    groups = {g["variant"]: g for g in json.loads(json_report(DOC))["groups"]}
+    assert groups["base"]["metrics"]["build_s"]["median"] == pytest.approx(1.0)
+    assert groups["base"]["versus_baseline"] == {}
+    fast = groups["fast"]["versus_baseline"]
+    assert fast["size_bytes"] == {"baseline": 2_000_000, "value": 1_500_000, "ratio": 0.75,
+                                  "ci_low": None, "ci_high": None, "p_value": None,
+                                  "test": "exact", "significant": True}
+    assert fast["build_s"]["significant"] and fast["build_s"]["test"] == "t-log"
+    assert groups["broken"]["ok"] == 0 and groups["broken"]["problem"].startswith("RUN false")
+
+
+def shifted(factor, size_delta=0, layers=3):
+    return document([sample("base", r, t * factor, 2_000_000 + size_delta, layer_count=layers)
+                     for r, t in ((1, 1.0), (2, 1.02), (3, 0.98))])
+
+
+def regressions(old, new, *thresholds):
+    return [(c.metric, round(c.change_pct, 1)) for c in
+            compare_runs(old, new, parse_thresholds(list(thresholds))) if c.regression]
+
+
+def test_compare_flags_a_real_slowdown_not_noise():
+    assert regressions(shifted(1.0), shifted(1.03)) == []
+    assert regressions(shifted(1.0), shifted(1.3)) == [("build_s", 30.0)]
+    assert regressions(shifted(1.0), shifted(0.7)) == []  # faster is no regression
+
+
+def test_compare_thresholds_for_sizes_and_layers():
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=10_000)) == []  # +0.5 %
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000)) == [
+        ("size_bytes", 2.0), ("compressed_bytes", 2.0)]
+    assert regressions(shifted(1.0), shifted(1.0, layers=4)) == [("layer_count", 33.3)]
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000), "size_bytes=5",
+                       "compressed_bytes=5") == []
+
+
+def test_bad_threshold_says_what_is_expected():
+    with pytest.raises(ValueError, match=r"--threshold speed=5: expected METRIC=PCT"):
+        parse_thresholds(["speed=5"])
