@@ -84,7 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="format a results file")
     report.add_argument("results", type=Path, metavar="RESULTS.json")
-    report.add_argument("--format", choices=("md", "csv", "json"), default="md")
+    report.add_argument("--format", choices=("md", "csv", "json", "gab", "bmf"), default="md",
+                        help="gab: github-action-benchmark customSmallerIsBetter; "
+                             "bmf: Bencher Metric Format")
     report.add_argument("-o", dest="output", type=Path, metavar="FILE",
                         help="write here instead of standard output")
     report.set_defaults(handler=report_command)
@@ -253,10 +255,11 @@ def positive_int(text: str) -> int:
 
 def report_command(args: argparse.Namespace) -> int:
     from harness import store
-    from harness.report import csv_report, json_report, markdown_report
+    from harness.report import bmf_report, csv_report, gab_report, json_report, markdown_report
 
     document = store.load(args.results)
-    text = {"md": markdown_report, "csv": csv_report, "json": json_report}[args.format](document)
+    text = {"md": markdown_report, "csv": csv_report, "json": json_report, "gab": gab_report,
+            "bmf": bmf_report}[args.format](document)
     if args.output:
         args.output.write_text(text)
     else:

@@ -202,3 +202,37 @@ def _claim_mark(expectation: dict[str, Any]) -> str:
         return "✗ known false" if expectation["as_expected"] else \
             "**✓ NOW HOLDS (was known false)**"
     return "✓" if expectation["passed"] else "**✗ FAILED**"
+
+
+BENCHMARK_UNITS = {"build_s": "s", "transform_s": "s", "start_s": "s", "size_bytes": "bytes",
+                   "compressed_bytes": "bytes", "wasted_bytes": "bytes",
+                   "layer_count": "layers"}
+
+
+def _measured(document: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
+    """(benchmark name, metric, summary) for every measured metric of every group."""
+    for row in group_stats(document):
+        name = f"{row['scenario']}/{row['variant']} [{row['builder']}, {row['cache']}]"
+        for metric in BENCHMARK_UNITS:
+            if metric in row["metrics"]:
+                yield name, metric, row["metrics"][metric]
+
+
+def gab_report(document: dict[str, Any]) -> str:
+    """github-action-benchmark's `customSmallerIsBetter`: [{name, unit, value, range, extra}]."""
+    entries = [{"name": f"{name} {metric}", "unit": BENCHMARK_UNITS[metric],
+                "value": summary["median"], "range": f"± {summary['stddev']:.6g}",
+                "extra": f"n={summary['n']}, min={summary['min']:.6g}, "
+                         f"max={summary['max']:.6g}"}
+               for name, metric, summary in _measured(document)]
+    return json.dumps(entries, indent=1)
+
+
+def bmf_report(document: dict[str, Any]) -> str:
+    """Bencher Metric Format: {benchmark: {measure: {value, lower_value, upper_value}}}."""
+    benchmarks: dict[str, dict[str, dict[str, float]]] = {}
+    for name, metric, summary in _measured(document):
+        benchmarks.setdefault(name, {})[metric.replace("_", "-")] = {
+            "value": summary["median"], "lower_value": summary["min"],
+            "upper_value": summary["max"]}
+    return json.dumps(benchmarks, indent=1)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness.compare import compare_runs, parse_thresholds
-from harness.report import csv_report, json_report, markdown_report
+from harness.report import bmf_report, csv_report, gab_report, json_report, markdown_report
 
 
 def sample(variant, repetition, build_s, size, **fields):
@@ -91,3 +91,28 @@ def test_compare_thresholds_for_sizes_and_layers():
 def test_bad_threshold_says_what_is_expected():
     with pytest.raises(ValueError, match=r"--threshold speed=5: expected METRIC=PCT"):
         parse_thresholds(["speed=5"])
+
+
+def test_gab_output_has_the_custom_smaller_is_better_shape():
+    entries = json.loads(gab_report(DOC))
+    assert isinstance(entries, list) and entries
+    for entry in entries:
+        assert set(entry) <= {"name", "unit", "value", "range", "extra"}
+        assert isinstance(entry["name"], str) and isinstance(entry["unit"], str)
+        assert isinstance(entry["value"], (int, float))
+    by_name = {e["name"]: e for e in entries}
+    assert by_name["demo/fast [legacy, cold] size_bytes"]["value"] == 1_500_000
+    assert by_name["demo/base [legacy, cold] build_s"]["unit"] == "s"
+    assert len(by_name) == len(entries)  # names are unique
+
+
+def test_bmf_output_matches_the_documented_schema():
+    benchmarks = json.loads(bmf_report(DOC))
+    for measures in benchmarks.values():
+        for metric in measures.values():
+            assert isinstance(metric["value"], (int, float))
+            assert set(metric) <= {"value", "lower_value", "upper_value"}
+            assert metric["lower_value"] <= metric["value"] <= metric["upper_value"]
+    assert benchmarks["demo/base [legacy, cold]"]["build-s"] == {
+        "value": pytest.approx(1.0), "lower_value": 0.9, "upper_value": 1.1}
+    assert "demo/broken [legacy, cold]" not in benchmarks
