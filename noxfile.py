@@ -1,5 +1,8 @@
 """Entry points: `nox -s tests`, `nox -s bench`, `nox -s lint`. Each provisions what it needs."""
 
+import os
+import shutil
+
 import nox
 
 nox.options.sessions = ["tests"]
@@ -11,10 +14,23 @@ def provision_engine(session: nox.Session) -> None:
     session.run("harness", "engine", "up")
 
 
+def provision_chromium(session: nox.Session) -> None:
+    """Debian's chromium, for the test that renders the HTML report headless."""
+    if shutil.which("chromium"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.error("the HTML report test needs Chromium: install Debian's `chromium` "
+                      "(or run as root on Debian/Ubuntu so nox can)")
+    session.run("apt-get", "update", "-q", external=True)
+    session.run("apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium",
+                external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     provision_engine(session)
+    provision_chromium(session)
     session.run("pytest", *session.posargs)
 
 

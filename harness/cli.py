@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="format a results file")
     report.add_argument("results", type=Path, metavar="RESULTS.json")
-    report.add_argument("--format", choices=("md", "csv", "json", "gab", "bmf"), default="md",
+    report.add_argument("--format", choices=("md", "html", "csv", "json", "gab", "bmf"),
+                        default="md",
                         help="gab: github-action-benchmark customSmallerIsBetter; "
                              "bmf: Bencher Metric Format")
     report.add_argument("-o", dest="output", type=Path, metavar="FILE",
@@ -166,6 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
     from harness import store
     from harness.engine import connect
     from harness.environment import collect_environment
+    from harness.html_report import html_report
     from harness.report import markdown_report, summary_table, verdict_lines
     from harness.runner import (
         Run,
@@ -202,12 +204,14 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         client.close()
     print(summary_table(run.samples))
+    document = store.load(path)
     report = path.with_suffix(".md")
-    report.write_text(markdown_report(store.load(path)))
+    report.write_text(markdown_report(document))
+    path.with_suffix(".html").write_text(html_report(document))
     verdicts = verdict_lines(run.verdicts)
     if verdicts:
         print("\nexpectations:\n" + "\n".join(verdicts))
-    print(f"results: {path}\nreport:  {report}")
+    print(f"results: {path}\nreport:  {report} (and .html)")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
 
@@ -258,8 +262,13 @@ def report_command(args: argparse.Namespace) -> int:
     from harness.report import bmf_report, csv_report, gab_report, json_report, markdown_report
 
     document = store.load(args.results)
-    text = {"md": markdown_report, "csv": csv_report, "json": json_report, "gab": gab_report,
-            "bmf": bmf_report}[args.format](document)
+    if args.format == "html":
+        from harness.html_report import html_report
+
+        text = html_report(document)
+    else:
+        text = {"md": markdown_report, "csv": csv_report, "json": json_report,
+                "gab": gab_report, "bmf": bmf_report}[args.format](document)
     if args.output:
         args.output.write_text(text)
     else:

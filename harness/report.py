@@ -111,14 +111,15 @@ def group_stats(document: dict[str, Any]) -> list[dict[str, Any]]:
                                    if s["start_status"] == "failed"), None),
             "status": "ok" if len(ok) == len(samples) else samples[-1]["status"],
             "metrics": {}, "versus_baseline": {}}
-        for metric in (*TIMING_METRICS, *EXACT_METRICS, "steps_cached", "steps_total"):
+        for metric in (*TIMING_METRICS, *EXACT_METRICS, "base_size_bytes", "steps_cached",
+                       "steps_total"):
             values = [s[metric] for s in ok if s.get(metric) is not None]
             if not values:
                 continue
             row["metrics"][metric] = asdict(summarize(values))
             base_values = [s[metric] for s in baseline if s.get(metric) is not None]
             if base_values and variant != baselines[scenario] and metric not in (
-                    "steps_cached", "steps_total"):
+                    "base_size_bytes", "steps_cached", "steps_total"):
                 compare = compare_timings if metric in TIMING_METRICS else compare_exact
                 row["versus_baseline"][metric] = asdict(compare(base_values, values))
         rows.append(row)
@@ -144,7 +145,7 @@ def markdown_report(document: dict[str, Any]) -> str:
         lines += [f"## {name}", "", scenario["description"].strip(), "",
                   f"Baseline: `{scenario['baseline']}`.", ""]
         for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in mine):
-            table = [_markdown_row(r) for r in mine if (r["builder"], r["cache"]) == (builder,
+            table = [markdown_row(r) for r in mine if (r["builder"], r["cache"]) == (builder,
                                                                                      cache)]
             lines += [f"### {builder}, {cache}", "",
                       tabulate(table, headers=MARKDOWN_HEADERS, tablefmt="github",
@@ -152,7 +153,7 @@ def markdown_report(document: dict[str, Any]) -> str:
         claims = [e for e in document.get("expectations", []) if e["scenario"] == name]
         if claims:
             lines += ["Claims:", ""]
-            lines += [f"- {_claim_mark(e)} `{e['expr']}`" + (f" — {e['note']}" if e["note"]
+            lines += [f"- {claim_mark(e)} `{e['expr']}`" + (f" — {e['note']}" if e["note"]
                                                              else "") for e in claims]
             lines.append("")
     return "\n".join(lines)
@@ -162,7 +163,7 @@ MARKDOWN_HEADERS = ["variant", "status", "build", "Δ build", "size", "Δ size",
                     "layers", "wasted", "start", "cached"]
 
 
-def _markdown_row(row: dict[str, Any]) -> list[str]:
+def markdown_row(row: dict[str, Any]) -> list[str]:
     metrics, versus = row["metrics"], row["versus_baseline"]
     if not row["ok"]:
         reason = _first_line(row["problem"])
@@ -197,7 +198,7 @@ def _markdown_row(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _claim_mark(expectation: dict[str, Any]) -> str:
+def claim_mark(expectation: dict[str, Any]) -> str:
     if expectation["known_false"]:
         return "✗ known false" if expectation["as_expected"] else \
             "**✓ NOW HOLDS (was known false)**"

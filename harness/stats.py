@@ -66,7 +66,7 @@ def summarize(values: Sequence[float]) -> Summary:
     median = statistics.median(values)
     cv = stddev / mean if mean else 0.0
     warnings = []
-    if cv > NOISY_CV:
+    if round(cv, 9) > NOISY_CV:  # not for 0.1 + float noise
         warnings.append(f"noisy: CV {cv:.0%} > {NOISY_CV:.0%}")
     mad = statistics.median(abs(v - median) for v in values) * 1.4826
     for index, value in enumerate(values, start=1):

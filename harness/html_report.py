@@ -1,0 +1,167 @@
+"""The HTML report: one self-contained page (charts as inline SVG, no script, no network).
+
+Per scenario: image size per variant stacked as base / the variant's own bytes / wasted
+bytes, and build time per cache mode with its spread (min to max) — the numbers people
+compare — plus the Markdown-equivalent tables, the claims, the environment and warnings.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("svg")
+import matplotlib.pyplot as plt
+
+from harness.report import MARKDOWN_HEADERS, claim_mark, group_stats, markdown_row
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
+th { background: #f3f3f3; }
+.failed { color: #b00020; font-weight: bold; }
+.charts { display: flex; flex-wrap: wrap; gap: 1em; }
+figure { margin: 0; max-width: 100%; }
+figure svg { max-width: 100%; height: auto; }
+"""
+
+
+def html_report(document: dict[str, Any]) -> str:
+    rows = group_stats(document)
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>harness run {_e(document['run_id'])}</title><style>{STYLE}</style>"
+             f"</head><body><h1>harness run {_e(document['run_id'])}</h1>",
+             f"<p>{_e(document['started_at'])} – {_e(document.get('ended_at') or 'unfinished')}"
+             f", state: {_e(document['state'])}</p>", _summary(document)]
+    for scenario in document["scenarios"]:
+        mine = [r for r in rows if r["scenario"] == scenario["name"]]
+        if mine:
+            parts.append(_scenario(scenario, mine, document))
+    parts += [_warnings(rows), _environment(document.get("environment", {})),
+              "</body></html>"]
+    return "\n".join(parts)
+
+
+def _summary(document: dict[str, Any]) -> str:
+    samples = document["samples"]
+    claims = document.get("expectations", [])
+    failed = sum(s["status"] == "failed" for s in samples)
+    broken = [c for c in claims if not c["as_expected"]]
+    return (f"<h2>Summary</h2><p>{len(samples)} samples: "
+            f"{sum(s['status'] == 'ok' for s in samples)} ok, {failed} failed, "
+            f"{sum(s['status'] == 'skipped' for s in samples)} skipped. "
+            f"{len(claims)} claims, <span class='{'failed' if broken else ''}'>"
+            f"{len(broken)} not as stated</span>.</p>")
+
+
+def _scenario(scenario: dict[str, Any], rows: list[dict[str, Any]],
+              document: dict[str, Any]) -> str:
+    name = scenario["name"]
+    parts = [f"<h2 id='{_e(name)}'>{_e(name)}</h2><p>{_e(scenario['description'])}</p>",
+             f"<p>Baseline: <code>{_e(scenario['baseline'])}</code></p>",
+             "<div class='charts'>", _figure(size_chart(rows), f"{name}: image size"),
+             _figure(build_time_chart(rows), f"{name}: build time"), "</div>"]
+    for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in rows):
+        table = [markdown_row(r) for r in rows if (r["builder"], r["cache"]) == (builder, cache)]
+        parts.append(f"<h3>{_e(builder)}, {_e(cache)}</h3>" + _table(MARKDOWN_HEADERS, table))
+    claims = [c for c in document.get("expectations", []) if c["scenario"] == name]
+    if claims:
+        items = "".join(
+            f"<li class='{'' if c['as_expected'] else 'failed'}'>"
+            f"{_e(claim_mark(c).strip('*'))} <code>{_e(c['expr'])}</code> {_e(c['note'])}</li>"
+            for c in claims)
+        parts.append(f"<h3>Claims</h3><ul>{items}</ul>")
+    return "\n".join(parts)
+
+
+def size_chart(rows: list[dict[str, Any]]) -> str:
+    """Size per variant and builder (cold builds): base, own bytes, and of those wasted."""
+    bars = [r for r in rows if r["cache"] == "cold" and "size_bytes" in r["metrics"]] or \
+        [r for r in rows if "size_bytes" in r["metrics"]]
+    labels = [f"{r['variant']}\n{r['builder']}" for r in bars]
+    base = [_median(r, "base_size_bytes") / 1e6 for r in bars]
+    wasted = [_median(r, "wasted_bytes") / 1e6 for r in bars]
+    own = [max(_median(r, "size_bytes") / 1e6 - b - w, 0) for r, b, w in zip(bars, base, wasted,
+                                                                             strict=True)]
+    figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(bars) + 2), 3.6))
+    axes.bar(labels, base, label="base image", color="#9e9e9e")
+    axes.bar(labels, own, bottom=base, label="variant's own", color="#1f77b4")
+    axes.bar(labels, wasted, bottom=[b + o for b, o in zip(base, own, strict=True)],
+             label="wasted (deleted or replaced later)", color="#d62728")
+    axes.set_ylabel("MB")
+    axes.set_title("image size (cold builds)")
+    axes.legend(fontsize="small")
+    return _svg(figure)
+
+
+def build_time_chart(rows: list[dict[str, Any]]) -> str:
+    """Median build time per variant and builder for each cache mode; bars span min to max."""
+    modes = list(dict.fromkeys(r["cache"] for r in rows))
+    keys = list(dict.fromkeys((r["variant"], r["builder"]) for r in rows))
+    figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(keys) + 2), 3.6))
+    width = 0.8 / max(len(modes), 1)
+    for index, mode in enumerate(modes):
+        found = {(r["variant"], r["builder"]): r["metrics"].get("build_s")
+                 for r in rows if r["cache"] == mode}
+        medians = [found[k]["median"] if found.get(k) else 0 for k in keys]
+        low = [m - found[k]["min"] if found.get(k) else 0 for k, m in zip(keys, medians,
+                                                                           strict=True)]
+        high = [found[k]["max"] - m if found.get(k) else 0 for k, m in zip(keys, medians,
+                                                                            strict=True)]
+        axes.bar([i + index * width for i in range(len(keys))], medians, width, label=mode,
+                 yerr=[low, high], capsize=3)
+    axes.set_xticks([i + width * (len(modes) - 1) / 2 for i in range(len(keys))],
+                    [f"{v}\n{b}" for v, b in keys])
+    axes.set_ylabel("seconds")
+    axes.set_title("build time by cache mode (min–max)")
+    axes.legend(fontsize="small")
+    return _svg(figure)
+
+
+def _median(row: dict[str, Any], metric: str) -> float:
+    summary = row["metrics"].get(metric)
+    return float(summary["median"]) if summary else 0.0
+
+
+def _svg(figure: Any) -> str:
+    figure.autofmt_xdate(rotation=30)
+    figure.tight_layout()
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg")
+    plt.close(figure)
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
+
+
+def _figure(svg: str, caption: str) -> str:
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _warnings(rows: list[dict[str, Any]]) -> str:
+    items = [f"<li>{_e(r['scenario'])}/{_e(r['variant'])} [{_e(r['builder'])}, "
+             f"{_e(r['cache'])}] {_e(metric)}: {_e(warning)}</li>"
+             for r in rows for metric, summary in r["metrics"].items()
+             for warning in summary["warnings"]]
+    return "<h2>Warnings</h2>" + (f"<ul>{''.join(items)}</ul>" if items else "<p>None.</p>")
+
+
+def _environment(environment: dict[str, Any]) -> str:
+    rows = [[f"{section}.{key}", str(value)] for section, values in environment.items()
+            if isinstance(values, dict) for key, value in values.items()]
+    rows += [[key, str(value)] for key, value in environment.items()
+             if not isinstance(value, dict)]
+    return "<h2>Environment</h2>" + _table(["fact", "value"], rows)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
