@@ -203,12 +203,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 130
     finally:
         client.close()
-    print(summary_table(run.samples))
     document = store.load(path)
+    print(summary_table(document))
     report = path.with_suffix(".md")
     report.write_text(markdown_report(document))
     path.with_suffix(".html").write_text(html_report(document))
-    verdicts = verdict_lines(run.verdicts)
+    verdicts = verdict_lines(document)
     if verdicts:
         print("\nexpectations:\n" + "\n".join(verdicts))
     print(f"results: {path}\nreport:  {report} (and .html)")

@@ -7,7 +7,6 @@ on disk are the same thing. Statistics are computed here, from the raw samples.
 from __future__ import annotations
 
 import json
-import statistics
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
@@ -15,40 +14,31 @@ from typing import Any
 import pandas as pd
 from tabulate import tabulate
 
-from harness.expect import Verdict
-from harness.runner import Sample, Status
 from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings, summarize
 
 
-def summary_table(samples: Iterable[Sample]) -> str:
-    """One row per scenario/variant/builder/cache mode: medians of the ok samples."""
-    groups: dict[tuple[str, str, str, str], list[Sample]] = {}
-    for sample in samples:
-        key = (sample.scenario, sample.variant, sample.builder, sample.cache)
-        groups.setdefault(key, []).append(sample)
+def summary_table(document: dict[str, Any]) -> str:
+    """What `harness run` prints: one row per variant, builder and cache mode (medians)."""
     rows = []
-    for (scenario, variant, builder, cache), group in groups.items():
-        ok = [s for s in group if s.status is Status.OK]
-        problems = [s for s in group if s.status is not Status.OK]
-        status = f"{len(ok)}/{len(group)} ok" + (
-            f"; {problems[0].status}: {_first_line(problems[0].error)}" if problems else "")
-        starts = [s.start_s for s in ok if s.start_s is not None]
-        rows.append([
-            f"{scenario}/{variant}", builder, cache, status,
-            _median([s.build_s for s in ok if s.build_s is not None], "{:.2f}"),
-            _median([s.size_bytes / 1e6 for s in ok if s.size_bytes is not None], "{:.1f}"),
-            _median([s.layer_count for s in ok if s.layer_count is not None], "{:.0f}"),
-            _median([s.steps_cached for s in ok if s.steps_cached is not None], "{:.0f}")
-            + "/" + _median([s.steps_total for s in ok if s.steps_total is not None], "{:.0f}"),
-            _median(starts, "{:.3f}") if starts else
-            (_first_line(ok[0].start_error) if ok and ok[0].start_error else "-"),
-        ])
+    for row in group_stats(document):
+        metrics = row["metrics"]
+
+        def median(metric: str, form: str, scale: float = 1.0,
+                   metrics: dict[str, Any] = metrics) -> str:
+            summary = metrics.get(metric)
+            return form.format(summary["median"] / scale) if summary else "-"
+
+        status = f"{row['ok']}/{row['n']} ok" + (
+            f"; {row['status']}: {_first_line(row['problem'])}" if row["problem"] else "")
+        start = median("start_s", "{:.3f}") if "start_s" in metrics else \
+            (_first_line(row["start_problem"]) or "-")
+        rows.append([f"{row['scenario']}/{row['variant']}", row["builder"], row["cache"], status,
+                     median("build_s", "{:.2f}"), median("size_bytes", "{:.1f}", 1e6),
+                     median("layer_count", "{:.0f}"),
+                     f"{median('steps_cached', '{:.0f}')}/{median('steps_total', '{:.0f}')}",
+                     start])
     return tabulate(rows, headers=["variant", "builder", "cache", "status", "build_s", "MB",
                                    "layers", "cached", "start_s"], tablefmt="github")
-
-
-def _median(values: list[float], form: str) -> str:
-    return form.format(statistics.median(values)) if values else "-"
 
 
 def _first_line(text: str | None) -> str:
@@ -56,17 +46,14 @@ def _first_line(text: str | None) -> str:
     return line if len(line) <= 60 else line[:57] + "..."
 
 
-def verdict_lines(verdicts: dict[str, list[Verdict]]) -> list[str]:
-    """One line per claim: ✓ holds, ✗ does not; known-false claims say whether that changed."""
+def verdict_lines(document: dict[str, Any]) -> list[str]:
+    """One line per claim with its mark and the values each side had, per group."""
     lines = []
-    for scenario, found in verdicts.items():
-        for verdict in found:
-            mark = "✓" if verdict.passed else "✗"
-            if verdict.known_false:
-                mark += " (known false)" if not verdict.passed else " (known false: NOW HOLDS)"
-            shown = ", ".join(f"{v.group}: {_shown(v.left)} vs {_shown(v.right)}"
-                              for v in verdict.values)
-            lines.append(f"{mark} {scenario}: {verdict.expr}   [{shown}]")
+    for claim in document.get("expectations", []):
+        shown = ", ".join(f"{v['group']}: {_shown(v['left'])} vs {_shown(v['right'])}"
+                          for v in claim["values"])
+        lines.append(f"{claim_mark(claim).strip('*')} {claim['scenario']}: {claim['expr']}"
+                     f"   [{shown}]")
     return lines
 
 

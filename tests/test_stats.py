@@ -67,3 +67,8 @@ def test_comparison_reports_ratio_interval_and_test():
     assert result.ci_low <= 2.0 <= result.ci_high
     assert result.test == "t-log" and result.significant
     assert compare_timings([1.0] * 5, [2.0] * 5).test == "mann-whitney"
+
+
+def test_nearly_equal_timings_compare_quietly_as_no_change():
+    result = compare_timings([0.25, 0.25, 0.25000000001], [0.25, 0.25000000002, 0.25])
+    assert not result.significant
