@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
                          help="regression threshold (defaults: timings 10, sizes 1, layers 0)")
     compare.set_defaults(handler=compare_command)
 
+    trend = commands.add_parser("trend", help="regressions across a folder of results files")
+    trend.add_argument("directory", type=Path, metavar="DIR")
+    trend.add_argument("--window", type=positive_int, default=10,
+                       help="previous runs the latest is compared with (default 10)")
+    trend.add_argument("--fail-on-regression", action="store_true",
+                       help="exit 1 when anything is flagged")
+    trend.add_argument("--html", type=Path, metavar="FILE", help="also write a page of charts")
+    trend.set_defaults(handler=trend_command)
+
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
     clean.set_defaults(handler=clean_command)
@@ -299,6 +308,22 @@ def compare_command(args: argparse.Namespace) -> int:
     regressions = [c for c in changes if c.regression]
     print(f"{len(regressions)} regression(s) in {len(changes)} comparison(s)")
     return 1 if regressions else 0
+
+
+def trend_command(args: argparse.Namespace) -> int:
+    from harness.trend import detect, history, markdown_summary
+
+    if not args.directory.is_dir():
+        raise HarnessError(f"{args.directory}: not a folder of results files")
+    frame = history(args.directory)
+    findings = detect(frame, window=args.window)
+    summary = markdown_summary(findings, frame)
+    print(summary, end="")
+    if args.html:
+        from harness.html_report import trend_html
+
+        args.html.write_text(trend_html(frame, summary))
+    return 1 if findings and args.fail_on_regression else 0
 
 
 def clean_command(args: argparse.Namespace) -> int:

@@ -122,6 +122,28 @@ def build_time_chart(rows: list[dict[str, Any]]) -> str:
     return _svg(figure)
 
 
+TREND_METRICS = ("build_s", "start_s", "size_bytes")
+
+
+def trend_html(frame: Any, summary_markdown: str) -> str:
+    """The trend page: the findings, then per machine, scenario and metric a time series."""
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+             f"<title>harness trend</title><style>{STYLE}</style></head><body>",
+             f"<pre>{_e(summary_markdown)}</pre>"]
+    charted = frame[frame["metric"].isin(TREND_METRICS)] if len(frame) else frame
+    for (fingerprint, scenario, metric), rows in charted.groupby(
+            ["fingerprint", "scenario", "metric"], sort=True):
+        figure, axes = plt.subplots(figsize=(8, 3.2))
+        for (variant, builder, cache), line in rows.groupby(["variant", "builder", "cache"]):
+            axes.plot(line["started_at"].str[:16], line["value"], marker="o",
+                      label=f"{variant} {builder} {cache}")
+        axes.set_title(f"{scenario}: {metric} (machine {fingerprint})")
+        axes.legend(fontsize="x-small", ncol=2)
+        parts.append(_figure(_svg(figure), f"{scenario} {metric}"))
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
 def _median(row: dict[str, Any], metric: str) -> float:
     summary = row["metrics"].get(metric)
     return float(summary["median"]) if summary else 0.0

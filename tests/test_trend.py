@@ -1,0 +1,91 @@
+"""Trend detection on synthetic histories, and history loading that keeps machines apart."""
+
+import json
+import random
+import subprocess
+import sys
+
+import pandas as pd
+
+from harness.trend import detect, history, markdown_summary
+
+from .test_report import sample
+
+
+def series(values, metric="build_s", fingerprint="m1"):
+    return pd.DataFrame([{"fingerprint": fingerprint, "scenario": "s", "variant": "v",
+                          "builder": "legacy", "cache": "cold", "metric": metric,
+                          "run_id": f"run{i:02d}", "started_at": f"2026-11-{i + 1:02d}",
+                          "value": value} for i, value in enumerate(values)])
+
+
+def noisy(n, center=10.0, seed=1):
+    generator = random.Random(seed)
+    return [generator.gauss(center, 0.4) for _ in range(n)]
+
+
+def test_a_flat_noisy_history_flags_nothing():
+    for seed in range(10):
+        assert detect(series(noisy(20, seed=seed))) == []
+
+
+def test_a_15_percent_step_is_flagged_at_the_run_it_starts():
+    values = noisy(12, seed=3) + noisy(8, center=11.5, seed=4)
+    findings = detect(series(values))
+    steps = [f for f in findings if f.kind == "step"]
+    assert [(f.run_id, f.metric) for f in steps] == [("run12", "build_s")]
+    assert 10 < steps[0].change_pct < 20
+
+
+def test_a_slow_latest_run_is_flagged_against_the_window():
+    findings = detect(series([*noisy(15, seed=5), 13.0]))
+    assert [(f.kind, f.run_id) for f in findings] == [("latest", "run15")]
+
+
+def test_one_more_byte_is_flagged():
+    findings = detect(series([1000.0] * 5 + [1001.0], metric="size_bytes"))
+    assert [(f.kind, f.run_id, f.before, f.after) for f in findings] == [
+        ("latest", "run05", 1000.0, 1001.0)]
+
+
+def test_an_older_size_increase_shows_as_a_step():
+    findings = detect(series([1000.0] * 3 + [1200.0] * 3, metric="size_bytes"))
+    assert [(f.kind, f.run_id) for f in findings] == [("step", "run03")]
+
+
+def test_machines_are_kept_apart(tmp_path):
+    for index, (fingerprint, size) in enumerate([("fast-box", 100), ("slow-box", 200),
+                                                 ("fast-box", 100), ("slow-box", 200)]):
+        document = {"schema_version": 1, "run_id": f"r{index}", "state": "complete",
+                    "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
+                    "environment": {"fingerprint": fingerprint}, "scenarios": [],
+                    "samples": [sample("base", 1, 1.0, size)]}
+        (tmp_path / f"r{index}.json").write_text(json.dumps(document))
+    frame = history(tmp_path)
+    assert sorted(frame["fingerprint"].unique()) == ["fast-box", "slow-box"]
+    assert detect(frame) == []  # 100 vs 200 bytes is two machines, not a regression
+    assert "4 run(s), 2 machine(s)" in markdown_summary([], frame)
+
+
+def test_compressed_size_jitter_of_a_few_bytes_is_not_a_regression():
+    assert detect(series([54_769_500.0, 54_769_512.0, 54_769_507.0, 54_769_530.0],
+                         metric="compressed_bytes")) == []
+
+
+def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
+    for index, size in enumerate([100, 100, 100, 101]):
+        document = {"schema_version": 1, "run_id": f"r{index}", "state": "complete",
+                    "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
+                    "environment": {"fingerprint": "box"}, "scenarios": [],
+                    "samples": [sample("base", 1, 1.0, size)]}
+        (tmp_path / f"r{index}.json").write_text(json.dumps(document))
+    page = tmp_path / "trend.html"
+    flagged = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path),
+                              "--fail-on-regression", "--html", str(page)],
+                             capture_output=True, text=True, timeout=120)
+    relaxed = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path)],
+                             capture_output=True, text=True, timeout=120)
+    assert flagged.returncode == 1 and relaxed.returncode == 0
+    assert "| demo/base/legacy/cold [box] | size_bytes | latest | r3 | 100 | 101 |" in (
+        flagged.stdout)
+    assert page.read_text().count("<svg") == 3  # build_s, start_s, size_bytes
