@@ -80,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="where the results file goes (default: results/)")
     run.add_argument("--keep-images", action="store_true",
                      help="keep the run's images (normally removed at the end)")
+    run.add_argument("--quick", action="store_true",
+                     help="one repetition, cold and warm only (unless --repeat/--cache say)")
     run.set_defaults(handler=run_command)
 
     report = commands.add_parser("report", help="format a results file")
@@ -180,7 +182,6 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.report import markdown_report, summary_table, verdict_lines
     from harness.runner import (
         Run,
-        RunOptions,
         new_run_id,
         now,
         planned_samples,
@@ -190,10 +191,7 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.scenario import load_scenarios
 
     scenarios = load_scenarios(args.paths)  # every file checked before anything is built
-    options = RunOptions(
-        builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
-        cache=tuple(CacheMode(c) for c in args.cache) if args.cache else None,
-        repeat=args.repeat, select=args.select, keep_images=args.keep_images)
+    options = run_options(args)
     total = planned_samples(scenarios, options)
     if total == 0:
         raise HarnessError("nothing to run: no variant matches the selection")
@@ -223,6 +221,19 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"results: {path}\nreport:  {report} (and .html)")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
+
+
+def run_options(args: argparse.Namespace) -> Any:
+    """The `harness run` options; --quick is one repetition of cold and warm builds."""
+    from harness.runner import RunOptions
+
+    cache = tuple(CacheMode(c) for c in args.cache) if args.cache else None
+    if args.quick and cache is None:
+        cache = (CacheMode.COLD, CacheMode.WARM)
+    return RunOptions(
+        builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
+        cache=cache, repeat=args.repeat or (1 if args.quick else None), select=args.select,
+        keep_images=args.keep_images)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -59,3 +59,15 @@ def test_bases_build_reports_what_it_did(unique_reference, tmp_path):
     assert f"| {reference} | built " in first.stdout
     assert f"{reference}: making it by scratch recipe" in first.stderr  # progress
     assert f"| {reference} | present " in second.stdout
+
+
+@pytest.mark.parametrize(("argv", "cache", "repeat"), [
+    (["run"], None, None),
+    (["run", "--quick"], ("cold", "warm"), 1),
+    (["run", "--quick", "--repeat", "2", "--cache", "incremental"], ("incremental",), 2),
+])
+def test_quick_runs_one_repetition_of_cold_and_warm(argv, cache, repeat):
+    from harness.cli import build_parser, run_options
+
+    options = run_options(build_parser().parse_args(argv))
+    assert (options.cache, options.repeat) == (cache, repeat)
