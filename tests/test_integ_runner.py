@@ -169,6 +169,9 @@ def test_a_container_that_never_gets_ready_times_out_cleanly(docker_client, tmp_
             dockerfile: |
               FROM busybox:latest
               CMD ["sh", "-c", "echo ready; sleep 60"]
+        expect:
+          - ready.layer_count > 0
+          - {expr: ready.build_s > 0, cache: [warm]}
         """)
     started = time.monotonic()
     run = run_in_process(docker_client, path, repeat=1, cache=(CacheMode.COLD,),
@@ -179,6 +182,8 @@ def test_a_container_that_never_gets_ready_times_out_cleanly(docker_client, tmp_
     assert ready.start_status is Status.OK and 0 < ready.start_s < 2
     assert time.monotonic() - started < 30
     assert run_containers(docker_client, run.run_id) == []
+    # only cold builds ran: the warm-only claim is not evaluated rather than failed
+    assert [v.expr for v in run.verdicts["tiny"]] == ["ready.layer_count > 0"]
 
 
 def test_interrupting_a_run_leaves_a_valid_file_and_no_containers(docker_client, tmp_path):
