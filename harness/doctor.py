@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
 import tempfile
 import urllib.error
 import urllib.request
@@ -18,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import docker.errors
 
 from harness import engine
+from harness.build import Builder, BuildRequest, build
 
 REGISTRY_URL = "https://registry-1.docker.io/v2/"
 REGISTRY_TIMEOUT_S = 3.0
@@ -83,9 +82,9 @@ def collect_facts() -> Facts:
             context = Path(tmp)
             (context / "Dockerfile").write_text(PROBE_DOCKERFILE)
             (context / "probe").write_text("probe\n")
-            legacy = probe_legacy_build(client, context, squash=False)
-            squash = probe_legacy_build(client, context, squash=True)
-            buildkit = (probe_buildkit_build(client, context) if buildx_version
+            legacy = probe_build(client, context, Builder.LEGACY)
+            squash = probe_build(client, context, Builder.LEGACY, squash=True)
+            buildkit = (probe_build(client, context, Builder.BUILDKIT) if buildx_version
                         else Check(ok=False, detail="docker buildx plugin not installed"))
     finally:
         client.close()
@@ -109,35 +108,17 @@ def collect_facts() -> Facts:
     )
 
 
-def probe_legacy_build(client: docker.DockerClient, context: Path, *, squash: bool) -> Check:
+def probe_build(client: docker.DockerClient, context: Path, builder: Builder, *,
+                squash: bool = False) -> Check:
+    """A real tiny build with this builder; its images are removed by their run label."""
     run_id = f"doctor-{uuid.uuid4().hex[:12]}"
     try:
-        for chunk in client.api.build(path=str(context), rm=True, forcerm=True, squash=squash,
-                                      labels=engine.run_labels(run_id), decode=True):
-            if "error" in chunk:
-                return Check(ok=False, detail=str(chunk["error"]).strip())
-        return Check(ok=True)
-    except docker.errors.APIError as error:
-        return Check(ok=False, detail=str(error.explanation or error))
+        outcome = build(builder, BuildRequest(context=context, tag=f"harness-probe:{run_id}",
+                                              labels=engine.run_labels(run_id), no_cache=True,
+                                              squash=squash), client)
     finally:
         engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
-
-
-def probe_buildkit_build(client: docker.DockerClient, context: Path) -> Check:
-    run_id = f"doctor-{uuid.uuid4().hex[:12]}"
-    labels = [arg for key, value in engine.run_labels(run_id).items()
-              for arg in ("--label", f"{key}={value}")]
-    try:
-        result = subprocess.run(
-            [engine.docker_cli(), "buildx", "build", "--load", "--progress=plain", *labels,
-             "-t", f"harness-probe:{run_id}", str(context)],
-            capture_output=True, text=True, check=False, timeout=120,
-        )
-    finally:
-        engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
-    if result.returncode != 0:
-        return Check(ok=False, detail=engine.last_lines(result.stderr, 5))
-    return Check(ok=True)
+    return Check(ok=True) if outcome.ok else Check(ok=False, detail=str(outcome.error))
 
 
 def probe_registry(url: str = REGISTRY_URL, timeout_s: float = REGISTRY_TIMEOUT_S) -> Check:
