@@ -27,6 +27,7 @@ from docker.models.images import Image
 from harness import dockerfile, engine
 from harness.build import BuildRequest, build_legacy
 from harness.context import DOCKERFILE_NAME, materialize
+from harness.dockerfile import split_reference
 from harness.doctor import probe_registry
 from harness.errors import HarnessError
 from harness.scenario import BaseKind, BaseRecipe
@@ -220,7 +221,7 @@ def make_scratch(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[s
 
 def make_tar(client: docker.DockerClient, recipe: BaseRecipe, labels: dict[str, str],
              progress: Progress) -> str:
-    repository, tag = _split_reference(recipe.reference)
+    repository, tag = split_reference(recipe.reference)
     with open(recipe.options["path"], "rb") as tarball:
         _import(client, tarball, repository, tag, labels, [])
     return ""
@@ -252,7 +253,7 @@ def _build(client: docker.DockerClient, recipe: BaseRecipe, context: Path,
 
 def _import_tree(client: docker.DockerClient, root: Path, reference: str,
                  labels: dict[str, str], changes: list[str]) -> None:
-    repository, tag = _split_reference(reference)
+    repository, tag = split_reference(reference)
     tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-c", "."],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert tar.stdout is not None
@@ -334,13 +335,6 @@ def _remove_if_unused(client: docker.DockerClient, image_id: str) -> None:
 
 def _size(image: Image) -> int:
     return int(image.attrs["Size"])
-
-
-def _split_reference(reference: str) -> tuple[str, str]:
-    name, colon, tag = reference.rpartition(":")
-    if colon and "/" not in tag:
-        return name, tag
-    return reference, "latest"
 
 
 def _file_digest(path: Path, recipe: BaseRecipe) -> str:

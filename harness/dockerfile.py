@@ -112,6 +112,14 @@ def final_base(text: str, build_args: Mapping[str, str] | None = None,
     return None if current.image == "scratch" else current.image
 
 
+def split_reference(reference: str) -> tuple[str, str]:
+    """(repository, tag) of NAME[:TAG]; a colon before the last / is a registry port."""
+    name, colon, tag = reference.rpartition(":")
+    if colon and "/" not in tag:
+        return name, tag
+    return reference, "latest"
+
+
 def is_image_reference(text: str) -> bool:
     return bool(_REFERENCE.match(text))
 

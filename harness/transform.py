@@ -20,6 +20,8 @@ import docker.errors
 from docker_squash.errors import Error as SquashError
 from docker_squash.squash import Squash as DockerSquash
 
+from harness.dockerfile import split_reference
+
 
 class Squash(enum.StrEnum):
     NONE = "none"
@@ -89,9 +91,9 @@ def export_import(client: docker.DockerClient, image_id: str, tag: str,
     container = client.api.create_container(image_id, command=["harness-export"],
                                             labels=dict(labels))
     try:
+        repository, name = split_reference(tag)
         result = client.api.import_image(src=_export(client, container["Id"]),
-                                         repository=tag.rsplit(":", 1)[0],
-                                         tag=tag.rsplit(":", 1)[1], changes=changes)
+                                         repository=repository, tag=name, changes=changes)
     finally:
         client.api.remove_container(container["Id"], force=True)
     status = json.loads(result.strip().splitlines()[-1])["status"] if isinstance(result, str) \
@@ -130,8 +132,7 @@ def save_load(client: docker.DockerClient, image_id: str, tag: str) -> str:
         archive.seek(0)
         for _ in client.api.load_image(archive):
             pass
-    repository, name = tag.rsplit(":", 1)
-    client.api.tag(image_id, repository, name)
+    client.api.tag(image_id, *split_reference(tag))
     return str(client.images.get(image_id).id)
 
 
