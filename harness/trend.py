@@ -19,7 +19,6 @@ import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 from scipy import stats as scipy_stats
@@ -163,6 +162,3 @@ def markdown_summary(findings: list[Finding], frame: pd.DataFrame) -> str:
              f"{f.after:.6g} | {f.change_pct:+.1f} % |" for f in findings]
     return "\n".join([*lines, *rows]) + "\n"
 
-
-def as_records(findings: list[Finding]) -> list[dict[str, Any]]:
-    return [f.__dict__ for f in findings]
