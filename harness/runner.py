@@ -23,7 +23,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from harness import dockerfile, engine
+from harness import engine
 from harness.bases import BaseError, BaseOutcome, ensure_bases
 from harness.build import Builder, BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
@@ -355,8 +355,7 @@ class _Runner:
             squash=variant.squash is Squash.LEGACY), self.client)
         if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD:
             return Made(build=outcome)
-        squash_from = variant.squash_from if variant.squash_from != "base" else \
-            dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
+        squash_from = variant.squash_from if variant.squash_from != "base" else variant.base
         return Made(build=outcome, transform=transform(
             self.client, variant.squash, outcome.image_id, tag=f"{image_tag}-t", labels=labels,
             squash_from=None if squash_from is None else str(squash_from),
@@ -371,8 +370,7 @@ class _Runner:
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, error=made.error)
         facts = image_facts(self.client, made.image_id)
-        base = dockerfile.final_base(variant.dockerfile, variant.build_args, variant.target)
-        base_facts = image_facts(self.client, base) if base else None
+        base_facts = image_facts(self.client, variant.base) if variant.base else None
         if facts.image_id not in self.layers:
             self.layers[facts.image_id] = analyse_image(self.client, facts.image_id)
         layers = self.layers[facts.image_id]

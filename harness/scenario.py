@@ -81,6 +81,8 @@ class Variant:
     run: RunSpec = RunSpec()
     bases: tuple[str, ...] = ()
     """The images its FROM lines name (not scratch, not earlier stages)."""
+    base: str | None = None
+    """The image the built stage (target, else the last) starts from; None for scratch."""
     squash: Squash = Squash.NONE
     squash_from: str | int = "base"
     """docker-squash: squash onto the FROM image ("base") or this many history entries."""
@@ -575,7 +577,8 @@ class _Checker:
                     f"{', '.join(sorted(stages)) or 'none (add `AS NAME` to a FROM)'}")
         return Variant(name=name, dockerfile=text, dockerfile_origin=f"{origin[0]}:{origin[1]}",
                        build_args=build_args, target=target, run=run,
-                       bases=tuple(dockerfile.base_images(text, build_args)), **transform)
+                       bases=tuple(dockerfile.base_images(text, build_args)),
+                       base=dockerfile.final_base(text, build_args, target), **transform)
 
     def transform_options(self, settings: LineDict, where: str) -> dict[str, Any]:
         """The squash settings present in one variant's own mapping, checked."""

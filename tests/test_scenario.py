@@ -58,6 +58,7 @@ def test_minimal_scenario_gets_documented_defaults(tmp_path):
     assert scenario.run == RunSpec(command=None, ready_log=None, expect_exit=0, timeout_s=30.0,
                                    start_repeat=5)
     assert scenario.variants["only"].bases == ()
+    assert scenario.variants["only"].base is None  # FROM scratch
     assert scenario.variants["only"].dockerfile_origin.endswith("my-exp.yaml:4")
 
 
@@ -97,7 +98,9 @@ def test_extends_inherits_everything_and_overrides_what_follows(tmp_path):
     assert child.run == RunSpec(command=("/bin/sh", "-c", "echo hi"), expect_exit=3,
                                 timeout_s=10.0)
     assert parent.bases == ("debian:bookworm",)
+    assert parent.base == "debian:bookworm"  # the target stage's image, not the last FROM
     assert grandchild.bases == ("busybox:latest",)
+    assert grandchild.base == "busybox:latest"
     assert grandchild.build_args == child.build_args
 
 
