@@ -7,6 +7,7 @@ its samples say `failed` with the log tail and the run goes on.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import shutil
 import tempfile
@@ -199,6 +200,17 @@ def repeat_of(scenario: Scenario, options: RunOptions) -> int:
     return options.repeat or scenario.repeat
 
 
+Rounds = Callable[[Callable[[], None], Callable[[], None], int], None]
+"""Runs `timed` n times with an untimed `setup` before each: a plain loop, or pytest-benchmark's
+pedantic mode (harness.pytest_plugin)."""
+
+
+def plain_rounds(setup: Callable[[], None], timed: Callable[[], None], rounds: int) -> None:
+    for _ in range(rounds):
+        setup()
+        timed()
+
+
 def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], None],
                   progress: Callable[[Position], None]) -> Run:
     """Measure every selected sample of `run.scenarios`, saving after each one.
@@ -207,38 +219,21 @@ def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], N
     and EngineLost names what was finished. The run's images and containers are removed
     at the end (unless keep_images); bases are kept.
     """
-    runner = _Runner(client, run, save, progress)
-    try:
+    runner = Runner(client, run, save, progress)
+    with runner.finishing():
         for scenario in run.scenarios:
             for variant in selected_variants(scenario, run.options):
-                runner.measure_variant(scenario, variant)
-            mine = [s for s in run.samples if s.scenario == scenario.name]
-            measured = {s.variant for s in mine}
-            verdicts = [evaluate(e, mine) for e in scenario.expect
-                        if variants_named(e) <= measured]
-            # a claim no measured group can test (e.g. an incremental one under --quick) is
-            # not evaluated, rather than failed
-            run.verdicts[scenario.name] = [v for v in verdicts if v.values]
-        run.state = RunState.COMPLETE
-    except KeyboardInterrupt:
-        run.state = RunState.INTERRUPTED
-        raise
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
-            docker.errors.DockerException) as error:
-        if engine.engine_answers():
-            raise  # the engine is fine: this is a bug, keep its traceback
-        run.state = RunState.ENGINE_LOST
-        raise EngineLost(f"the Docker engine stopped answering ({error.__class__.__name__}); "
-                         f"{len(run.samples)} finished sample(s) are saved") from None
-    finally:
-        run.ended_at = now()
-        if not run.options.keep_images and run.state is not RunState.ENGINE_LOST:
-            engine.remove_labelled(client, f"{engine.RUN_LABEL}={run.run_id}")
-        save(run)
+                for builder in builders_of(scenario, run.options):
+                    for cache in cache_modes_of(scenario, run.options):
+                        runner.measure(scenario, variant, builder, cache)
+                    runner.remove_images()
+            runner.judge(scenario)
     return run
 
 
-class _Runner:
+class Runner:
+    """Measures one (variant, builder, cache mode) at a time into `run`, saving each sample."""
+
     def __init__(self, client: docker.DockerClient, run: Run, save: Callable[[Run], None],
                  progress: Callable[[Position], None]) -> None:
         self.client = client
@@ -252,30 +247,63 @@ class _Runner:
             "BuildKit unavailable: the docker buildx plugin is not installed"
         self.experimental = bool(client.info().get("ExperimentalBuild"))
 
+    @contextmanager
+    def finishing(self) -> Iterator[None]:
+        """Marks the run complete, interrupted or engine-lost; cleans up and saves it."""
+        run = self.run
+        try:
+            yield
+            run.state = RunState.COMPLETE
+        except KeyboardInterrupt:
+            run.state = RunState.INTERRUPTED
+            raise
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
+                docker.errors.DockerException) as error:
+            if engine.engine_answers():
+                raise  # the engine is fine: this is a bug, keep its traceback
+            run.state = RunState.ENGINE_LOST
+            raise EngineLost(f"the Docker engine stopped answering ({error.__class__.__name__}); "
+                             f"{len(run.samples)} finished sample(s) are saved") from None
+        finally:
+            run.ended_at = now()
+            if run.state is not RunState.ENGINE_LOST:
+                self.remove_images()
+            self.save(run)
+
+    def remove_images(self) -> None:
+        if not self.run.options.keep_images:
+            engine.remove_labelled(self.client, f"{engine.RUN_LABEL}={self.run.run_id}")
+
+    def judge(self, scenario: Scenario) -> None:
+        """The scenario's claims on its measured samples."""
+        mine = [s for s in self.run.samples if s.scenario == scenario.name]
+        measured = {s.variant for s in mine}
+        verdicts = [evaluate(e, mine) for e in scenario.expect if variants_named(e) <= measured]
+        # a claim no measured group can test (e.g. an incremental one under --quick) is
+        # not evaluated, rather than failed
+        self.run.verdicts[scenario.name] = [v for v in verdicts if v.values]
+
     def record(self, sample: Sample) -> None:
         self.run.samples.append(sample)
         self.save(self.run)
 
-    def measure_variant(self, scenario: Scenario, variant: Variant) -> None:
-        modes = cache_modes_of(scenario, self.run.options)
+    def measure(self, scenario: Scenario, variant: Variant, builder: Builder, cache: CacheMode,
+                rounds: Rounds = plain_rounds) -> list[Sample]:
+        """The samples of one variant with one builder in one cache mode."""
         repeat = repeat_of(scenario, self.run.options)
-        base_problem = self.ensure_bases(scenario, variant)
-        for builder in builders_of(scenario, self.run.options):
-            skip = self.why_skip(variant, builder)
-            if base_problem or skip:
-                for cache in modes:
-                    for repetition in range(1, repeat + 1):
-                        self.record(Sample(
-                            scenario=scenario.name, variant=variant.name, builder=builder,
-                            cache=cache, repetition=repetition,
-                            status=Status.FAILED if base_problem else Status.SKIPPED,
-                            error=base_problem or skip))
-                continue
+        first = len(self.run.samples)
+        problem = self.ensure_bases(scenario, variant)
+        skip = self.why_skip(variant, builder)
+        if problem or skip:
+            for repetition in range(1, repeat + 1):
+                self.record(Sample(
+                    scenario=scenario.name, variant=variant.name, builder=builder,
+                    cache=cache, repetition=repetition,
+                    status=Status.FAILED if problem else Status.SKIPPED, error=problem or skip))
+        else:
             with self.context(scenario, variant) as context:
-                for cache in modes:
-                    self.measure_mode(scenario, variant, builder, cache, repeat, context)
-            if not self.run.options.keep_images:
-                engine.remove_labelled(self.client, f"{engine.RUN_LABEL}={self.run.run_id}")
+                self.measure_mode(scenario, variant, builder, cache, repeat, context, rounds)
+        return self.run.samples[first:]
 
     def why_skip(self, variant: Variant, builder: Builder) -> str | None:
         """Why this builder cannot build this variant here (a skip, not a failure)."""
@@ -308,40 +336,62 @@ class _Runner:
                               files=scenario.files, source_dir=scenario.context)
 
     def measure_mode(self, scenario: Scenario, variant: Variant, builder: Builder,
-                     cache: CacheMode, repeat: int, context: Path) -> None:
+                     cache: CacheMode, repeat: int, context: Path, rounds: Rounds) -> None:
+        """An untimed priming build (warm, incremental), then `repeat` timed rounds.
+
+        Each round's sample (image facts, layers, start time) is taken in the next round's
+        untimed setup, or after the last round, so only the build itself is inside `timed`.
+        """
         position = Position(scenario=scenario.name, variant=variant.name, builder=builder,
                             cache=cache, repetition=0, repeat=repeat)
-        priming_error = None
+        blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
+                       cache=cache, repetition=0, status=Status.SKIPPED)
         if cache is not CacheMode.COLD:
             self.progress(position)  # repetition 0: priming
             priming = self.build(scenario, variant, builder, context, no_cache=False, tag="prime")
             if priming.error:
-                priming_error = f"the untimed priming build failed: {priming.error}"
-        for repetition in range(1, repeat + 1):
-            self.progress(Position(**{**position.__dict__, "repetition": repetition}))
-            blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
-                           cache=cache, repetition=repetition, status=Status.SKIPPED)
-            if priming_error:
-                self.record(replace(blank, status=Status.FAILED, error=priming_error))
-                continue
-            tag = f"{cache}-{repetition}"
-            if cache is CacheMode.INCREMENTAL:
-                outcome = self.build_changed(scenario, variant, builder, context, tag)
-            else:
-                outcome = self.build(scenario, variant, builder, context,
-                                     no_cache=cache is CacheMode.COLD, tag=tag)
-            self.record(self.sample(blank, scenario, variant, outcome))
+                for repetition in range(1, repeat + 1):
+                    self.record(replace(blank, repetition=repetition, status=Status.FAILED,
+                                        error=f"the untimed priming build failed: {priming.error}"))
+                return
+        repetition = 0
+        built: Made | None = None
+        build_context = context
+        with contextlib.ExitStack() as temporary:
+            def record_built() -> None:
+                nonlocal built
+                if built is not None:
+                    self.record(self.sample(replace(blank, repetition=repetition), scenario,
+                                            variant, built))
+                    built = None
 
-    def build_changed(self, scenario: Scenario, variant: Variant, builder: Builder,
-                      context: Path, tag: str) -> Made:
-        """The incremental change on a fresh copy, so each repetition is new to the cache."""
+            def setup() -> None:
+                nonlocal repetition, build_context
+                record_built()
+                repetition += 1
+                self.progress(replace(position, repetition=repetition))
+                if cache is CacheMode.INCREMENTAL:
+                    build_context = self.changed_context(scenario, context,
+                                                         f"{cache}-{repetition}", temporary)
+
+            def timed() -> None:
+                nonlocal built
+                built = self.build(scenario, variant, builder, build_context,
+                                   no_cache=cache is CacheMode.COLD, tag=f"{cache}-{repetition}")
+
+            rounds(setup, timed, repeat)
+            record_built()
+
+    def changed_context(self, scenario: Scenario, context: Path, tag: str,
+                        temporary: contextlib.ExitStack) -> Path:
+        """A fresh copy with the incremental change, so each repetition is new to the cache."""
         assert scenario.incremental is not None
-        with tempfile.TemporaryDirectory(prefix="harness-changed-") as tmp:
-            changed = Path(tmp) / "context"
-            shutil.copytree(context, changed, symlinks=True)
-            append_to(changed, scenario.incremental.path,
-                      unique_change(scenario.incremental.text, f"{self.run.run_id}-{tag}"))
-            return self.build(scenario, variant, builder, changed, no_cache=False, tag=tag)
+        changed = Path(temporary.enter_context(
+            tempfile.TemporaryDirectory(prefix="harness-changed-"))) / "context"
+        shutil.copytree(context, changed, symlinks=True)
+        append_to(changed, scenario.incremental.path,
+                  unique_change(scenario.incremental.text, f"{self.run.run_id}-{tag}"))
+        return changed
 
     def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
               no_cache: bool, tag: str) -> Made:
