@@ -36,10 +36,18 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Every bundled scenario; arguments after `--` go to `harness run` (e.g. `-k cache-order`)."""
+    """Every bundled scenario through pytest-benchmark (harness.pytest_plugin).
+
+    Arguments after `--` go to pytest: `--quick`, `-k squash`, `--repeat 5`,
+    `--benchmark-compare`, ... Writes results/<run-id>.json/.md/.html (the harness run) and
+    results/pytest-benchmark/ (pytest-benchmark's autosaved JSON).
+    """
     session.install("-e", ".")
     provision_engine(session)
-    session.run("harness", "run", "scenarios", *session.posargs)
+    session.run("pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-v",
+                "--benchmark-autosave", "--benchmark-storage=results/pytest-benchmark",
+                "--benchmark-columns=min,median,max,rounds", "--benchmark-sort=name",
+                *(session.posargs or []), "scenarios")
 
 
 @nox.session

@@ -178,8 +178,8 @@ def run_command(args: argparse.Namespace) -> int:
     from harness import store
     from harness.engine import connect
     from harness.environment import collect_environment
-    from harness.html_report import html_report
-    from harness.report import markdown_report, summary_table, verdict_lines
+    from harness.html_report import write_reports
+    from harness.report import summary_table, verdict_lines
     from harness.runner import (
         Run,
         new_run_id,
@@ -210,15 +210,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 130
     finally:
         client.close()
-    document = store.load(path)
+    document = write_reports(path)
     print(summary_table(document))
-    report = path.with_suffix(".md")
-    report.write_text(markdown_report(document))
-    path.with_suffix(".html").write_text(html_report(document))
     verdicts = verdict_lines(document)
     if verdicts:
         print("\nexpectations:\n" + "\n".join(verdicts))
-    print(f"results: {path}\nreport:  {report} (and .html)")
+    print(f"results: {path}\nreport:  {path.with_suffix('.md')} (and .html)")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
 

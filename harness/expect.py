@@ -138,7 +138,8 @@ class Verdict:
     expr: str
     passed: bool
     """The claim held in every (builder, cache mode) group where its variants were measured
-    (groups where one was skipped, e.g. legacy --squash with BuildKit, are left out)."""
+    (groups where one was skipped, e.g. legacy --squash with BuildKit, or not selected, are
+    left out)."""
     known_false: bool
     as_expected: bool
     """passed, or (for a known-false claim) not passed; the run fails when this is False."""
@@ -171,8 +172,8 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
     values = []
     for builder, cache in groups:
         in_group = [s for s in samples if (str(s.builder), str(s.cache)) == (builder, cache)]
-        if any(_all_skipped(name, in_group) for name in variants_named(expectation)):
-            continue  # e.g. legacy --squash with BuildKit: nothing to compare there
+        if any(_not_measured(name, in_group) for name in variants_named(expectation)):
+            continue  # e.g. legacy --squash with BuildKit, or deselected: nothing to compare
         left = _value(expectation.left, in_group)
         right = _value(expectation.right, in_group)
         holds = None if left is None or right is None else _COMPARE[expectation.op](left, right)
@@ -212,9 +213,9 @@ def _value(operand: Operand, samples: Sequence[SampleLike]) -> float | str | Non
     return operand.factor * statistics.median(numbers) if numbers else None
 
 
-def _all_skipped(variant: str, samples: Sequence[SampleLike]) -> bool:
-    mine = [s for s in samples if s.variant == variant]
-    return bool(mine) and all(str(s.status) == "skipped" for s in mine)
+def _not_measured(variant: str, samples: Sequence[SampleLike]) -> bool:
+    """No sample of the variant in the group, or only skipped ones."""
+    return all(str(s.status) == "skipped" for s in samples if s.variant == variant)
 
 
 def _status(statuses: list[str]) -> str:

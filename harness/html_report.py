@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import io
+from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -187,3 +188,14 @@ def _environment(environment: dict[str, Any]) -> str:
 
 def _e(text: object) -> str:
     return html.escape(str(text))
+
+
+def write_reports(results: Path) -> dict[str, Any]:
+    """The Markdown and HTML reports beside a results file; returns the loaded document."""
+    from harness import store
+    from harness.report import markdown_report
+
+    document = store.load(results)
+    results.with_suffix(".md").write_text(markdown_report(document))
+    results.with_suffix(".html").write_text(html_report(document))
+    return document

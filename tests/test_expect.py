@@ -87,3 +87,13 @@ def test_groups_where_a_variant_was_skipped_are_left_out():
     assert verdict.passed and [v.group for v in verdict.values] == ["legacy/cold"]
     only_skipped = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples[2:])
     assert not only_skipped.passed and only_skipped.values == []
+
+
+def test_groups_where_a_variant_was_not_measured_are_left_out():
+    """e.g. `-k` deselected one variant's warm builds: the cold comparison still counts."""
+    samples = [sample("small", 10), sample("big", 20),
+               sample("big", 20, cache=CacheMode.WARM)]
+    verdict = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples)
+    assert verdict.passed and [v.group for v in verdict.values] == ["legacy/cold"]
+    wrong = evaluate(parse("small.size_bytes > big.size_bytes", VARIANTS), samples)
+    assert not wrong.passed and [v.group for v in wrong.values] == ["legacy/cold"]
