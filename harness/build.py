@@ -53,6 +53,8 @@ class BuildRequest:
     target: str | None = None
     squash: bool = False
     """The legacy builder's --squash (needs the engine's experimental mode)."""
+    buildx_builder: str | None = None
+    """BuildKit only: the buildx builder to build on (`--builder`), e.g. a remote one."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,6 +187,8 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
                     for arg in ("--build-arg", f"{key}={value}")]
         if request.target:
             command += ["--target", request.target]
+        if request.buildx_builder:
+            command += ["--builder", request.buildx_builder]
         if request.no_cache:
             command.append("--no-cache")
         command.append(str(request.context))

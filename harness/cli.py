@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep the run's images (normally removed at the end)")
     run.add_argument("--quick", action="store_true",
                      help="one repetition, cold and warm only (unless --repeat/--cache say)")
+    run.add_argument("--shard", type=shard, metavar="I/N",
+                     help="only the I-th of N slices of the (scenario, variant, builder) matrix "
+                          "(join the shards' files with `harness merge`)")
+    run.add_argument("--buildx-builder", metavar="NAME",
+                     help="the buildx builder BuildKit builds run on (e.g. a remote or "
+                          "Kubernetes one; default: buildx's current builder)")
     run.set_defaults(handler=run_command)
 
     report = commands.add_parser("report", help="format a results file")
@@ -110,6 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exit 1 when anything is flagged")
     trend.add_argument("--html", type=Path, metavar="FILE", help="also write a page of charts")
     trend.set_defaults(handler=trend_command)
+
+    merge = commands.add_parser("merge", help="join the results files of `run --shard` runs")
+    merge.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    merge.add_argument("-o", dest="output", type=Path, required=True, metavar="RUN.json",
+                       help="the joined results file (reports are written beside it)")
+    merge.set_defaults(handler=merge_command)
 
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
@@ -230,7 +242,7 @@ def run_options(args: argparse.Namespace) -> Any:
     return RunOptions(
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
         cache=cache, repeat=args.repeat or (1 if args.quick else None), select=args.select,
-        keep_images=args.keep_images)
+        keep_images=args.keep_images, shard=args.shard, buildx_builder=args.buildx_builder)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -265,6 +277,13 @@ def run_progress(total: int) -> Iterator[Callable[[Any, int], None]]:
                 f"{position.scenario}/{position.variant} {position.builder} {position.cache} "
                 f"{step}"))
         yield show
+
+
+def shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    if slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        return int(index), int(count)
+    raise argparse.ArgumentTypeError(f"expected I/N with 1 ≤ I ≤ N (e.g. 2/4), got {text!r}")
 
 
 def positive_int(text: str) -> int:
@@ -332,6 +351,24 @@ def trend_command(args: argparse.Namespace) -> int:
 
         args.html.write_text(trend_html(frame, summary))
     return 1 if findings and args.fail_on_regression else 0
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    from harness.html_report import write_reports
+    from harness.merge import merge_files
+    from harness.report import summary_table, verdict_lines
+    from harness.store import write_document
+
+    document = merge_files(args.results)
+    write_document(document, args.output)
+    write_reports(args.output)
+    print(summary_table(document))
+    verdicts = verdict_lines(document)
+    if verdicts:
+        print("\nexpectations:\n" + "\n".join(verdicts))
+    print(f"merged {len(args.results)} file(s), {len(document['samples'])} sample(s) "
+          f"into {args.output}")
+    return 0
 
 
 def clean_command(args: argparse.Namespace) -> int:

@@ -106,6 +106,11 @@ class RunOptions:
     select: str | None = None
     """Only variants whose `scenario/variant` contains this text."""
     keep_images: bool = False
+    buildx_builder: str | None = None
+    """The buildx builder BuildKit builds run on (None: buildx's current one)."""
+    shard: tuple[int, int] | None = None
+    """(I, N): only the I-th of N deterministic slices of the (scenario, variant, builder)
+    matrix; `harness merge` joins the shards' results files."""
 
 
 class RunState(enum.StrEnum):
@@ -178,9 +183,22 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def matrix(scenarios: list[Scenario], options: RunOptions) -> list[tuple[Scenario, Variant,
+                                                                         Builder]]:
+    """The selected (scenario, variant, builder) triples, in file order; with a shard I/N,
+    every N-th one starting at the I-th, so heavy scenarios spread over the shards."""
+    triples = [(scenario, variant, builder) for scenario in scenarios
+               for variant in selected_variants(scenario, options)
+               for builder in builders_of(scenario, options)]
+    if options.shard is None:
+        return triples
+    index, count = options.shard
+    return triples[index - 1::count]
+
+
 def planned_samples(scenarios: list[Scenario], options: RunOptions) -> int:
-    return sum(len(builders_of(s, options)) * len(cache_modes_of(s, options))
-               * repeat_of(s, options) * len(selected_variants(s, options)) for s in scenarios)
+    return sum(len(cache_modes_of(scenario, options)) * repeat_of(scenario, options)
+               for scenario, _, _ in matrix(scenarios, options))
 
 
 def selected_variants(scenario: Scenario, options: RunOptions) -> list[Variant]:
@@ -220,13 +238,13 @@ def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], N
     at the end (unless keep_images); bases are kept.
     """
     runner = Runner(client, run, save, progress)
+    work = matrix(run.scenarios, run.options)
     with runner.finishing():
         for scenario in run.scenarios:
-            for variant in selected_variants(scenario, run.options):
-                for builder in builders_of(scenario, run.options):
-                    for cache in cache_modes_of(scenario, run.options):
-                        runner.measure(scenario, variant, builder, cache)
-                    runner.remove_images()
+            for _, variant, builder in [t for t in work if t[0] is scenario]:
+                for cache in cache_modes_of(scenario, run.options):
+                    runner.measure(scenario, variant, builder, cache)
+                runner.remove_images()
             runner.judge(scenario)
     return run
 
@@ -402,7 +420,8 @@ class Runner:
         outcome = build(builder, BuildRequest(
             context=context, dockerfile=DOCKERFILE_NAME, labels=labels, no_cache=no_cache,
             tag=image_tag, build_args=variant.build_args, target=variant.target,
-            squash=variant.squash is Squash.LEGACY), self.client)
+            squash=variant.squash is Squash.LEGACY,
+            buildx_builder=self.run.options.buildx_builder), self.client)
         if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD:
             return Made(build=outcome)
         squash_from = variant.squash_from if variant.squash_from != "base" else variant.base

@@ -17,13 +17,16 @@ from harness.errors import HarnessError
 from harness.runner import Run
 from harness.scenario import Scenario
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Schema history:
 #   1: first format: run_id, state, started_at/ended_at, environment, options,
 #      scenarios (as loaded, secret build args reduced to names), samples (with
 #      transform_s, compressed_bytes, wasted_bytes), images (history and per-layer table),
 #      bases, expectations (the `expect:` verdicts: expr, passed, known_false,
 #      as_expected, values).
+#   2: scenarios[].expect holds whole claims ({expr, known_false, note, cache, builders}),
+#      so `harness merge` can judge them again; options gain shard and buildx_builder;
+#      a merged run has `shards` (each shard's path, run_id, state, shard, environment).
 
 
 def results_path(directory: Path, run_id: str) -> Path:
@@ -31,9 +34,12 @@ def results_path(directory: Path, run_id: str) -> Path:
 
 
 def save(run: Run, path: Path) -> None:
-    """Write the whole run to `path` via a temporary file and a rename: never half-written."""
+    write_document(run_record(run), path)
+
+
+def write_document(document: dict[str, Any], path: Path) -> None:
+    """Write via a temporary file and a rename: never half-written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = run_record(run)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
                                      suffix=".tmp", delete=False) as temporary:
         try:
@@ -103,7 +109,9 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
             name: {"dockerfile": v.dockerfile, "build_args": build_args(v.build_args),
                    "target": v.target, "run": dataclasses.asdict(v.run), "bases": list(v.bases)}
             for name, v in scenario.variants.items()},
-        "expect": [e.expr for e in scenario.expect],
+        "expect": [{"expr": e.expr, "known_false": e.known_false, "note": e.note,
+                    "cache": list(e.cache), "builders": list(e.builders)}
+                   for e in scenario.expect],
         "secret_build_args": sorted(scenario.secret_build_args),
     }
 

@@ -332,3 +332,53 @@ def test_engine_lost_mid_run_ends_with_one_message_and_keeps_the_results(docker_
     assert stderr.startswith("harness: the Docker engine stopped answering")
     assert document["state"] == "engine-lost"
     assert len(document["samples"]) >= 3
+
+
+TWO_SIZES = """\
+description: two sizes, for shards
+repeat: 1
+cache: [cold]
+run: {start_repeat: 1}
+variants:
+  small:
+    dockerfile: |
+      FROM busybox:latest
+      RUN echo small > /f
+  big:
+    dockerfile: |
+      FROM busybox:latest
+      RUN head -c 100000 /dev/zero > /f
+expect:
+  - small.size_bytes < big.size_bytes
+"""
+
+
+def test_shards_run_on_a_named_buildx_builder_and_merge_into_one_judged_run(tmp_path):
+    path = scenario_folder(tmp_path, TWO_SIZES)
+    for shard in ("1/2", "2/2"):
+        done = harness_run(str(path), "--shard", shard, "--buildx-builder", "default",
+                           "--out", str(tmp_path / "shards"), cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+    shards = sorted((tmp_path / "shards").glob("*.json"))
+    measured = [{(s["variant"], s["builder"]) for s in store.load(p)["samples"]} for p in shards]
+    # the matrix is small/legacy, small/buildkit, big/legacy, big/buildkit: stride 2
+    assert sorted(measured, key=sorted) == [{("big", "buildkit"), ("small", "buildkit")},
+                                            {("big", "legacy"), ("small", "legacy")}]
+    assert all(store.load(p)["options"]["buildx_builder"] == "default" for p in shards)
+    out = tmp_path / "merged.json"
+    done = subprocess.run([sys.executable, "-m", "harness", "merge", *map(str, shards), "-o",
+                           str(out)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    merged = store.load(out)
+    assert len(merged["samples"]) == 4 and all(s["status"] == "ok" for s in merged["samples"])
+    (claim,) = merged["expectations"]
+    assert claim["passed"] and len(claim["values"]) == 2
+
+
+def test_an_unknown_buildx_builder_fails_the_buildkit_builds_naming_it(docker_client, tmp_path):
+    path = scenario_folder(tmp_path, TWO_SIZES)
+    run = run_in_process(docker_client, path, builders=(Builder.BUILDKIT,),
+                         buildx_builder="no-such-builder", select="small")
+    (sample,) = run.samples
+    assert sample.status is Status.FAILED
+    assert "no-such-builder" in (sample.error or "")

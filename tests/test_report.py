@@ -22,7 +22,7 @@ def sample(variant, repetition, build_s, size, **fields):
 
 
 def document(samples, expectations=()):
-    return {"schema_version": 1, "run_id": "r1", "state": "complete",
+    return {"schema_version": 2, "run_id": "r1", "state": "complete",
             "started_at": "2026-11-28T00:00:00+00:00", "ended_at": "2026-11-28T00:01:00+00:00",
             "scenarios": [{"name": "demo", "description": "A demo.\n", "baseline": "base"}],
             "samples": list(samples), "expectations": list(expectations)}

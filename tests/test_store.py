@@ -41,7 +41,9 @@ def test_saved_run_loads_back_with_raw_samples_and_no_temporary_files(tmp_path, 
     assert document["samples"][0]["start_samples_s"] == [0.1, 0.2]
     assert document["samples"][0]["builder"] == "legacy"
     assert document["options"]["builders"] == ["legacy"]
-    assert document["scenarios"][0]["expect"] == ["v.size_bytes < 10"]
+    assert document["scenarios"][0]["expect"] == [
+        {"expr": "v.size_bytes < 10", "known_false": False, "note": "", "cache": [],
+         "builders": []}]
     assert [p.name for p in path.parent.iterdir()] == ["r1.json"]
 
 
@@ -68,7 +70,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, scenario):
 def test_unknown_schema_version_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "future.json"
     path.write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(HarnessError, match=r"schema version 99, but this harness reads version 1"):
+    with pytest.raises(HarnessError, match=r"schema version 99, but this harness reads version 2"):
         store.load(path)
 
 

@@ -56,7 +56,7 @@ def test_an_older_size_increase_shows_as_a_step():
 def test_machines_are_kept_apart(tmp_path):
     for index, (fingerprint, size) in enumerate([("fast-box", 100), ("slow-box", 200),
                                                  ("fast-box", 100), ("slow-box", 200)]):
-        document = {"schema_version": 1, "run_id": f"r{index}", "state": "complete",
+        document = {"schema_version": 2, "run_id": f"r{index}", "state": "complete",
                     "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
                     "environment": {"fingerprint": fingerprint}, "scenarios": [],
                     "samples": [sample("base", 1, 1.0, size)]}
@@ -74,7 +74,7 @@ def test_compressed_size_jitter_of_a_few_bytes_is_not_a_regression():
 
 def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
     for index, size in enumerate([100, 100, 100, 101]):
-        document = {"schema_version": 1, "run_id": f"r{index}", "state": "complete",
+        document = {"schema_version": 2, "run_id": f"r{index}", "state": "complete",
                     "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
                     "environment": {"fingerprint": "box"}, "scenarios": [],
                     "samples": [sample("base", 1, 1.0, size)]}

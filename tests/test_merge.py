@@ -1,0 +1,134 @@
+"""`harness run --shard I/N` slices and `harness merge` joining the shards' files."""
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from harness import store
+from harness.cli import main
+from harness.errors import HarnessError
+from harness.merge import judge, merge_files
+from harness.runner import Run, RunOptions, RunState, Sample, Status, matrix
+from harness.scenario import CacheMode, load_scenario
+
+SCENARIO = """\
+variants:
+  small: {dockerfile: FROM scratch}
+  big: {dockerfile: FROM scratch}
+  other: {dockerfile: FROM scratch}
+expect:
+  - small.size_bytes < big.size_bytes
+  - expr: big.size_bytes < small.size_bytes
+    known_false: true
+"""
+
+
+@pytest.fixture
+def scenario(tmp_path):
+    path = tmp_path / "sizes.yaml"
+    path.write_text(SCENARIO)
+    return load_scenario(path)
+
+
+def test_shards_are_disjoint_deterministic_and_cover_the_matrix(scenario):
+    full = [(s.name, v.name, b) for s, v, b in matrix([scenario], RunOptions())]
+    assert len(full) == 6  # 3 variants × 2 builders
+    shards = [[(s.name, v.name, b) for s, v, b in matrix([scenario], RunOptions(shard=(i, 4)))]
+              for i in range(1, 5)]
+    assert sorted(t for shard in shards for t in shard) == sorted(full)
+    assert sum(len(shard) for shard in shards) == len(full)
+    assert shards[0] == [full[0], full[4]]
+    assert [len(shard) for shard in shards] == [2, 2, 1, 1]
+    assert shards == [[(s.name, v.name, b) for s, v, b in
+                       matrix([scenario], RunOptions(shard=(i, 4)))] for i in range(1, 5)]
+
+
+def shard_file(tmp_path, scenario, index, count, sizes, state=RunState.COMPLETE):
+    options = RunOptions(shard=(index, count))
+    run = Run(run_id=f"shard{index}", started_at=f"2026-11-28T0{index}:00:00+00:00",
+              environment={"machine": index}, options=options, scenarios=[scenario],
+              state=state, ended_at=f"2026-11-28T0{index}:30:00+00:00")
+    for _, variant, builder in matrix([scenario], options):
+        run.samples.append(Sample(scenario=scenario.name, variant=variant.name, builder=builder,
+                                  cache=CacheMode.COLD, repetition=1, status=Status.OK,
+                                  build_s=1.0, size_bytes=sizes[variant.name]))
+    path = tmp_path / f"shard{index}.json"
+    store.save(run, path)
+    return path
+
+
+def test_merge_joins_shards_and_judges_claims_across_them(tmp_path, scenario):
+    sizes = {"small": 10, "big": 20, "other": 5}
+    paths = [shard_file(tmp_path, scenario, i, 3, sizes) for i in (1, 2, 3)]
+    # small and big never meet in one builder within a shard: no shard can judge the claims
+    for path in paths:
+        document = store.load(path)
+        assert judge(document["scenarios"], document["samples"]) == []
+
+    merged = merge_files(paths)
+    assert len(merged["samples"]) == 6 and merged["state"] == "complete"
+    assert merged["options"]["shard"] is None
+    assert [s["run_id"] for s in merged["shards"]] == ["shard1", "shard2", "shard3"]
+    assert (merged["started_at"], merged["ended_at"]) == ("2026-11-28T01:00:00+00:00",
+                                                          "2026-11-28T03:30:00+00:00")
+    claims = {e["expr"]: e for e in merged["expectations"]}
+    assert claims["small.size_bytes < big.size_bytes"]["passed"]
+    assert [v["group"] for v in claims["small.size_bytes < big.size_bytes"]["values"]] == [
+        "buildkit/cold", "legacy/cold"]
+    known_false = claims["big.size_bytes < small.size_bytes"]
+    assert not known_false["passed"] and known_false["as_expected"]
+
+
+def test_merge_command_writes_a_loadable_run_with_reports(tmp_path, scenario, capsys):
+    paths = [shard_file(tmp_path, scenario, i, 2, {"small": 1, "big": 2, "other": 3})
+             for i in (1, 2)]
+    out = tmp_path / "merged" / "run.json"
+    assert main(["merge", *map(str, paths), "-o", str(out)]) == 0
+    assert len(store.load(out)["samples"]) == 6
+    assert out.with_suffix(".md").is_file() and out.with_suffix(".html").is_file()
+    assert f"merged 2 file(s), 6 sample(s) into {out}" in capsys.readouterr().out
+
+
+def test_merge_state_is_the_worst_of_the_shards(tmp_path, scenario):
+    sizes = {"small": 1, "big": 2, "other": 3}
+    paths = [shard_file(tmp_path, scenario, 1, 2, sizes),
+             shard_file(tmp_path, scenario, 2, 2, sizes, state=RunState.INTERRUPTED)]
+    assert merge_files(paths)["state"] == "interrupted"
+
+
+def test_merging_a_shard_twice_is_refused(tmp_path, scenario):
+    path = shard_file(tmp_path, scenario, 1, 2, {"small": 1, "big": 2, "other": 3})
+    copy = tmp_path / "copy.json"
+    copy.write_text(path.read_text())
+    with pytest.raises(HarnessError, match=r"copy\.json: sizes/small/legacy/cold was also "
+                                           r"measured in .*shard1\.json"):
+        merge_files([path, copy])
+
+
+def test_shards_of_different_scenario_definitions_are_refused(tmp_path, scenario):
+    first = shard_file(tmp_path, scenario, 1, 2, {"small": 1, "big": 2, "other": 3})
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(SCENARIO.replace("small: {dockerfile: FROM scratch}",
+                                        "small: {dockerfile: FROM busybox}"))
+    other = replace(load_scenario(changed), name="sizes")
+    second = shard_file(tmp_path, other, 2, 2, {"small": 1, "big": 2, "other": 3})
+    with pytest.raises(HarnessError, match=r"shard2\.json: scenario `sizes` differs from its "
+                                           r"definition in .*shard1\.json"):
+        merge_files([first, second])
+
+
+def test_merge_of_a_non_results_file_names_it(tmp_path, scenario, capsys):
+    good = shard_file(tmp_path, scenario, 1, 2, {"small": 1, "big": 2, "other": 3})
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    assert main(["merge", str(good), str(bad), "-o", str(tmp_path / "out.json")]) == 2
+    assert "bad.json: results schema version None" in capsys.readouterr().err
+    assert not (tmp_path / "out.json").exists()
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "1", "a/b", "1/0"])
+def test_bad_shard_arguments_are_refused(text, capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--shard", text])
+    assert f"expected I/N with 1 ≤ I ≤ N (e.g. 2/4), got '{text}'" in capsys.readouterr().err
