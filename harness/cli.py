@@ -81,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--keep-images", action="store_true",
                      help="keep the run's images (normally removed at the end)")
     run.add_argument("--quick", action="store_true",
-                     help="one repetition, cold and warm only (unless --repeat/--cache say)")
+                     help="each scenario's `quick:` subset, one repetition, cold and warm only "
+                          "(unless --repeat/--cache say)")
     run.add_argument("--shard", type=shard, metavar="I/N",
                      help="only the I-th of N slices of the (scenario, variant, builder) matrix "
                           "(join the shards' files with `harness merge`)")
@@ -242,7 +243,8 @@ def run_options(args: argparse.Namespace) -> Any:
     return RunOptions(
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
         cache=cache, repeat=args.repeat or (1 if args.quick else None), select=args.select,
-        keep_images=args.keep_images, shard=args.shard, buildx_builder=args.buildx_builder)
+        keep_images=args.keep_images, quick=args.quick, shard=args.shard,
+        buildx_builder=args.buildx_builder)
 
 
 def _interrupt(signum: int, frame: object) -> None:

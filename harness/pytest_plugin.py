@@ -46,7 +46,7 @@ INTERRUPTED = pytest.StashKey[bool]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness", "harness scenarios as benchmarks")
     group.addoption("--quick", action="store_true",
-                    help="one repetition, cold and warm builds only")
+                    help="each scenario's `quick:` subset, one repetition, cold and warm only")
     group.addoption("--repeat", type=int, metavar="N", help="timed repetitions (rounds) per "
                     "benchmark instead of each scenario's own")
     group.addoption("--results-dir", type=Path, default=Path("results"), metavar="DIR",
@@ -68,7 +68,7 @@ def options(config: pytest.Config) -> RunOptions:
     quick = config.getoption("quick")
     return RunOptions(cache=(CacheMode.COLD, CacheMode.WARM) if quick else None,
                       repeat=config.getoption("repeat") or (1 if quick else None),
-                      keep_images=config.getoption("keep_images"),
+                      keep_images=config.getoption("keep_images"), quick=quick,
                       shard=config.getoption("shard"),
                       buildx_builder=config.getoption("buildx_builder"))
 

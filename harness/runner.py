@@ -106,6 +106,9 @@ class RunOptions:
     select: str | None = None
     """Only variants whose `scenario/variant` contains this text."""
     keep_images: bool = False
+    quick: bool = False
+    """Each scenario's `quick:` subset of variants and builders (the caller also sets
+    repeat=1 and cold+warm)."""
     buildx_builder: str | None = None
     """The buildx builder BuildKit builds run on (None: buildx's current one)."""
     shard: tuple[int, int] | None = None
@@ -202,12 +205,17 @@ def planned_samples(scenarios: list[Scenario], options: RunOptions) -> int:
 
 
 def selected_variants(scenario: Scenario, options: RunOptions) -> list[Variant]:
+    quick = scenario.quick.variants if options.quick else None
     return [v for v in scenario.variants.values()
-            if not options.select or options.select in f"{scenario.name}/{v.name}"]
+            if (not options.select or options.select in f"{scenario.name}/{v.name}")
+            and (quick is None or v.name in quick)]
 
 
 def builders_of(scenario: Scenario, options: RunOptions) -> tuple[Builder, ...]:
-    return tuple(b for b in scenario.builders if options.builders is None or b in options.builders)
+    quick = scenario.quick.builders if options.quick else None
+    return tuple(b for b in scenario.builders
+                 if (options.builders is None or b in options.builders)
+                 and (quick is None or b in quick))
 
 
 def cache_modes_of(scenario: Scenario, options: RunOptions) -> tuple[CacheMode, ...]:

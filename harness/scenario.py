@@ -110,6 +110,15 @@ class BaseRecipe:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Quick:
+    """What `--quick` runs of a scenario (one repetition, cold and warm): a representative
+    subset of its variants and builders; None means all of them."""
+
+    variants: tuple[str, ...] | None = None
+    builders: tuple[Builder, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class Scenario:
     name: str
     path: Path
@@ -127,10 +136,11 @@ class Scenario:
     variants: dict[str, Variant]
     expect: tuple[expect.Expectation, ...]
     secret_build_args: frozenset[str] = frozenset()
+    quick: Quick = Quick()
 
 
 TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "builders", "cache",
-            "repeat", "incremental", "run", "variants", "expect", "secret_build_args")
+            "repeat", "incremental", "run", "variants", "expect", "secret_build_args", "quick")
 VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
                 "target", "run", "squash", "squash_from", "restore_config")
 RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
@@ -249,13 +259,14 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
         c.at(document, "baseline", f"baseline: no variant `{baseline}`; expected one of: "
                                    f"{', '.join(declared)}")
     expectations = c.expectations(document, declared)
+    quick = c.quick(document, declared, builders)
     if c.problems:
         return None, sorted(c.problems, key=lambda p: (str(p.file), p.line))
     return Scenario(
         name=name, path=path, description=description, bases=bases, files=files,
         context=context, baseline=baseline, builders=builders, cache=cache, repeat=repeat,
         incremental=incremental, run=run, variants=variants, expect=expectations,
-        secret_build_args=secret_build_args,
+        secret_build_args=secret_build_args, quick=quick,
     ), []
 
 
@@ -350,6 +361,29 @@ class _Checker:
             else:
                 result[name] = str(item)
         return result
+
+    def quick(self, document: LineDict, declared: list[str],
+              builders: tuple[Builder, ...]) -> Quick:
+        value = document.get("quick")
+        if value is None:
+            return Quick()
+        if not isinstance(value, LineDict):
+            self.at(document, "quick", f"quick: expected a mapping with `variants:` and/or "
+                                       f"`builders:`, found {_found(value)}")
+            return Quick()
+        self.only_keys(value, ("variants", "builders"), "quick.")
+        variants = self.string_list(value, "variants", "a list of variant names", "quick.")
+        for index, name in enumerate(variants or ()):
+            if declared and name not in declared:
+                self.problem(value["variants"].line_of(index),
+                             f"quick.variants: no variant `{name}`; expected one of: "
+                             f"{', '.join(declared)}")
+        chosen = self.choices(value, "builders", Builder, "quick.")
+        for builder in chosen or ():
+            if builder not in builders:
+                self.at(value, "builders", f"quick.builders: `{builder}` is not one of the "
+                                           f"scenario's builders ({', '.join(builders)})")
+        return Quick(variants=tuple(variants) if variants else None, builders=chosen)
 
     def choices(self, mapping: LineDict, key: str, kind: type[enum.StrEnum],
                 where: str = "") -> tuple[Any, ...] | None:

@@ -25,7 +25,8 @@ SCHEMA_VERSION = 2
 #      bases, expectations (the `expect:` verdicts: expr, passed, known_false,
 #      as_expected, values).
 #   2: scenarios[].expect holds whole claims ({expr, known_false, note, cache, builders}),
-#      so `harness merge` can judge them again; options gain shard and buildx_builder;
+#      so `harness merge` can judge them again; scenarios gain `quick` (the --quick subset);
+#      options gain quick, shard and buildx_builder;
 #      a merged run has `shards` (each shard's path, run_id, state, shard, environment).
 
 
@@ -113,6 +114,7 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
                     "cache": list(e.cache), "builders": list(e.builders)}
                    for e in scenario.expect],
         "secret_build_args": sorted(scenario.secret_build_args),
+        "quick": dataclasses.asdict(scenario.quick),
     }
 
 

@@ -441,3 +441,29 @@ def test_squash_from_must_be_base_or_a_count(tmp_path):
     path = write(tmp_path, MINIMAL + "    squash: docker-squash\n    squash_from: top\n")
     assert only_problem(path) == (7, "variants.only.squash_from: expected `base` or a number of "
                                      "history entries ≥ 1, found a string ('top')")
+
+
+def test_quick_subset_is_checked_and_narrows_quick_runs_only(tmp_path):
+    from harness.runner import RunOptions, matrix
+
+    path = tmp_path / "q.yaml"
+    path.write_text("builders: [legacy, buildkit]\nvariants:\n  a: {dockerfile: FROM scratch}\n"
+                    "  b: {dockerfile: FROM scratch}\nquick:\n  variants: [b]\n"
+                    "  builders: [buildkit]\n")
+    scenario = load_scenario(path)
+    assert [(v.name, b) for _, v, b in matrix([scenario], RunOptions(quick=True))] == [
+        ("b", Builder.BUILDKIT)]
+    assert len(matrix([scenario], RunOptions())) == 4
+
+
+def test_quick_subset_names_must_exist(tmp_path):
+    path = tmp_path / "q.yaml"
+    path.write_text("builders: [legacy]\nvariants:\n  a: {dockerfile: FROM scratch}\n"
+                    "quick:\n  variants: [a, nope]\n  builders: [buildkit]\n  repeat: 2\n")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert [str(p) for p in error.value.problems] == [
+        f"{path}:5: quick.variants: no variant `nope`; expected one of: a",
+        f"{path}:6: quick.builders: `buildkit` is not one of the scenario's builders (legacy)",
+        f"{path}:7: quick.repeat: unknown key; expected one of: variants, builders",
+    ]
