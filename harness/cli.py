@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--html", type=Path, metavar="FILE", help="also write a page of charts")
     trend.set_defaults(handler=trend_command)
 
+    findings = commands.add_parser(
+        "findings", help="the claims of a run as a Markdown table (README's Findings)")
+    findings.add_argument("results", type=Path, metavar="RESULTS.json")
+    findings.add_argument("--update", type=Path, metavar="FILE",
+                          help="replace the table between the findings markers in FILE")
+    findings.set_defaults(handler=findings_command)
+
     merge = commands.add_parser("merge", help="join the results files of `run --shard` runs")
     merge.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
     merge.add_argument("-o", dest="output", type=Path, required=True, metavar="RUN.json",
@@ -353,6 +360,19 @@ def trend_command(args: argparse.Namespace) -> int:
 
         args.html.write_text(trend_html(frame, summary))
     return 1 if findings and args.fail_on_regression else 0
+
+
+def findings_command(args: argparse.Namespace) -> int:
+    from harness import store
+    from harness.report import findings_table, update_findings
+
+    table = findings_table(store.load(args.results))
+    if args.update:
+        update_findings(args.update, table)
+        print(f"{args.update}: findings from {args.results}")
+    else:
+        print(table, end="")
+    return 0
 
 
 def merge_command(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
-"""Just enough Dockerfile parsing to know which images a build starts from.
+"""Just enough Dockerfile parsing to know which images a build starts from or copies from.
 
 Handles line continuations, parser directives and comments, `ARG` defaults before `FROM`,
-`--platform=`, stage names (`AS name`) and `FROM <earlier stage>`.
+`--platform=`, stage names (`AS name`), `FROM <earlier stage>` and `COPY --from=IMAGE`.
 """
 
 from __future__ import annotations
@@ -92,13 +92,16 @@ def from_lines(text: str, build_args: Mapping[str, str] | None = None) -> list[F
 
 
 def base_images(text: str, build_args: Mapping[str, str] | None = None) -> list[str]:
-    """The images (not stages, not scratch) the Dockerfile builds from, in order, once each."""
-    images: list[str] = []
-    for from_line in from_lines(text, build_args):
-        if not from_line.from_stage and from_line.image != "scratch" \
-                and from_line.image not in images:
-            images.append(from_line.image)
-    return images
+    """The images (not stages, not scratch) the Dockerfile builds from or copies from
+    (`COPY --from=IMAGE`), in order, once each."""
+    froms = from_lines(text, build_args)
+    stages = {f.stage for f in froms if f.stage}
+    images = [f.image for f in froms if not f.from_stage and f.image != "scratch"]
+    for _, keyword, arguments in instructions(text):
+        source = re.match(r"--from=(\S+)", arguments) if keyword in ("COPY", "ADD") else None
+        if source and source.group(1) not in stages and not source.group(1).isdigit():
+            images.append(source.group(1))
+    return list(dict.fromkeys(images))
 
 
 def final_base(text: str, build_args: Mapping[str, str] | None = None,

@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
+from harness.errors import HarnessError
+from harness.expect import Expectation, Operand, parse
 from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings, summarize
 
 
@@ -224,3 +227,58 @@ def bmf_report(document: dict[str, Any]) -> str:
             "value": summary["median"], "lower_value": summary["min"],
             "upper_value": summary["max"]}
     return json.dumps(benchmarks, indent=1)
+
+
+FINDINGS_START = "<!-- findings:start -->"
+FINDINGS_END = "<!-- findings:end -->"
+
+
+def findings_table(document: dict[str, Any]) -> str:
+    """Each claim of a run with its verdict and the medians each side had (README's Findings)."""
+    variants = {s["name"]: list(s["variants"]) for s in document["scenarios"]}
+    rows = []
+    for claim in document.get("expectations", []):
+        expectation = parse(claim["expr"], variants[claim["scenario"]])
+        rows.append([claim["scenario"], f"`{claim['expr']}`", claim_mark(claim),
+                     _key_numbers(claim, expectation), claim.get("note", "")])
+    engine = document["environment"].get("engine", {})
+    source = (f"Run `{document['run_id']}` ({document['started_at'][:10]}, engine "
+              f"{engine.get('server_version', '?')}, {engine.get('storage_driver', '?')}, "
+              f"{len(document['samples'])} samples).")
+    return source + "\n\n" + tabulate(rows, headers=["scenario", "claim", "verdict",
+                                                     "medians (left vs right)", "note"],
+                                      tablefmt="github") + "\n"
+
+
+def _key_numbers(claim: dict[str, Any], expectation: Expectation) -> str:
+    """The medians without the claim's factors; one entry when every group agrees."""
+    def side(value: float | str | None, operand: Operand) -> str:
+        if value is None or isinstance(value, str):
+            return _shown(value)
+        raw = value / operand.factor if operand.variant else value
+        return _human(raw, operand.metric or (expectation.left.metric or ""))
+
+    shown = [(v["group"], f"{side(v['left'], expectation.left)} vs "
+                          f"{side(v['right'], expectation.right)}") for v in claim["values"]]
+    if len({text for _, text in shown}) == 1:
+        return f"{shown[0][1]} (all {len(shown)} groups)" if len(shown) > 1 else \
+            f"{shown[0][0]}: {shown[0][1]}"
+    return "; ".join(f"{group}: {text}" for group, text in shown)
+
+
+def _human(value: float, metric: str) -> str:
+    if metric.endswith("_bytes"):
+        return f"{value / 1e6:.1f} MB" if abs(value) >= 1e5 else f"{value:,.0f} B"
+    if metric.endswith("_s"):
+        return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms"
+    return f"{value:g}"
+
+
+def update_findings(path: Path, table: str) -> None:
+    """Replace what is between the findings markers in `path` (a README)."""
+    text = path.read_text()
+    start, end = text.find(FINDINGS_START), text.find(FINDINGS_END)
+    if start < 0 or end < start:
+        raise HarnessError(f"{path}: no `{FINDINGS_START}` … `{FINDINGS_END}` markers; add "
+                           "them where the findings table should go")
+    path.write_text(text[:start + len(FINDINGS_START)] + "\n" + table + text[end:])

@@ -8,7 +8,16 @@ import pandas as pd
 import pytest
 
 from harness.compare import compare_runs, parse_thresholds
-from harness.report import bmf_report, csv_report, gab_report, json_report, markdown_report
+from harness.errors import HarnessError
+from harness.report import (
+    bmf_report,
+    csv_report,
+    findings_table,
+    gab_report,
+    json_report,
+    markdown_report,
+    update_findings,
+)
 
 
 def sample(variant, repetition, build_s, size, **fields):
@@ -116,3 +125,41 @@ def test_bmf_output_matches_the_documented_schema():
     assert benchmarks["demo/base [legacy, cold]"]["build-s"] == {
         "value": pytest.approx(1.0), "lower_value": 0.9, "upper_value": 1.1}
     assert "demo/broken [legacy, cold]" not in benchmarks
+
+
+def findings_document():
+    return {**DOC, "environment": {"engine": {"server_version": "20.10.24",
+                                              "storage_driver": "overlay2"}},
+            "scenarios": [{"name": "demo", "variants": {"base": {}, "fast": {}, "slow": {}}}],
+            "expectations": [
+                {"scenario": "demo", "expr": "fast.size_bytes < 0.8 * base.size_bytes",
+                 "passed": True, "known_false": False, "as_expected": True, "note": "",
+                 "values": [{"group": "legacy/cold", "left": 1_500_000, "right": 1_600_000},
+                            {"group": "buildkit/cold", "left": 1_500_000,
+                             "right": 1_600_000}]},
+                {"scenario": "demo", "expr": "slow.start_s < 0.5 * base.start_s",
+                 "passed": False, "known_false": True, "as_expected": True,
+                 "note": "no gain", "values": [
+                     {"group": "legacy/cold", "left": 0.3, "right": 0.125},
+                     {"group": "buildkit/cold", "left": 0.28, "right": 0.15}]}]}
+
+
+def test_findings_table_shows_verdicts_and_medians_without_factors():
+    table = findings_table(findings_document())
+    assert table.startswith("Run `r1` (2026-11-28, engine 20.10.24, overlay2, 7 samples).\n\n")
+    lines = table.splitlines()
+    assert "| demo       | `fast.size_bytes < 0.8 * base.size_bytes` | ✓" in lines[4]
+    assert "1.5 MB vs 2.0 MB (all 2 groups)" in lines[4]
+    assert "✗ known false" in lines[5] and "no gain" in lines[5]
+    assert "legacy/cold: 300 ms vs 250 ms; buildkit/cold: 280 ms vs 300 ms" in lines[5]
+
+
+def test_update_findings_replaces_only_between_the_markers(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- findings:start -->\nold table\n<!-- findings:end -->\nrest\n")
+    update_findings(readme, "new table\n")
+    assert readme.read_text() == ("intro\n<!-- findings:start -->\nnew table\n"
+                                  "<!-- findings:end -->\nrest\n")
+    readme.write_text("no markers\n")
+    with pytest.raises(HarnessError, match=r"README\.md: no `<!-- findings:start -->`"):
+        update_findings(readme, "x")

@@ -467,3 +467,12 @@ def test_quick_subset_names_must_exist(tmp_path):
         f"{path}:6: quick.builders: `buildkit` is not one of the scenario's builders (legacy)",
         f"{path}:7: quick.repeat: unknown key; expected one of: variants, builders",
     ]
+
+
+def test_images_copied_from_count_as_bases_but_stages_and_indexes_do_not():
+    from harness.dockerfile import base_images
+
+    text = ("FROM debian:bookworm AS build\nRUN true\nFROM scratch\n"
+            "COPY --from=busybox:latest /bin/busybox /hello\nCOPY --from=build /etc /etc\n"
+            "COPY --from=0 /usr /usr\nADD --from=debian:bookworm /x /x\nCOPY a b\n")
+    assert base_images(text) == ["debian:bookworm", "busybox:latest"]
