@@ -33,7 +33,7 @@ LOG_TAIL_LINES = 30
 SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
-_BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\d+/\d+\] (\w+)")
+_BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")  # "[ 3/11] RUN", "[build 2/4] COPY"
 
 
 class Builder(enum.StrEnum):

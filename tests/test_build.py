@@ -33,6 +33,14 @@ def test_buildkit_warm_build_has_every_step_cached():
     assert all(s.cached for s in steps)
 
 
+def test_buildkit_step_numbers_padded_past_nine_steps_are_counted():
+    """BuildKit writes `[ 3/11] RUN ...` once a build has ten or more steps."""
+    # recorded: a warm build of layer-count's ten-layers variant (FROM + 10 RUNs)
+    steps = buildkit_steps((DATA / "buildkit-warm-11-steps.rawjson").read_text())
+    assert len(steps) == 10 and all(s.cached for s in steps)
+    assert steps[1].name.startswith("[ 3/11] RUN for i in $(seq 11 20)")
+
+
 def test_buildkit_log_decodes_run_output():
     assert "built-ok" in buildkit_log(COLD)
 
