@@ -33,7 +33,8 @@ LOG_TAIL_LINES = 30
 SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
-_BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")  # "[ 3/11] RUN", "[build 2/4] COPY"
+# "[2/3] RUN", "[ 3/11] RUN" (padded from ten steps on), "[build 2/4] COPY"
+_BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")
 
 
 class Builder(enum.StrEnum):

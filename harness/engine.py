@@ -70,9 +70,15 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+OPERATION_TIMEOUT_S = 600
+"""Read timeout of the working client: `docker save` of a large image, a squash or an import
+can be silent for longer than a probe should wait (5 s timed out saving a 194 MB image)."""
+
+
 def connect(timeout_s: float = 5.0) -> docker.DockerClient:
     """A client for the engine at DOCKER_HOST, with the API version negotiated down to it.
 
+    `timeout_s` bounds the probe; the client returned waits OPERATION_TIMEOUT_S per read.
     Negotiated by hand (not docker-py's version="auto") so a failed attempt closes its socket.
     """
     timeout = int(max(timeout_s, 1))
@@ -94,7 +100,7 @@ def connect(timeout_s: float = 5.0) -> docker.DockerClient:
         ) from None
     finally:
         probe.close()
-    return docker.from_env(version=api_version, timeout=timeout)
+    return docker.from_env(version=api_version, timeout=max(timeout, OPERATION_TIMEOUT_S))
 
 
 def _unix_socket_problem(host: str, timeout_s: float) -> str | None:
