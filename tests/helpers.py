@@ -1,7 +1,12 @@
 """Helpers shared by test modules."""
 
 import shutil
+import subprocess
 from pathlib import Path
+
+import pytest
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
 def write_busybox_context(directory: Path, dockerfile: str) -> Path:
@@ -9,3 +14,24 @@ def write_busybox_context(directory: Path, dockerfile: str) -> Path:
     shutil.copy2("/bin/busybox", directory / "busybox")
     (directory / "Dockerfile").write_text(dockerfile)
     return directory
+
+
+def render_in_chromium(page: Path, tmp_path: Path, artifact: str) -> None:
+    """Render a page in headless Chromium: no console errors, a screenshot with content,
+    kept as tests/artifacts/<artifact>."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Chromium is missing: `apt-get install chromium` (nox -s tests does)")
+    screenshot = tmp_path / artifact
+    result = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr",
+         "--v=0", "--window-size=1200,1600", f"--screenshot={screenshot}", page.as_uri()],
+        capture_output=True, text=True, timeout=120)
+    console = [line for line in result.stderr.splitlines() if ":CONSOLE" in line]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert console == []
+    assert screenshot.stat().st_size > 20_000  # a page with charts, not a blank one
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(screenshot, ARTIFACTS / artifact)

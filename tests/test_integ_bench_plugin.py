@@ -10,6 +10,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from .helpers import render_in_chromium
+
 pytestmark = pytest.mark.docker
 
 SCENARIO = """\
@@ -65,7 +67,8 @@ def test_bench_plugin_times_the_runner_builds_and_saves_both_result_files(
     assert "tiny.yaml::expect PASSED" in output
     (run_file,) = results.glob("*.json")
     assert f"results: {run_file}" in output
-    assert run_file.with_suffix(".md").is_file() and run_file.with_suffix(".html").is_file()
+    assert run_file.with_suffix(".md").is_file()
+    render_in_chromium(run_file.with_suffix(".html"), tmp_path, "bench-report.png")
     run = json.loads(run_file.read_text())
     assert run["state"] == "complete"
     assert [e["passed"] for e in run["expectations"]] == [True, True]
