@@ -8,6 +8,7 @@ import nox
 
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
+nox.options.reuse_venv = "yes"  # a second `nox -s bench` skips rebuilding its virtualenv
 
 
 def provision_engine(session: nox.Session) -> None:
