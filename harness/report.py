@@ -160,8 +160,12 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
         return [row["variant"], f"{row['status']}: {reason}", *["–"] * 9]
 
     def seconds(metric: str) -> str:
+        """Median ± stddev; a single sample has no spread to show."""
         summary = metrics.get(metric)
-        return f"{summary['median']:.2f} s ±{summary['stddev']:.2f}" if summary else "–"
+        if not summary:
+            return "–"
+        spread = f" ±{summary['stddev']:.2f}" if summary["n"] > 1 else " (n=1)"
+        return f"{summary['median']:.2f} s{spread}"
 
     def megabytes(metric: str) -> str:
         return f"{metrics[metric]['median'] / 1e6:.1f} MB" if metric in metrics else "–"
@@ -174,8 +178,10 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
     return [
         row["variant"] + (" (baseline)" if row["variant"] == row["baseline"] else ""), status,
         seconds("build_s"),
-        (f"×{build_change['ratio']:.2f} [{build_change['ci_low']:.2f}–"
-         f"{build_change['ci_high']:.2f}]" + (" *" if build_change["significant"] else ""))
+        (f"×{build_change['ratio']:.2f}" + (
+            f" [{build_change['ci_low']:.2f}–{build_change['ci_high']:.2f}]"
+            if build_change["ci_low"] is not None and build_change["ci_low"]
+            != build_change["ci_high"] else "") + (" *" if build_change["significant"] else ""))
         if build_change else "",
         megabytes("size_bytes"),
         f"{(size_change['ratio'] - 1) * 100:+.1f} %" if size_change else "",

@@ -163,3 +163,12 @@ def test_update_findings_replaces_only_between_the_markers(tmp_path):
     readme.write_text("no markers\n")
     with pytest.raises(HarnessError, match=r"README\.md: no `<!-- findings:start -->`"):
         update_findings(readme, "x")
+
+
+def test_a_single_sample_shows_no_spread_and_no_interval():
+    single = document([sample("base", 1, 1.0, 2_000_000), sample("fast", 1, 0.5, 1_500_000)])
+    lines = markdown_report(single).splitlines()
+    base = next(line for line in lines if line.startswith("| base (baseline)"))
+    fast = next(line for line in lines if line.startswith("| fast"))
+    assert "1.00 s (n=1)" in base and "±" not in base
+    assert "×0.50" in fast and "[" not in fast
