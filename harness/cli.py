@@ -199,7 +199,6 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.engine import connect
     from harness.environment import collect_environment
     from harness.html_report import write_reports
-    from harness.report import summary_table, verdict_lines
     from harness.runner import (
         Run,
         new_run_id,
@@ -231,26 +230,30 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         client.close()
     document = write_reports(path)
-    print(summary_table(document))
-    verdicts = verdict_lines(document)
-    if verdicts:
-        print("\nexpectations:\n" + "\n".join(verdicts))
+    print_summary(document)
     print(f"results: {path}\nreport:  {path.with_suffix('.md')} (and .html)")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
 
 
-def run_options(args: argparse.Namespace) -> Any:
-    """The `harness run` options; --quick is one repetition of cold and warm builds."""
-    from harness.runner import RunOptions
+def print_summary(document: dict[str, Any]) -> None:
+    """What `run` and `merge` print: a row per variant, builder and cache mode; the claims."""
+    from harness.report import summary_table, verdict_lines
 
-    cache = tuple(CacheMode(c) for c in args.cache) if args.cache else None
-    if args.quick and cache is None:
-        cache = (CacheMode.COLD, CacheMode.WARM)
-    return RunOptions(
+    print(summary_table(document))
+    verdicts = verdict_lines(document)
+    if verdicts:
+        print("\nexpectations:\n" + "\n".join(verdicts))
+
+
+def run_options(args: argparse.Namespace) -> Any:
+    """The `harness run` options (what --quick means: runner.run_options)."""
+    from harness import runner
+
+    return runner.run_options(
+        quick=args.quick, cache=tuple(CacheMode(c) for c in args.cache) if args.cache else None,
+        repeat=args.repeat, select=args.select, keep_images=args.keep_images, shard=args.shard,
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
-        cache=cache, repeat=args.repeat or (1 if args.quick else None), select=args.select,
-        keep_images=args.keep_images, quick=args.quick, shard=args.shard,
         buildx_builder=args.buildx_builder)
 
 
@@ -378,16 +381,12 @@ def findings_command(args: argparse.Namespace) -> int:
 def merge_command(args: argparse.Namespace) -> int:
     from harness.html_report import write_reports
     from harness.merge import merge_files
-    from harness.report import summary_table, verdict_lines
     from harness.store import write_document
 
     document = merge_files(args.results)
     write_document(document, args.output)
     write_reports(args.output)
-    print(summary_table(document))
-    verdicts = verdict_lines(document)
-    if verdicts:
-        print("\nexpectations:\n" + "\n".join(verdicts))
+    print_summary(document)
     print(f"merged {len(args.results)} file(s), {len(document['samples'])} sample(s) "
           f"into {args.output}")
     return 0

@@ -185,6 +185,15 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
                    values=values, predicted_failure=predicted_failure(expectation))
 
 
+def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) -> list[Verdict]:
+    """The claims these samples can test. A claim naming a variant that was not measured, or
+    that no measured group can test (an incremental one under --quick), is not evaluated,
+    rather than failed."""
+    measured = {s.variant for s in samples}
+    verdicts = [evaluate(e, samples) for e in expectations if variants_named(e) <= measured]
+    return [v for v in verdicts if v.values]
+
+
 def variants_named(expectation: Expectation) -> set[str]:
     return {o.variant for o in (expectation.left, expectation.right) if o.variant}
 

@@ -12,9 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from harness import store
+from harness import expect, store
 from harness.errors import HarnessError
-from harness.expect import evaluate, parse, variants_named
 from harness.runner import RunState, new_run_id
 
 STATE_ORDER = [RunState.ENGINE_LOST, RunState.INTERRUPTED, RunState.RUNNING, RunState.COMPLETE]
@@ -69,14 +68,11 @@ def judge(scenarios: list[dict[str, Any]], samples: list[dict[str, Any]]) -> lis
     """The scenarios' claims on the joined samples, as the runner judges them."""
     verdicts = []
     for scenario in scenarios:
+        claims = [expect.parse(claim["expr"], scenario["variants"],
+                               known_false=claim["known_false"], note=claim["note"],
+                               cache=tuple(claim["cache"]), builders=tuple(claim["builders"]))
+                  for claim in scenario["expect"]]
         mine = [SimpleNamespace(**s) for s in samples if s["scenario"] == scenario["name"]]
-        measured = {s.variant for s in mine}
-        for claim in scenario["expect"]:
-            expectation = parse(claim["expr"], scenario["variants"],
-                                known_false=claim["known_false"], note=claim["note"],
-                                cache=tuple(claim["cache"]), builders=tuple(claim["builders"]))
-            if variants_named(expectation) <= measured:
-                verdict = evaluate(expectation, mine)
-                if verdict.values:
-                    verdicts.append({"scenario": scenario["name"], **asdict(verdict)})
+        verdicts += [{"scenario": scenario["name"], **asdict(verdict)}
+                     for verdict in expect.judge(claims, mine)]
     return verdicts

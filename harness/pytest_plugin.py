@@ -34,6 +34,7 @@ from harness.runner import (
     matrix,
     new_run_id,
     now,
+    run_options,
 )
 from harness.scenario import SHARED_BASES_FILE, CacheMode, Scenario, ScenarioError, load_scenarios
 
@@ -65,12 +66,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def options(config: pytest.Config) -> RunOptions:
-    quick = config.getoption("quick")
-    return RunOptions(cache=(CacheMode.COLD, CacheMode.WARM) if quick else None,
-                      repeat=config.getoption("repeat") or (1 if quick else None),
-                      keep_images=config.getoption("keep_images"), quick=quick,
-                      shard=config.getoption("shard"),
-                      buildx_builder=config.getoption("buildx_builder"))
+    return run_options(quick=config.getoption("quick"), repeat=config.getoption("repeat"),
+                       keep_images=config.getoption("keep_images"),
+                       shard=config.getoption("shard"),
+                       buildx_builder=config.getoption("buildx_builder"))
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -129,7 +128,8 @@ def benchmark_of(scenario: Scenario, variant_name: str, builder: Builder,
             if failed[0].status is Status.SKIPPED:
                 pytest.skip(failed[0].error or "skipped")
             if any(predicted_failure(e) == variant_name for e in scenario.expect):
-                pytest.xfail(f"fails to build, as the scenario expects: {first_line(failed)}")
+                reason = (failed[0].error or "").partition("\n")[0]
+                pytest.xfail(f"fails to build, as the scenario expects: {reason}")
             pytest.fail(f"{len(failed)} of {len(samples)} build(s) failed:\n{failed[0].error}",
                         pytrace=False)
         last = samples[-1]
@@ -140,10 +140,6 @@ def benchmark_of(scenario: Scenario, variant_name: str, builder: Builder,
             steps_cached=[s.steps_cached for s in samples], steps_total=last.steps_total,
             build_s=[s.build_s for s in samples], transform_s=[s.transform_s for s in samples])
     return measure
-
-
-def first_line(samples: list[Any]) -> str:
-    return (samples[0].error or "").splitlines()[0] if samples[0].error else ""
 
 
 class ClaimsItem(pytest.Item):
@@ -212,14 +208,9 @@ def harness_runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Remove the run's images once a variant's builder is done (as `harness run` does)."""
     runner = item.config.stash.get(RUNNER, None)
-    if runner is not None and (nextitem is None or _variant_builder(item)
-                               != _variant_builder(nextitem)):
+    if runner is not None and (nextitem is None or item.stash.get(MATRIX_KEY, None)
+                               != nextitem.stash.get(MATRIX_KEY, None)):
         runner.remove_images()
-
-
-def _variant_builder(item: pytest.Item) -> tuple[str, str]:
-    name, _, modes = item.name.partition("[")
-    return f"{item.path}::{name}", modes.split("-")[0]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -29,7 +29,7 @@ from harness.bases import BaseError, BaseOutcome, ensure_bases
 from harness.build import Builder, BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.errors import HarnessError
-from harness.expect import Verdict, evaluate, variants_named
+from harness.expect import Verdict, judge
 from harness.layers import ImageLayers, analyse_image
 from harness.measure import (
     HistoryEntry,
@@ -107,8 +107,7 @@ class RunOptions:
     """Only variants whose `scenario/variant` contains this text."""
     keep_images: bool = False
     quick: bool = False
-    """Each scenario's `quick:` subset of variants and builders (the caller also sets
-    repeat=1 and cold+warm)."""
+    """Each scenario's `quick:` subset of variants and builders (see run_options)."""
     buildx_builder: str | None = None
     """The buildx builder BuildKit builds run on (None: buildx's current one)."""
     shard: tuple[int, int] | None = None
@@ -176,6 +175,17 @@ class Made:
 
 
 POST_BUILD = (Squash.DOCKER_SQUASH, Squash.EXPORT_IMPORT, Squash.SAVE_LOAD)
+
+
+QUICK_CACHE = (CacheMode.COLD, CacheMode.WARM)
+
+
+def run_options(*, quick: bool = False, cache: tuple[CacheMode, ...] | None = None,
+                repeat: int | None = None, **others: Any) -> RunOptions:
+    """RunOptions where --quick means one repetition of cold and warm builds of each
+    scenario's `quick:` subset, unless `cache`/`repeat` say otherwise."""
+    return RunOptions(quick=quick, cache=cache or (QUICK_CACHE if quick else None),
+                      repeat=repeat or (1 if quick else None), **others)
 
 
 def new_run_id() -> str:
@@ -302,12 +312,8 @@ class Runner:
 
     def judge(self, scenario: Scenario) -> None:
         """The scenario's claims on its measured samples."""
-        mine = [s for s in self.run.samples if s.scenario == scenario.name]
-        measured = {s.variant for s in mine}
-        verdicts = [evaluate(e, mine) for e in scenario.expect if variants_named(e) <= measured]
-        # a claim no measured group can test (e.g. an incremental one under --quick) is
-        # not evaluated, rather than failed
-        self.run.verdicts[scenario.name] = [v for v in verdicts if v.values]
+        self.run.verdicts[scenario.name] = judge(
+            scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
 
     def record(self, sample: Sample) -> None:
         self.run.samples.append(sample)
