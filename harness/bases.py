@@ -9,7 +9,6 @@ removes them.
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 import shutil
@@ -17,20 +16,19 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 import docker.errors
 from docker.models.images import Image
 
-from harness import dockerfile, engine
+from harness import dockerfile, engine, provision
 from harness.build import BuildRequest, build_legacy
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.dockerfile import split_reference
 from harness.doctor import probe_registry
 from harness.errors import HarnessError
-from harness.scenario import BaseKind, BaseRecipe
+from harness.model import Action, BaseKind, BaseOutcome, BaseRecipe
 from harness.transform import label_change
 
 BASE_LABEL = "harness.base"
@@ -41,23 +39,6 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ROOTFS_PARENT = Path("/var/tmp")
 
 Progress = Callable[[str], None]
-
-
-class Action(enum.StrEnum):
-    PRESENT = "present"
-    PULLED = "pulled"
-    BUILT = "built"
-    REBUILT = "rebuilt"
-
-
-@dataclass(frozen=True, kw_only=True)
-class BaseOutcome:
-    reference: str
-    action: Action
-    image_id: str
-    size_bytes: int
-    seconds: float
-    detail: str = ""
 
 
 class BaseError(HarnessError):
@@ -183,7 +164,7 @@ def make_debootstrap(client: docker.DockerClient, recipe: BaseRecipe, labels: di
     if not shutil.which("debootstrap"):
         raise BaseError(f"base {recipe.reference}: debootstrap is not installed "
                         "(`apt-get install debootstrap`, or `harness engine up` as root)")
-    mirror = options["mirror"] or engine.debian_mirror(engine.read_apt_sources())
+    mirror = options["mirror"] or provision.debian_mirror(provision.read_apt_sources())
     with tempfile.TemporaryDirectory(prefix="harness-rootfs-", dir=ROOTFS_PARENT) as tmp:
         root = Path(tmp) / "rootfs"
         command = ["debootstrap"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import enum
 import json
 import re
 import subprocess
@@ -28,6 +27,7 @@ import docker.errors
 import requests.exceptions
 
 from harness import engine
+from harness.model import Builder
 
 LOG_TAIL_LINES = 30
 SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
@@ -35,11 +35,6 @@ _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
 # "[2/3] RUN", "[ 3/11] RUN" (padded from ten steps on), "[build 2/4] COPY"
 _BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")
-
-
-class Builder(enum.StrEnum):
-    LEGACY = "legacy"
-    BUILDKIT = "buildkit"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import __version__
-from harness.build import Builder
 from harness.errors import HarnessError
-from harness.scenario import CacheMode
+from harness.matrix import parse_shard
+from harness.model import Builder, CacheMode, Position, RunOptions
 
 DEFAULT_SCENARIOS = Path("scenarios")
 DEFAULT_RESULTS = Path("results")
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quick", action="store_true",
                      help="each scenario's `quick:` subset, one repetition, cold and warm only "
                           "(unless --repeat/--cache say)")
-    run.add_argument("--shard", type=shard, metavar="I/N",
+    run.add_argument("--shard", type=parse_shard, metavar="I/N",
                      help="only the I-th of N slices of the (scenario, variant, builder) matrix "
                           "(join the shards' files with `harness merge`)")
     run.add_argument("--buildx-builder", metavar="NAME",
@@ -139,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def engine_up_command(args: argparse.Namespace) -> int:
-    from harness.engine import provision
+    from harness.provision import provision
 
     started = time.monotonic()
     provision(log=lambda message: print(f"engine: {message}", file=sys.stderr))
@@ -195,40 +195,28 @@ def bases_build_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from harness import store
-    from harness.engine import connect
-    from harness.environment import collect_environment
     from harness.html_report import write_reports
-    from harness.runner import (
-        Run,
-        new_run_id,
-        now,
-        planned_samples,
-        run_scenarios,
-        unexpected_failures,
-    )
+    from harness.matrix import planned_samples
+    from harness.runner import run_scenarios, started_run, unexpected_failures
     from harness.scenario import load_scenarios
+    from harness.store import results_path
 
     scenarios = load_scenarios(args.paths)  # every file checked before anything is built
     options = run_options(args)
     total = planned_samples(scenarios, options)
     if total == 0:
         raise HarnessError("nothing to run: no variant matches the selection")
-    client = connect()
-    run = Run(run_id=new_run_id(), started_at=now(), options=options, scenarios=scenarios,
-              environment=collect_environment(client, sorted({s.path.parent for s in scenarios})))
-    path = store.results_path(args.out, run.run_id)
     signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with run_progress(total) as progress:
-            run_scenarios(client, run, save=lambda r: store.save(r, path),
-                          progress=lambda position: progress(position, len(run.samples)))
-    except KeyboardInterrupt:
-        print(f"harness: interrupted; {len(run.samples)} finished sample(s) saved in {path}",
-              file=sys.stderr)
-        return 130
-    finally:
-        client.close()
+    with run_progress(total) as progress, \
+            started_run(scenarios, options, args.out, progress) as runner:
+        run = runner.run
+        path = results_path(args.out, run.run_id)
+        try:
+            run_scenarios(runner)
+        except KeyboardInterrupt:
+            print(f"harness: interrupted; {len(run.samples)} finished sample(s) saved in "
+                  f"{path}", file=sys.stderr)
+            return 130
     document = write_reports(path)
     print_summary(document)
     print(f"results: {path}\nreport:  {path.with_suffix('.md')} (and .html)")
@@ -246,11 +234,11 @@ def print_summary(document: dict[str, Any]) -> None:
         print("\nexpectations:\n" + "\n".join(verdicts))
 
 
-def run_options(args: argparse.Namespace) -> Any:
-    """The `harness run` options (what --quick means: runner.run_options)."""
-    from harness import runner
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """The `harness run` options (what --quick means: matrix.options_for)."""
+    from harness.matrix import options_for
 
-    return runner.run_options(
+    return options_for(
         quick=args.quick, cache=tuple(CacheMode(c) for c in args.cache) if args.cache else None,
         repeat=args.repeat, select=args.select, keep_images=args.keep_images, shard=args.shard,
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
@@ -263,7 +251,7 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def run_progress(total: int) -> Iterator[Callable[[Any, int], None]]:
+def run_progress(total: int) -> Iterator[Callable[[Position, int], None]]:
     """A progress bar on a terminal (current sample, k of n, elapsed); quiet otherwise."""
     from rich.console import Console
     from rich.progress import (
@@ -282,20 +270,13 @@ def run_progress(total: int) -> Iterator[Callable[[Any, int], None]]:
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=total)
 
-        def show(position: Any, done: int) -> None:
+        def show(position: Position, done: int) -> None:
             step = (f"rep {position.repetition}/{position.repeat}" if position.repetition
                     else "priming")
             bar.update(task, completed=done, description=(
                 f"{position.scenario}/{position.variant} {position.builder} {position.cache} "
                 f"{step}"))
         yield show
-
-
-def shard(text: str) -> tuple[int, int]:
-    index, slash, count = text.partition("/")
-    if slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
-        return int(index), int(count)
-    raise argparse.ArgumentTypeError(f"expected I/N with 1 ≤ I ≤ N (e.g. 2/4), got {text!r}")
 
 
 def positive_int(text: str) -> int:

@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings
-
-DEFAULT_THRESHOLDS_PCT = {
-    "build_s": 10.0, "transform_s": 10.0, "start_s": 10.0,
-    "size_bytes": 1.0, "compressed_bytes": 1.0, "wasted_bytes": 1.0, "layer_count": 0.0,
-}
+from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
+from harness.stats import compare_exact, compare_timings
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,27 +32,28 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any],
     old_groups, new_groups = _groups(old), _groups(new)
     changes = []
     for key in sorted(old_groups.keys() & new_groups.keys()):
-        for metric in (*TIMING_METRICS, *EXACT_METRICS):
+        for metric in COMPARED:
             before = [s[metric] for s in old_groups[key] if s.get(metric) is not None]
             after = [s[metric] for s in new_groups[key] if s.get(metric) is not None]
             if not before or not after:
                 continue
             threshold = thresholds_pct[metric]
             result = (compare_timings(before, after, min_effect=threshold / 100)
-                      if metric in TIMING_METRICS else compare_exact(before, after))
+                      if not METRIC[metric].exact else compare_exact(before, after))
             change_pct = (result.ratio - 1) * 100 if result.baseline else 0.0
-            worse = result.value > result.baseline  # every metric here: smaller is better
+            worse = (result.value > result.baseline if METRIC[metric].better is Better.LOWER
+                     else result.value < result.baseline)
             changes.append(Change(
                 scenario=key[0], variant=key[1], builder=key[2], cache=key[3], metric=metric,
                 old=result.baseline, new=result.value, change_pct=change_pct,
                 significant=result.significant,
-                regression=result.significant and worse and change_pct > threshold))
+                regression=result.significant and worse and abs(change_pct) > threshold))
     return changes
 
 
 def parse_thresholds(texts: list[str]) -> dict[str, float]:
     """`METRIC=PCT` overrides over the defaults; ValueError names what is wrong."""
-    thresholds = dict(DEFAULT_THRESHOLDS_PCT)
+    thresholds = default_thresholds_pct()
     for text in texts:
         metric, equals, number = text.partition("=")
         if not equals or metric not in thresholds:

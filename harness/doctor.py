@@ -19,7 +19,8 @@ from typing import Any
 import docker
 
 from harness import engine
-from harness.build import Builder, BuildRequest, build
+from harness.build import BuildRequest, build
+from harness.model import Builder
 
 REGISTRY_URL = "https://registry-1.docker.io/v2/"
 REGISTRY_TIMEOUT_S = 3.0

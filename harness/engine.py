@@ -1,23 +1,15 @@
-"""Reach a Docker engine, and provision one on a bare Debian/Ubuntu host when none answers.
+"""Talking to a Docker engine: reach it, label what harness makes, and remove only that.
 
-`provision()` is the one idempotent entry point used by `harness engine up`, nox and CI:
-an engine that already answers is left alone, so a second run costs a ping and a few
-`dpkg-query` calls.
+Installing and starting an engine is `harness.provision`'s work.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import re
 import shutil
 import socket
 import subprocess
-import tempfile
-import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
 
 import docker
 import docker.constants
@@ -32,22 +24,6 @@ never used to select what to delete: images built FROM a harness base inherit it
 RUN_LABEL = "harness.run"
 """The run (or doctor probe, or test) that created an image or container: what cleanup
 selects by. Bases are not part of any run (see bases.BASE_LABEL)."""
-
-DAEMON_JSON = Path("/etc/docker/daemon.json")
-DOCKERD_LOG = Path("/var/log/harness-dockerd.log")
-PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
-"""Where a fetched docker-buildx goes: searched by every docker CLI, whatever the user's HOME."""
-
-HOST_PACKAGES = ("busybox-static", "debootstrap")
-"""Host tools harness uses to make base images locally (scratch + busybox, debootstrap)."""
-
-ENGINE_PACKAGE = "docker.io"
-BUILDX_SUITE = "trixie"
-DEFAULT_DEBIAN_MIRROR = "http://deb.debian.org/debian"
-DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
-START_TIMEOUT_S = 60.0
-
-Log = Callable[[str], None]
 
 HOW_TO_GET_AN_ENGINE = (
     "Start a Docker engine and try again: Docker Desktop on macOS/Windows, "
@@ -164,125 +140,6 @@ def remove_labelled(client: docker.DockerClient, label: str) -> int:
     return removed
 
 
-def provision(log: Log) -> None:
-    """Make sure an engine answers and the BuildKit plugin is there, installing what is missing."""
-    if os.environ.get("HARNESS_NO_ENGINE_SETUP") == "1":
-        if not engine_answers():
-            raise EngineUnavailable(
-                f"No Docker engine answers at {docker_host()}, and HARNESS_NO_ENGINE_SETUP=1 "
-                "turns provisioning off. " + HOW_TO_GET_AN_ENGINE
-            )
-        log("engine answers; provisioning is off (HARNESS_NO_ENGINE_SETUP=1)")
-        return
-
-    answering = engine_answers()
-    if answering:
-        log(f"engine answers at {docker_host()}")
-    elif "DOCKER_HOST" in os.environ:
-        raise EngineUnavailable(
-            f"DOCKER_HOST={os.environ['DOCKER_HOST']} does not answer. harness only starts a local "
-            "engine; unset DOCKER_HOST to use one, or start the engine it points at."
-        )
-    why_not = why_cannot_provision()
-    if why_not and not answering:
-        raise EngineUnavailable(f"No Docker engine answers at {docker_host()}, and {why_not}. "
-                                + HOW_TO_GET_AN_ENGINE)
-    if why_not:
-        log(f"not installing host tools: {why_not}")
-    else:
-        wanted = HOST_PACKAGES if answering else (ENGINE_PACKAGE, *HOST_PACKAGES)
-        apt_install([p for p in wanted if not dpkg_installed(p)], log)
-    if not answering:
-        configure_daemon(DAEMON_JSON, log)
-        start_dockerd(log)
-
-    if buildx_version():
-        log(f"BuildKit plugin: docker buildx {buildx_version()}")
-    elif why_not:
-        log(f"BuildKit plugin missing and not installed: {why_not}")
-    else:
-        install_buildx(log)
-
-
-def why_cannot_provision() -> str | None:
-    """None when this host can be provisioned (Linux, root, apt); otherwise the reason."""
-    if platform.system() != "Linux":
-        return f"harness provisions engines only on Debian/Ubuntu Linux, not {platform.system()}"
-    if os.geteuid() != 0:
-        return "provisioning needs root (apt-get and dockerd); run `sudo harness engine up`"
-    if not shutil.which("apt-get") or not shutil.which("dpkg-query"):
-        return "this host has no apt-get/dpkg, so harness cannot install docker.io"
-    return None
-
-
-def dpkg_installed(package: str) -> bool:
-    result = subprocess.run(
-        ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package],
-        capture_output=True, text=True, check=False,
-    )
-    return result.stdout.startswith("ii")
-
-
-def apt_install(packages: list[str], log: Log) -> None:
-    if not packages:
-        return
-    log(f"installing {' '.join(packages)} with apt-get")
-    _run(["apt-get", "update", "-q"], "apt-get update")
-    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
-         f"apt-get install {' '.join(packages)}")
-
-
-def with_experimental(daemon_json: str | None) -> str:
-    """daemon.json text with `"experimental": true`, every other key kept as it was."""
-    config = json.loads(daemon_json) if daemon_json and daemon_json.strip() else {}
-    if not isinstance(config, dict):
-        raise ValueError("the top level is not a JSON object")
-    config["experimental"] = True
-    return json.dumps(config, indent=2) + "\n"
-
-
-def configure_daemon(path: Path, log: Log) -> None:
-    """Turn on experimental mode, needed by `docker build --squash` on the legacy builder."""
-    old = path.read_text() if path.exists() else None
-    try:
-        new = with_experimental(old)
-    except ValueError as error:
-        raise HarnessError(f"{path}: not a valid daemon.json ({error}); fix or remove it") from None
-    if new != old:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new)
-        log(f"wrote {path} with experimental: true")
-
-
-def start_dockerd(log: Log, timeout_s: float = START_TIMEOUT_S) -> None:
-    """Start dockerd in the background (its log in DOCKERD_LOG) and wait until it answers."""
-    dockerd = shutil.which("dockerd")
-    if not dockerd:
-        raise EngineUnavailable("dockerd is not on PATH after installing docker.io. "
-                                + HOW_TO_GET_AN_ENGINE)
-    log(f"starting dockerd (log: {DOCKERD_LOG})")
-    with DOCKERD_LOG.open("ab") as log_file:
-        process = subprocess.Popen(
-            [dockerd], stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if engine_answers(timeout_s=2):
-            log(f"dockerd answers (pid {process.pid})")
-            return
-        if process.poll() is not None:
-            raise EngineUnavailable(
-                f"dockerd exited with code {process.returncode}. Last lines of {DOCKERD_LOG}:\n"
-                + tail(DOCKERD_LOG)
-            )
-        time.sleep(0.5)
-    raise EngineUnavailable(
-        f"dockerd did not answer within {timeout_s:.0f} s. Last lines of {DOCKERD_LOG}:\n"
-        + tail(DOCKERD_LOG)
-    )
-
-
 def docker_cli() -> str:
     cli = shutil.which("docker")
     if not cli:
@@ -301,119 +158,6 @@ def buildx_version() -> str | None:
         return None
     match = re.search(r"\bv?(\d+\.\d+\.\d+\S*)", result.stdout)
     return match.group(1) if match else result.stdout.strip()
-
-
-def install_buildx(log: Log) -> None:
-    """The distro's docker-buildx where it has one, else the one from Debian's trixie suite."""
-    if apt_candidate("docker-buildx"):
-        apt_install(["docker-buildx"], log)
-    else:
-        fetch_buildx_from_suite(BUILDX_SUITE, debian_mirror(read_apt_sources()), log)
-    version = buildx_version()
-    if not version:
-        raise HarnessError("docker-buildx was installed but `docker buildx version` fails; "
-                           f"check {PLUGIN_DIR}/docker-buildx")
-    log(f"BuildKit plugin: docker buildx {version}")
-
-
-def apt_candidate(package: str) -> str | None:
-    result = subprocess.run(["apt-cache", "policy", package], capture_output=True, text=True,
-                            check=False)
-    match = re.search(r"Candidate:\s*(\S+)", result.stdout)
-    return match.group(1) if match and match.group(1) != "(none)" else None
-
-
-def fetch_buildx_from_suite(suite: str, mirror: str, log: Log) -> None:
-    """apt-get download docker-buildx from another suite with private apt state; install the binary.
-
-    The host's sources, lists and cache are never touched: the temporary source list and
-    `Dir::State::Lists`/`Dir::Cache` live in a temporary directory.
-    """
-    log(f"fetching docker-buildx from Debian {suite} ({mirror})")
-    with tempfile.TemporaryDirectory(prefix="harness-buildx-") as tmp:
-        work = Path(tmp)
-        (work / "lists" / "partial").mkdir(parents=True)
-        (work / "cache" / "archives" / "partial").mkdir(parents=True)
-        (work / "parts").mkdir()
-        sources = work / "sources.list"
-        sources.write_text(f"deb [signed-by={DEBIAN_KEYRING}] {mirror} {suite} main\n")
-        options = [
-            "-o", f"Dir::Etc::SourceList={sources}",
-            "-o", f"Dir::Etc::SourceParts={work / 'parts'}",
-            "-o", f"Dir::State::Lists={work / 'lists'}",
-            "-o", f"Dir::Cache={work / 'cache'}",
-            "-o", "APT::Get::List-Cleanup=0",
-        ]
-        _run(["apt-get", *options, "update", "-q"], f"apt-get update for {suite}")
-        _run(["apt-get", *options, "download", "docker-buildx"], "apt-get download docker-buildx",
-             cwd=work)
-        debs = sorted(work.glob("docker-buildx_*.deb"))
-        if not debs:
-            raise HarnessError(f"apt-get download left no docker-buildx .deb in {work}")
-        _run(["dpkg-deb", "-x", str(debs[0]), str(work / "root")], "dpkg-deb -x docker-buildx")
-        binaries = list((work / "root").rglob("cli-plugins/docker-buildx"))
-        if not binaries:
-            raise HarnessError(f"{debs[0].name} holds no cli-plugins/docker-buildx binary")
-        PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
-        target = PLUGIN_DIR / "docker-buildx"
-        shutil.copy2(binaries[0], target)
-        target.chmod(0o755)
-        log(f"installed {target} from {debs[0].name}")
-
-
-def read_apt_sources() -> list[str]:
-    paths = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
-    return [p.read_text(errors="replace") for p in paths
-            if p.is_file() and p.suffix in {".list", ".sources", ""}]
-
-
-def debian_mirror(source_texts: Iterable[str]) -> str:
-    """The host's Debian archive mirror (not security), from one-line or deb822 sources."""
-    for text in source_texts:
-        for uri, suites in _apt_source_entries(text):
-            if "security" in uri or not uri.startswith(("http://", "https://")):
-                continue
-            if any(not re.search(r"-(security|updates|backports)$", s) for s in suites):
-                return uri.rstrip("/")
-    return DEFAULT_DEBIAN_MIRROR
-
-
-def _apt_source_entries(text: str) -> list[tuple[str, list[str]]]:
-    """(URI, suites) pairs of the `deb` entries in one sources file, either format."""
-    entries: list[tuple[str, list[str]]] = []
-    for line in text.splitlines():
-        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
-        if len(words) >= 3 and words[0] == "deb":
-            entries.append((words[1], [words[2]]))
-    for stanza in re.split(r"\n\s*\n", text):
-        fields: dict[str, str] = {}
-        for raw in stanza.splitlines():
-            if raw.startswith("#") or ":" not in raw:
-                continue
-            key, _, value = raw.partition(":")
-            fields[key.strip().lower()] = value.strip()
-        if "deb" in fields.get("types", "").split() and fields.get("enabled", "yes") != "no":
-            entries.extend((uri, fields.get("suites", "").split())
-                           for uri in fields.get("uris", "").split())
-    return entries
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    if not path.exists():
-        return f"({path} does not exist)"
-    return last_lines(path.read_text(errors="replace"), lines)
-
-
-def last_lines(text: str, lines: int = 30) -> str:
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _run(command: list[str], what: str, cwd: Path | None = None) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd,
-                            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-    if result.returncode != 0:
-        output = last_lines(result.stdout + result.stderr)
-        raise HarnessError(f"{what} failed with exit code {result.returncode}:\n{output}")
 
 
 def _first_line(error: BaseException) -> str:

@@ -17,12 +17,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-NUMERIC_METRICS = frozenset({
-    "build_s", "size_bytes", "layer_count", "steps_total", "steps_cached", "start_s",
-    "base_size_bytes", "base_layer_count", "compressed_bytes", "wasted_bytes",
-})
-STATUS_METRICS = frozenset({"status", "start_status"})
-STATUS_VALUES = frozenset({"ok", "failed", "skipped"})
+from harness.model import METRIC, STATUS_FIELDS, Status
+
+NUMERIC_METRICS = frozenset(METRIC)
+STATUS_METRICS = frozenset(STATUS_FIELDS)
+STATUS_VALUES = frozenset(status.value for status in Status)
 METRICS = NUMERIC_METRICS | STATUS_METRICS
 OPERATORS = ("<=", ">=", "==", "!=", "<", ">")
 

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("svg")
 import matplotlib.pyplot as plt
 
+from harness.model import METRICS
 from harness.report import MARKDOWN_HEADERS, claim_mark, group_stats, markdown_row
 
 STYLE = """
@@ -123,7 +124,6 @@ def build_time_chart(rows: list[dict[str, Any]]) -> str:
     return _svg(figure)
 
 
-TREND_METRICS = ("build_s", "start_s", "size_bytes")
 
 
 def trend_html(frame: Any, summary_markdown: str) -> str:
@@ -131,7 +131,8 @@ def trend_html(frame: Any, summary_markdown: str) -> str:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>harness trend</title><style>{STYLE}</style></head><body>",
              f"<pre>{_e(summary_markdown)}</pre>"]
-    charted = frame[frame["metric"].isin(TREND_METRICS)] if len(frame) else frame
+    charted_metrics = [m.name for m in METRICS if m.charted]
+    charted = frame[frame["metric"].isin(charted_metrics)] if len(frame) else frame
     for (fingerprint, scenario, metric), rows in charted.groupby(
             ["fingerprint", "scenario", "metric"], sort=True):
         figure, axes = plt.subplots(figsize=(8, 3.2))

@@ -31,6 +31,7 @@ from typing import IO, cast
 import docker
 
 from harness.errors import HarnessError
+from harness.model import ImageLayers, LayerRow, Waste
 
 GZIP_LEVEL = 6
 BLOCK_BYTES = 4 << 20
@@ -62,36 +63,6 @@ class LayerFacts:
     added_bytes: int
     """Bytes of regular files the layer adds or replaces (hard links once)."""
     entries: list[Entry]
-
-
-@dataclass(frozen=True, kw_only=True)
-class LayerRow:
-    index: int
-    diff_id: str
-    tar_bytes: int
-    compressed_bytes: int
-    added_bytes: int
-    wasted_bytes: int
-    """Bytes this layer added that a later layer deleted or replaced."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Waste:
-    path: str
-    size_bytes: int
-    added_in: int
-    removed_in: int
-    how: str
-    """deleted or replaced."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageLayers:
-    image_id: str
-    compressed_bytes: int
-    wasted_bytes: int
-    layers: list[LayerRow]
-    top_waste: list[Waste]
 
 
 def default_cache_dir() -> Path:

@@ -14,6 +14,8 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from harness.model import HistoryEntry
+
 
 @dataclass(frozen=True, kw_only=True)
 class ImageFacts:
@@ -22,12 +24,6 @@ class ImageFacts:
     """`docker image inspect` .Size: the uncompressed size of all layers."""
     layer_count: int
     """len(.RootFS.Layers)."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class HistoryEntry:
-    created_by: str
-    size_bytes: int
 
 
 @dataclass(frozen=True, kw_only=True)

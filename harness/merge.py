@@ -14,7 +14,7 @@ from typing import Any
 
 from harness import expect, store
 from harness.errors import HarnessError
-from harness.runner import RunState, new_run_id
+from harness.model import RunState, new_run_id
 
 STATE_ORDER = [RunState.ENGINE_LOST, RunState.INTERRUPTED, RunState.RUNNING, RunState.COMPLETE]
 

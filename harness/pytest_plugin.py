@@ -18,25 +18,13 @@ from typing import Any
 import pytest
 
 from harness import store
-from harness.build import Builder
-from harness.cli import shard
-from harness.engine import connect
-from harness.environment import collect_environment
 from harness.expect import predicted_failure
 from harness.html_report import write_reports
+from harness.matrix import cache_modes_of, matrix, options_for, parse_shard
+from harness.model import Builder, CacheMode, RunOptions, Scenario, Status
 from harness.report import verdict_lines
-from harness.runner import (
-    Run,
-    Runner,
-    RunOptions,
-    Status,
-    cache_modes_of,
-    matrix,
-    new_run_id,
-    now,
-    run_options,
-)
-from harness.scenario import SHARED_BASES_FILE, CacheMode, Scenario, ScenarioError, load_scenarios
+from harness.runner import Runner, started_run
+from harness.scenario import SHARED_BASES_FILE, ScenarioError, load_scenarios
 
 RUNNER = pytest.StashKey[Runner]()
 MATRIX_KEY = pytest.StashKey[tuple[str, str, Builder]]()
@@ -54,7 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where the harness results file and reports go (default: results/)")
     group.addoption("--keep-images", action="store_true",
                     help="keep the run's images (normally removed as it goes)")
-    group.addoption("--shard", type=shard, metavar="I/N",
+    group.addoption("--shard", type=parse_shard, metavar="I/N",
                     help="only the I-th of N slices of the (scenario, variant, builder) matrix, "
                          "as `harness run --shard` (join with `harness merge`)")
     group.addoption("--buildx-builder", metavar="NAME",
@@ -66,7 +54,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def options(config: pytest.Config) -> RunOptions:
-    return run_options(quick=config.getoption("quick"), repeat=config.getoption("repeat"),
+    return options_for(quick=config.getoption("quick"), repeat=config.getoption("repeat"),
                        keep_images=config.getoption("keep_images"),
                        shard=config.getoption("shard"),
                        buildx_builder=config.getoption("buildx_builder"))
@@ -182,26 +170,22 @@ def harness_runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
     selected = {id(item.parent): item.parent.scenario for item in request.session.items
                 if isinstance(item.parent, ScenarioFile)}
     scenarios = list(selected.values())
-    client = connect()
-    run = Run(run_id=new_run_id(), started_at=now(), options=options(config),
-              scenarios=scenarios,
-              environment=collect_environment(client, sorted({s.path.parent for s in scenarios})))
-    path = store.results_path(config.getoption("results_dir"), run.run_id)
-    runner = Runner(client, run, save=lambda r: store.save(r, path), progress=lambda p: None)
-    config.stash[RUNNER] = runner
-    config.stash[RESULTS] = path
-    try:
-        with runner.finishing():
-            yield runner
-            for scenario in scenarios:
-                if any(s.scenario == scenario.name for s in run.samples):
-                    runner.judge(scenario)
-            if config.stash[INTERRUPTED]:
-                raise KeyboardInterrupt
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.close()
+    with started_run(scenarios, options(config), config.getoption("results_dir"),
+                     progress=lambda position, done: None) as runner:
+        run = runner.run
+        path = store.results_path(config.getoption("results_dir"), run.run_id)
+        config.stash[RUNNER] = runner
+        config.stash[RESULTS] = path
+        try:
+            with runner.finishing():
+                yield runner
+                for scenario in scenarios:
+                    if any(s.scenario == scenario.name for s in run.samples):
+                        runner.judge(scenario)
+                if config.stash[INTERRUPTED]:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            pass
     write_reports(path)
 
 

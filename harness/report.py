@@ -17,7 +17,8 @@ from tabulate import tabulate
 
 from harness.errors import HarnessError
 from harness.expect import Expectation, Operand, parse
-from harness.stats import EXACT_METRICS, TIMING_METRICS, compare_exact, compare_timings, summarize
+from harness.model import COMPARED, METRIC, METRICS
+from harness.stats import compare_exact, compare_timings, summarize
 
 
 def summary_table(document: dict[str, Any]) -> str:
@@ -83,37 +84,44 @@ def csv_report(document: dict[str, Any]) -> str:
 
 def group_stats(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Per scenario, builder, cache mode and variant: summaries and the baseline comparison."""
+    if not document["samples"]:
+        return []
     baselines = {s["name"]: s["baseline"] for s in document["scenarios"]}
-    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
-    for sample in document["samples"]:
-        key = (sample["scenario"], sample["builder"], sample["cache"], sample["variant"])
-        groups.setdefault(key, []).append(sample)
+    frame = pd.DataFrame(document["samples"])
+    keys = ["scenario", "builder", "cache", "variant"]
+    ok_frame = frame[frame["status"] == "ok"]
+    ok_groups = {key: rows for key, rows in ok_frame.groupby(keys, sort=False)}
     rows = []
-    for (scenario, builder, cache, variant), samples in groups.items():
-        ok = [s for s in samples if s["status"] == "ok"]
-        baseline = [s for s in groups.get((scenario, builder, cache, baselines[scenario]), [])
-                    if s["status"] == "ok"]
+    for (scenario, builder, cache, variant), samples in frame.groupby(keys, sort=False):
+        ok = ok_groups.get((scenario, builder, cache, variant), ok_frame.iloc[0:0])
+        baseline = ok_groups.get((scenario, builder, cache, baselines[scenario]))
+        failed = samples[samples["status"] != "ok"]
+        start_failed = ok[ok["start_status"] == "failed"]
         row: dict[str, Any] = {
             "scenario": scenario, "builder": builder, "cache": cache, "variant": variant,
             "baseline": baselines[scenario], "n": len(samples), "ok": len(ok),
-            "problem": next((s["error"] for s in samples if s["status"] != "ok"), None),
-            "start_problem": next((s["start_error"] for s in ok
-                                   if s["start_status"] == "failed"), None),
-            "status": "ok" if len(ok) == len(samples) else samples[-1]["status"],
+            "problem": failed["error"].iloc[0] if len(failed) else None,
+            "start_problem": start_failed["start_error"].iloc[0] if len(start_failed) else None,
+            "status": "ok" if len(ok) == len(samples) else samples["status"].iloc[-1],
             "metrics": {}, "versus_baseline": {}}
-        for metric in (*TIMING_METRICS, *EXACT_METRICS, "base_size_bytes", "steps_cached",
-                       "steps_total"):
-            values = [s[metric] for s in ok if s.get(metric) is not None]
+        for metric in METRICS:
+            values = _values(ok, metric.name)
             if not values:
                 continue
-            row["metrics"][metric] = asdict(summarize(values))
-            base_values = [s[metric] for s in baseline if s.get(metric) is not None]
-            if base_values and variant != baselines[scenario] and metric not in (
-                    "base_size_bytes", "steps_cached", "steps_total"):
-                compare = compare_timings if metric in TIMING_METRICS else compare_exact
-                row["versus_baseline"][metric] = asdict(compare(base_values, values))
+            row["metrics"][metric.name] = asdict(summarize(values))
+            base_values = _values(baseline, metric.name)
+            if base_values and variant != baselines[scenario] and metric.threshold_pct is not None:
+                compare = compare_exact if metric.exact else compare_timings
+                row["versus_baseline"][metric.name] = asdict(compare(base_values, values))
         rows.append(row)
     return rows
+
+
+def _values(samples: pd.DataFrame | None, metric: str) -> list[float]:
+    """The metric's values in repetition order, missing ones left out."""
+    if samples is None or metric not in samples:
+        return []
+    return list(samples[metric].dropna())
 
 
 def json_report(document: dict[str, Any]) -> str:
@@ -201,23 +209,18 @@ def claim_mark(expectation: dict[str, Any]) -> str:
     return "✓" if expectation["passed"] else "**✗ FAILED**"
 
 
-BENCHMARK_UNITS = {"build_s": "s", "transform_s": "s", "start_s": "s", "size_bytes": "bytes",
-                   "compressed_bytes": "bytes", "wasted_bytes": "bytes",
-                   "layer_count": "layers"}
-
-
 def _measured(document: dict[str, Any]) -> Iterable[tuple[str, str, dict[str, Any]]]:
     """(benchmark name, metric, summary) for every measured metric of every group."""
     for row in group_stats(document):
         name = f"{row['scenario']}/{row['variant']} [{row['builder']}, {row['cache']}]"
-        for metric in BENCHMARK_UNITS:
+        for metric in COMPARED:
             if metric in row["metrics"]:
                 yield name, metric, row["metrics"][metric]
 
 
 def gab_report(document: dict[str, Any]) -> str:
     """github-action-benchmark's `customSmallerIsBetter`: [{name, unit, value, range, extra}]."""
-    entries = [{"name": f"{name} {metric}", "unit": BENCHMARK_UNITS[metric],
+    entries = [{"name": f"{name} {metric}", "unit": METRIC[metric].unit,
                 "value": summary["median"], "range": f"± {summary['stddev']:.6g}",
                 "extra": f"n={summary['n']}, min={summary['min']:.6g}, "
                          f"max={summary['max']:.6g}"}

@@ -8,148 +8,50 @@ its samples say `failed` with the log tail and the run goes on.
 from __future__ import annotations
 
 import contextlib
-import enum
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from harness import engine
-from harness.bases import BaseError, BaseOutcome, ensure_bases
-from harness.build import Builder, BuildOutcome, BuildRequest, build
+from harness import engine, store
+from harness.bases import BaseError, ensure_bases
+from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
+from harness.environment import collect_environment
 from harness.errors import HarnessError
-from harness.expect import Verdict, judge
-from harness.layers import ImageLayers, analyse_image
-from harness.measure import (
-    HistoryEntry,
-    StartTiming,
-    image_facts,
-    image_history,
-    time_starts,
+from harness.expect import judge
+from harness.layers import analyse_image
+from harness.matrix import cache_modes_of, matrix, repeat_of
+from harness.measure import StartTiming, image_facts, image_history, time_starts
+from harness.model import (
+    POST_BUILD_SQUASH,
+    BaseOutcome,
+    Builder,
+    CacheMode,
+    ImageLayers,
+    ImageRecord,
+    Position,
+    Run,
+    RunOptions,
+    RunState,
+    Sample,
+    Scenario,
+    Squash,
+    Status,
+    Variant,
+    new_run_id,
+    now,
 )
-from harness.scenario import CacheMode, Scenario, Variant
-from harness.transform import Squash, TransformOutcome, transform
+from harness.transform import TransformOutcome, transform
 
 NONCE = "{nonce}"
-
-
-class Status(enum.StrEnum):
-    OK = "ok"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Sample:
-    """One timed build of one variant with one builder in one cache mode, and its image."""
-
-    scenario: str
-    variant: str
-    builder: Builder
-    cache: CacheMode
-    repetition: int
-    status: Status
-    error: str | None = None
-    """Why it failed or was skipped; for a failed build, the message and the log's last lines."""
-    build_s: float | None = None
-    transform_s: float | None = None
-    """Time of the post-build squash transform (docker-squash, export-import, save-load)."""
-    image_id: str | None = None
-    """The measured image: the transformed one where the variant squashes."""
-    size_bytes: int | None = None
-    layer_count: int | None = None
-    steps_total: int | None = None
-    steps_cached: int | None = None
-    step_durations_s: list[float] = field(default_factory=list)
-    base_size_bytes: int | None = None
-    base_layer_count: int | None = None
-    compressed_bytes: int | None = None
-    """Sum of the layers' gzip -6 sizes: what a registry push transfers."""
-    wasted_bytes: int | None = None
-    """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
-    start_s: float | None = None
-    """Median of the container starts of this image."""
-    start_samples_s: list[float] = field(default_factory=list)
-    start_status: Status = Status.SKIPPED
-    start_error: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class ImageRecord:
-    """`docker history` of one variant's image per builder, kept once."""
-
-    scenario: str
-    variant: str
-    builder: Builder
-    image_id: str
-    history: list[HistoryEntry]
-    layers: ImageLayers
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunOptions:
-    builders: tuple[Builder, ...] | None = None
-    """None: each scenario's own list; otherwise only these (of the scenario's)."""
-    cache: tuple[CacheMode, ...] | None = None
-    repeat: int | None = None
-    select: str | None = None
-    """Only variants whose `scenario/variant` contains this text."""
-    keep_images: bool = False
-    quick: bool = False
-    """Each scenario's `quick:` subset of variants and builders (see run_options)."""
-    buildx_builder: str | None = None
-    """The buildx builder BuildKit builds run on (None: buildx's current one)."""
-    shard: tuple[int, int] | None = None
-    """(I, N): only the I-th of N deterministic slices of the (scenario, variant, builder)
-    matrix; `harness merge` joins the shards' results files."""
-
-
-class RunState(enum.StrEnum):
-    RUNNING = "running"
-    COMPLETE = "complete"
-    INTERRUPTED = "interrupted"
-    ENGINE_LOST = "engine-lost"
-
-
-@dataclass(kw_only=True)
-class Run:
-    """Everything one run produced so far; saved after every sample."""
-
-    run_id: str
-    started_at: str
-    environment: dict[str, Any]
-    options: RunOptions
-    scenarios: list[Scenario]
-    state: RunState = RunState.RUNNING
-    ended_at: str | None = None
-    samples: list[Sample] = field(default_factory=list)
-    images: list[ImageRecord] = field(default_factory=list)
-    bases: list[BaseOutcome] = field(default_factory=list)
-    verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
-    """The `expect:` claims of each finished scenario that the measured samples can test."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Position:
-    """Where the run is, for progress displays."""
-
-    scenario: str
-    variant: str
-    builder: Builder
-    cache: CacheMode
-    repetition: int
-    repeat: int
 
 
 class EngineLost(HarnessError):
@@ -174,68 +76,6 @@ class Made:
         return self.transform.error if self.transform and not self.transform.ok else None
 
 
-POST_BUILD = (Squash.DOCKER_SQUASH, Squash.EXPORT_IMPORT, Squash.SAVE_LOAD)
-
-
-QUICK_CACHE = (CacheMode.COLD, CacheMode.WARM)
-
-
-def run_options(*, quick: bool = False, cache: tuple[CacheMode, ...] | None = None,
-                repeat: int | None = None, **others: Any) -> RunOptions:
-    """RunOptions where --quick means one repetition of cold and warm builds of each
-    scenario's `quick:` subset, unless `cache`/`repeat` say otherwise."""
-    return RunOptions(quick=quick, cache=cache or (QUICK_CACHE if quick else None),
-                      repeat=repeat or (1 if quick else None), **others)
-
-
-def new_run_id() -> str:
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def matrix(scenarios: list[Scenario], options: RunOptions) -> list[tuple[Scenario, Variant,
-                                                                         Builder]]:
-    """The selected (scenario, variant, builder) triples, in file order; with a shard I/N,
-    every N-th one starting at the I-th, so heavy scenarios spread over the shards."""
-    triples = [(scenario, variant, builder) for scenario in scenarios
-               for variant in selected_variants(scenario, options)
-               for builder in builders_of(scenario, options)]
-    if options.shard is None:
-        return triples
-    index, count = options.shard
-    return triples[index - 1::count]
-
-
-def planned_samples(scenarios: list[Scenario], options: RunOptions) -> int:
-    return sum(len(cache_modes_of(scenario, options)) * repeat_of(scenario, options)
-               for scenario, _, _ in matrix(scenarios, options))
-
-
-def selected_variants(scenario: Scenario, options: RunOptions) -> list[Variant]:
-    quick = scenario.quick.variants if options.quick else None
-    return [v for v in scenario.variants.values()
-            if (not options.select or options.select in f"{scenario.name}/{v.name}")
-            and (quick is None or v.name in quick)]
-
-
-def builders_of(scenario: Scenario, options: RunOptions) -> tuple[Builder, ...]:
-    quick = scenario.quick.builders if options.quick else None
-    return tuple(b for b in scenario.builders
-                 if (options.builders is None or b in options.builders)
-                 and (quick is None or b in quick))
-
-
-def cache_modes_of(scenario: Scenario, options: RunOptions) -> tuple[CacheMode, ...]:
-    return tuple(c for c in scenario.cache if options.cache is None or c in options.cache)
-
-
-def repeat_of(scenario: Scenario, options: RunOptions) -> int:
-    return options.repeat or scenario.repeat
-
-
 Rounds = Callable[[Callable[[], None], Callable[[], None], int], None]
 """Runs `timed` n times with an untimed `setup` before each: a plain loop, or pytest-benchmark's
 pedantic mode (harness.pytest_plugin)."""
@@ -247,15 +87,34 @@ def plain_rounds(setup: Callable[[], None], timed: Callable[[], None], rounds: i
         timed()
 
 
-def run_scenarios(client: docker.DockerClient, run: Run, save: Callable[[Run], None],
-                  progress: Callable[[Position], None]) -> Run:
-    """Measure every selected sample of `run.scenarios`, saving after each one.
+Progress = Callable[[Position, int], None]
+"""Told where the run is and how many samples are finished, before each build."""
+
+
+@contextmanager
+def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Path,
+                progress: Progress) -> Iterator[Runner]:
+    """The run setup `harness run` and the pytest plugin share: a connection, the environment,
+    and a Runner whose run is saved to `results_dir` after every sample."""
+    client = engine.connect()
+    try:
+        run = Run(run_id=new_run_id(), started_at=now(), options=options, scenarios=scenarios,
+                  environment=collect_environment(client,
+                                                  sorted({s.path.parent for s in scenarios})))
+        path = store.results_path(results_dir, run.run_id)
+        yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress)
+    finally:
+        client.close()
+
+
+def run_scenarios(runner: Runner) -> Run:
+    """Measure every selected sample of the runner's scenarios, saving after each one.
 
     On Ctrl-C the run is saved as interrupted; if the engine stops answering it is saved
     and EngineLost names what was finished. The run's images and containers are removed
     at the end (unless keep_images); bases are kept.
     """
-    runner = Runner(client, run, save, progress)
+    run = runner.run
     work = matrix(run.scenarios, run.options)
     with runner.finishing():
         for scenario in run.scenarios:
@@ -271,7 +130,7 @@ class Runner:
     """Measures one (variant, builder, cache mode) at a time into `run`, saving each sample."""
 
     def __init__(self, client: docker.DockerClient, run: Run, save: Callable[[Run], None],
-                 progress: Callable[[Position], None]) -> None:
+                 progress: Progress) -> None:
         self.client = client
         self.run = run
         self.save = save
@@ -379,7 +238,7 @@ class Runner:
         blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
                        cache=cache, repetition=0, status=Status.SKIPPED)
         if cache is not CacheMode.COLD:
-            self.progress(position)  # repetition 0: priming
+            self.progress(position, len(self.run.samples))  # repetition 0: priming
             priming = self.build(scenario, variant, builder, context, no_cache=False, tag="prime")
             if priming.error:
                 for repetition in range(1, repeat + 1):
@@ -401,7 +260,7 @@ class Runner:
                 nonlocal repetition, build_context
                 record_built()
                 repetition += 1
-                self.progress(replace(position, repetition=repetition))
+                self.progress(replace(position, repetition=repetition), len(self.run.samples))
                 if cache is CacheMode.INCREMENTAL:
                     build_context = self.changed_context(scenario, context,
                                                          f"{cache}-{repetition}", temporary)
@@ -436,7 +295,7 @@ class Runner:
             tag=image_tag, build_args=variant.build_args, target=variant.target,
             squash=variant.squash is Squash.LEGACY,
             buildx_builder=self.run.options.buildx_builder), self.client)
-        if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD:
+        if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD_SQUASH:
             return Made(build=outcome)
         squash_from = variant.squash_from if variant.squash_from != "base" else variant.base
         return Made(build=outcome, transform=transform(

@@ -6,19 +6,27 @@ the key, what was found and what is expected. Nothing here builds or touches Doc
 
 from __future__ import annotations
 
-import difflib
-import enum
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from harness import dockerfile, expect
-from harness.build import Builder
+from harness.checks import Checker, Problem, ScenarioError, found
 from harness.errors import HarnessError
-from harness.transform import Squash
-from harness.yamlsource import LineDict, read_yaml
+from harness.model import (
+    BaseRecipe,
+    Builder,
+    CacheMode,
+    Incremental,
+    Quick,
+    RunSpec,
+    Scenario,
+    Squash,
+    Variant,
+)
+from harness.recipes import check_bases, check_bases_file
+from harness.yamlsource import LineDict
 
 SHARED_BASES_FILE = "bases.yaml"
 DEFAULT_REPEAT = 3
@@ -26,133 +34,11 @@ _SCENARIO_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
-class CacheMode(enum.StrEnum):
-    COLD = "cold"
-    WARM = "warm"
-    INCREMENTAL = "incremental"
-
-
-class BaseKind(enum.StrEnum):
-    DEBOOTSTRAP = "debootstrap"
-    SCRATCH = "scratch"
-    TAR = "tar"
-    BUILD = "build"
-
-
-@dataclass(frozen=True)
-class Problem:
-    file: Path
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
-class ScenarioError(HarnessError):
-    """One or more problems in scenario files; the message lists them all."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("\n".join(str(p) for p in problems))
-        self.problems = problems
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunSpec:
-    """How a container of the image is started to time it."""
-
-    command: tuple[str, ...] | None = None
-    """None: the image's own CMD/ENTRYPOINT."""
-    ready_log: str | None = None
-    """Regex: the container is "ready" when a log line matches; None: when it exits."""
-    expect_exit: int = 0
-    timeout_s: float = 30.0
-    start_repeat: int = 5
-
-
-@dataclass(frozen=True, kw_only=True)
-class Variant:
-    name: str
-    dockerfile: str
-    dockerfile_origin: str
-    """Where the Dockerfile text came from, as FILE:LINE, for error messages."""
-    build_args: dict[str, str] = field(default_factory=dict)
-    target: str | None = None
-    run: RunSpec = RunSpec()
-    bases: tuple[str, ...] = ()
-    """The images its FROM lines name (not scratch, not earlier stages)."""
-    base: str | None = None
-    """The image the built stage (target, else the last) starts from; None for scratch."""
-    squash: Squash = Squash.NONE
-    squash_from: str | int = "base"
-    """docker-squash: squash onto the FROM image ("base") or this many history entries."""
-    restore_config: bool = True
-    """export-import: put CMD, ENV, ... back through import changes."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Incremental:
-    """The source change of the incremental cache mode: append `text` to `path`."""
-
-    path: str
-    text: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class BaseRecipe:
-    reference: str
-    kind: BaseKind
-    options: dict[str, Any]
-    """Checked options of the kind; paths are absolute."""
-    pull: bool = True
-    """Whether pulling from a registry may be tried before building by recipe."""
-    declared_in: Path
-
-
-@dataclass(frozen=True, kw_only=True)
-class Quick:
-    """What `--quick` runs of a scenario (one repetition, cold and warm): a representative
-    subset of its variants and builders; None means all of them."""
-
-    variants: tuple[str, ...] | None = None
-    builders: tuple[Builder, ...] | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Scenario:
-    name: str
-    path: Path
-    description: str
-    bases: dict[str, BaseRecipe]
-    """The scenario's own bases over the shared `bases.yaml` beside it."""
-    files: dict[str, str]
-    context: Path | None
-    baseline: str
-    builders: tuple[Builder, ...]
-    cache: tuple[CacheMode, ...]
-    repeat: int
-    incremental: Incremental | None
-    run: RunSpec
-    variants: dict[str, Variant]
-    expect: tuple[expect.Expectation, ...]
-    secret_build_args: frozenset[str] = frozenset()
-    quick: Quick = Quick()
-
-
 TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "builders", "cache",
             "repeat", "incremental", "run", "variants", "expect", "secret_build_args", "quick")
 VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
                 "target", "run", "squash", "squash_from", "restore_config")
 RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
-RECIPE_KEYS = (*(kind.value for kind in BaseKind), "pull")
-OPTION_KEYS = {
-    BaseKind.DEBOOTSTRAP: ("suite", "variant", "mirror", "include", "cmd"),
-    BaseKind.SCRATCH: ("files", "run", "cmd"),
-    BaseKind.BUILD: ("dockerfile", "dockerfile_path", "context", "build_args"),
-}
-DEBOOTSTRAP_VARIANTS = ("minbase", "buildd", "default")
-
-
 def load_scenario(path: Path) -> Scenario:
     """The scenario in `path`, or ScenarioError listing every problem found."""
     scenario, problems = check_scenario(path)
@@ -207,19 +93,8 @@ def scenario_files(paths: Iterable[Path]) -> list[Path]:
     return found
 
 
-def check_bases_file(path: Path) -> tuple[dict[str, BaseRecipe], list[Problem]]:
-    """The recipes of a shared bases file (a mapping with one key, `bases:`)."""
-    checker = _Checker(path)
-    document = checker.read()
-    recipes: dict[str, BaseRecipe] = {}
-    if isinstance(document, LineDict):
-        checker.only_keys(document, ("bases",), "")
-        recipes = checker.bases(document, path.parent)
-    return recipes, sorted(checker.problems, key=lambda p: p.line)
-
-
 def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
-    checker = _Checker(path)
+    checker = ScenarioChecker(path)
     document = checker.read()
     if not isinstance(document, LineDict):
         return None, checker.problems
@@ -234,7 +109,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
         c.at(document, "name", f"name: `{name}` is not usable in image names; expected lowercase "
                                "letters, digits and . _ - (e.g. `apt-cache-cleanup`)")
     description = c.typed(document, "description", str, "a string") or ""
-    bases = {**shared, **c.bases(document, folder)}
+    bases = {**shared, **check_bases(c, document, folder)}
     files = c.files(document)
     context = c.directory(document, "context", folder)
     secret_build_args = frozenset(
@@ -270,97 +145,8 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
     ), []
 
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               dict: "a mapping", list: "a list", type(None): "nothing"}
-
-
-def _found(value: Any) -> str:
-    """How a wrong value is named in a message: its YAML type, and the value if short."""
-    kind = next((name for t, name in _TYPE_NAMES.items()
-                 if isinstance(value, t) and not (t is int and isinstance(value, bool))),
-                type(value).__name__)
-    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-    return f"{kind} ({shown})" if not isinstance(value, (dict, list)) else kind
-
-
-class _Checker:
-    """Collects the problems of one file; every check reports and carries on."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.problems: list[Problem] = []
-
-    def problem(self, line: int, message: str) -> None:
-        self.problems.append(Problem(self.path, line, message))
-
-    def at(self, mapping: LineDict, key: str, message: str) -> None:
-        self.problem(mapping.line_of(key), message)
-
-    def read(self) -> Any:
-        document, yaml_problems = read_yaml(self.path)
-        for yaml_problem in yaml_problems:
-            self.problem(yaml_problem.line, yaml_problem.message)
-        if document is None and not yaml_problems:
-            self.problem(1, "the file is empty; expected a mapping with `variants:`")
-        elif document is not None and not isinstance(document, LineDict):
-            self.problem(1, f"expected a mapping (`key: value` lines) at the top, "
-                            f"found {_found(document)}")
-        return document
-
-    def only_keys(self, mapping: LineDict, allowed: tuple[str, ...], where: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hint = f"did you mean `{close[0]}`?" if close else f"expected one of: " \
-                                                                  f"{', '.join(allowed)}"
-                self.at(mapping, key, f"{where}{key}: unknown key; {hint}")
-
-    def typed(self, mapping: LineDict, key: str, kind: type | tuple[type, ...], expected: str,
-              where: str = "") -> Any:
-        """mapping[key] if it has the right type; None (and a problem) otherwise."""
-        value = mapping.get(key)
-        if value is None:  # absent or null: the default applies
-            return None
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            self.at(mapping, key, f"{where}{key}: expected {expected}, found {_found(value)}")
-            return None
-        return value
-
-    def positive_int(self, mapping: LineDict, key: str, where: str = "") -> int | None:
-        value = self.typed(mapping, key, int, "a whole number ≥ 1", where)
-        if value is not None and value < 1:
-            self.at(mapping, key, f"{where}{key}: expected a whole number ≥ 1, found {value}")
-            return None
-        return value
-
-    def string_list(self, mapping: LineDict, key: str, expected: str,
-                    where: str = "") -> list[str] | None:
-        value = self.typed(mapping, key, list, expected, where)
-        if value is None:
-            return None
-        good = True
-        for index, item in enumerate(value):
-            if not isinstance(item, str):
-                self.problem(value.line_of(index), f"{where}{key}[{index}]: expected a string, "
-                                                   f"found {_found(item)}")
-                good = False
-        return list(value) if good else None
-
-    def string_map(self, mapping: LineDict, key: str, where: str) -> dict[str, str] | None:
-        value = self.typed(mapping, key, dict, "a mapping of names to strings", where)
-        if value is None:
-            return None
-        result: dict[str, str] = {}
-        for name, item in value.items():
-            if not isinstance(name, str) or not isinstance(item, (str, int, float)) \
-                    or isinstance(item, bool):
-                value_line = value.line_of(name)
-                self.problem(value_line, f"{where}{key}.{name}: expected a string value, "
-                                         f"found {_found(item)}")
-            else:
-                result[name] = str(item)
-        return result
+class ScenarioChecker(Checker):
+    """The checks of a scenario file's own keys, over the generic ones."""
 
     def quick(self, document: LineDict, declared: list[str],
               builders: tuple[Builder, ...]) -> Quick:
@@ -369,7 +155,7 @@ class _Checker:
             return Quick()
         if not isinstance(value, LineDict):
             self.at(document, "quick", f"quick: expected a mapping with `variants:` and/or "
-                                       f"`builders:`, found {_found(value)}")
+                                       f"`builders:`, found {found(value)}")
             return Quick()
         self.only_keys(value, ("variants", "builders"), "quick.")
         variants = self.string_list(value, "variants", "a list of variant names", "quick.")
@@ -385,42 +171,6 @@ class _Checker:
                                            f"scenario's builders ({', '.join(builders)})")
         return Quick(variants=tuple(variants) if variants else None, builders=chosen)
 
-    def choices(self, mapping: LineDict, key: str, kind: type[enum.StrEnum],
-                where: str = "") -> tuple[Any, ...] | None:
-        allowed = [member.value for member in kind]
-        names = self.string_list(mapping, key, f"a list from: {', '.join(allowed)}", where)
-        if names is None:
-            return None
-        if not names:
-            self.at(mapping, key, f"{where}{key}: the list is empty; expected some of: "
-                                  f"{', '.join(allowed)}")
-            return None
-        unknown = [(i, name) for i, name in enumerate(names) if name not in allowed]
-        for index, name in unknown:
-            self.problem(mapping[key].line_of(index), f"{where}{key}: unknown `{name}`; "
-                                                      f"expected one of: {', '.join(allowed)}")
-        return None if unknown else tuple(kind(name) for name in dict.fromkeys(names))
-
-    def inside(self, mapping: LineDict, key: str, folder: Path, where: str,
-               must_be: Callable[[Path], bool], what: str) -> Path | None:
-        """A path under `folder` named by mapping[key]: it must exist and stay inside."""
-        relative = self.typed(mapping, key, str, f"a path relative to {self.path.name}", where)
-        if relative is None:
-            return None
-        path = (folder / relative).resolve()
-        if not path.is_relative_to(folder.resolve()):
-            self.at(mapping, key, f"{where}{key}: `{relative}` is outside the scenario's folder "
-                                  f"{folder}; expected a path inside it")
-            return None
-        if not must_be(path):
-            self.at(mapping, key, f"{where}{key}: `{relative}` is not an existing {what} "
-                                  f"(looked for {path})")
-            return None
-        return path
-
-    def directory(self, mapping: LineDict, key: str, folder: Path, where: str = "") -> Path | None:
-        return self.inside(mapping, key, folder, where, Path.is_dir, "directory")
-
     def files(self, document: LineDict) -> dict[str, str]:
         value = self.typed(document, "files", dict, "a mapping of context paths to file contents")
         if value is None:
@@ -434,7 +184,7 @@ class _Checker:
                                    "context (no leading /, no ..)")
             elif not isinstance(content, str):
                 self.problem(line, f"files.{name}: expected the file's text as a string, "
-                                   f"found {_found(content)}")
+                                   f"found {found(content)}")
             else:
                 files[name] = content
         return files
@@ -474,7 +224,7 @@ class _Checker:
             return inherited
         if not isinstance(value, LineDict):
             self.at(parent, where.rsplit(".", 1)[-1],
-                    f"{where}: expected a mapping ({', '.join(RUN_KEYS)}), found {_found(value)}")
+                    f"{where}: expected a mapping ({', '.join(RUN_KEYS)}), found {found(value)}")
             return inherited
         prefix = f"{where}."
         self.only_keys(value, RUN_KEYS, prefix)
@@ -531,7 +281,7 @@ class _Checker:
                                                 "name; expected letters, digits, _ and -")
             elif not isinstance(settings, LineDict):
                 self.problem(raw.line_of(name), f"{where}: expected a mapping with "
-                                                f"`dockerfile:`, found {_found(settings)}")
+                                                f"`dockerfile:`, found {found(settings)}")
             else:
                 self.only_keys(settings, VARIANT_KEYS, f"{where}.")
                 usable[name] = settings
@@ -616,7 +366,7 @@ class _Checker:
 
     def transform_options(self, settings: LineDict, where: str) -> dict[str, Any]:
         """The squash settings present in one variant's own mapping, checked."""
-        found: dict[str, Any] = {}
+        chosen: dict[str, Any] = {}
         if "squash" in settings:
             allowed = [m.value for m in Squash]
             method = self.typed(settings, "squash", str, f"one of: {', '.join(allowed)}", where)
@@ -624,48 +374,21 @@ class _Checker:
                 self.at(settings, "squash", f"{where}squash: unknown `{method}`; expected one "
                                             f"of: {', '.join(allowed)}")
             elif method is not None:
-                found["squash"] = Squash(method)
+                chosen["squash"] = Squash(method)
         if "squash_from" in settings:
             value = settings["squash_from"]
             if value == "base" or (isinstance(value, int) and not isinstance(value, bool)
                                    and value >= 1):
-                found["squash_from"] = value
+                chosen["squash_from"] = value
             else:
                 self.at(settings, "squash_from", f"{where}squash_from: expected `base` or a "
                                                  "number of history entries ≥ 1, found "
-                                                 f"{_found(value)}")
+                                                 f"{found(value)}")
         if "restore_config" in settings:
             restore = self.typed(settings, "restore_config", bool, "true or false", where)
             if restore is not None:
-                found["restore_config"] = restore
-        return found
-
-    def dockerfile_text(self, settings: LineDict, folder: Path,
-                        where: str) -> tuple[str | None, tuple[Path, int]]:
-        """The Dockerfile's text and where its first line is (file, line)."""
-        here = (self.path, settings.line)
-        if "dockerfile" in settings and "dockerfile_path" in settings:
-            self.at(settings, "dockerfile_path", f"{where}dockerfile_path: give either "
-                                                 "`dockerfile` or `dockerfile_path`, not both")
-            return None, here
-        if "dockerfile" in settings:
-            text = self.typed(settings, "dockerfile", str, "the Dockerfile's text", where)
-            return text, (self.path, settings.value_lines.get("dockerfile", settings.line))
-        path = self.inside(settings, "dockerfile_path", folder, where, Path.is_file, "file")
-        if path is None:
-            return None, here
-        try:
-            return path.read_text(), (path, 1)
-        except (OSError, UnicodeDecodeError) as error:
-            self.at(settings, "dockerfile_path", f"{where}dockerfile_path: cannot read {path} "
-                                                 f"({error})")
-            return None, here
-
-    def dockerfile_problem(self, origin: tuple[Path, int], error: dockerfile.DockerfileError,
-                           where: str) -> None:
-        """Point at the Dockerfile's own line: in the YAML file, or in the Dockerfile file."""
-        path, first_line = origin
-        self.problems.append(Problem(path, first_line + error.line - 1, f"{where}: {error}"))
+                chosen["restore_config"] = restore
+        return chosen
 
     def expectations(self, document: LineDict,
                      variants: Collection[str]) -> tuple[expect.Expectation, ...]:
@@ -696,108 +419,10 @@ class _Checker:
             if not isinstance(item, str):
                 self.problem(line, f"{where}: expected an expression like `a.size_bytes < "
                                    f"b.size_bytes` or {{expr, known_false, note}}, found "
-                                   f"{_found(item)}")
+                                   f"{found(item)}")
                 continue
             try:
                 parsed.append(expect.parse(item, variants, **options))
             except expect.ExpectError as error:
                 self.problem(line, f"{where}: {error}")
         return tuple(parsed)
-
-    def bases(self, document: LineDict, folder: Path) -> dict[str, BaseRecipe]:
-        raw = self.typed(document, "bases", dict, "a mapping of image references to recipes")
-        recipes: dict[str, BaseRecipe] = {}
-        for reference, recipe in (raw or {}).items():
-            where = f"bases.{reference}"
-            line = raw.line_of(reference)
-            if not isinstance(reference, str) or not dockerfile.is_image_reference(reference):
-                self.problem(line, f"{where}: not an image reference; expected NAME[:TAG] "
-                                   "such as `debian:bookworm`")
-                continue
-            if not isinstance(recipe, LineDict):
-                self.problem(line, f"{where}: expected a recipe mapping with one of "
-                                   f"{', '.join(k.value for k in BaseKind)}, found "
-                                   f"{_found(recipe)}")
-                continue
-            self.only_keys(recipe, RECIPE_KEYS, f"{where}.")
-            kinds = [BaseKind(k) for k in recipe if k in {kind.value for kind in BaseKind}]
-            if len(kinds) != 1:
-                self.problem(line, f"{where}: expected exactly one recipe kind ("
-                                   f"{', '.join(k.value for k in BaseKind)}), found "
-                                   f"{len(kinds)}")
-                continue
-            pull = self.typed(recipe, "pull", bool, "true or false", f"{where}.")
-            options = self.recipe_options(recipe, kinds[0], folder, f"{where}.{kinds[0]}")
-            if options is not None:
-                recipes[reference] = BaseRecipe(reference=reference, kind=kinds[0],
-                                                options=options,
-                                                pull=True if pull is None else pull,
-                                                declared_in=self.path)
-        return recipes
-
-    def recipe_options(self, recipe: LineDict, kind: BaseKind, folder: Path,
-                       where: str) -> dict[str, Any] | None:
-        before = len(self.problems)
-        if kind is BaseKind.TAR:
-            path = self.inside(recipe, "tar", folder, where.rsplit(".", 1)[0] + ".", Path.is_file,
-                               "rootfs tarball")
-            return {"path": str(path)} if path else None
-        options = self.typed(recipe, kind.value, dict, f"a mapping of {kind} options",
-                             where.rsplit(".", 1)[0] + ".")
-        if options is None:
-            return None
-        prefix = f"{where}."
-        self.only_keys(options, OPTION_KEYS[kind], prefix)
-        result: dict[str, Any] = {}
-        if kind is BaseKind.DEBOOTSTRAP:
-            suite = self.typed(options, "suite", str, "a Debian suite such as bookworm", prefix)
-            if suite is None and "suite" not in options:
-                self.problem(options.line, f"{where}: missing `suite` (e.g. bookworm)")
-            variant = self.typed(options, "variant", str, "minbase, buildd or default",
-                                 prefix) or "minbase"
-            if variant not in DEBOOTSTRAP_VARIANTS:
-                self.at(options, "variant", f"{prefix}variant: `{variant}`; expected one of: "
-                                            f"{', '.join(DEBOOTSTRAP_VARIANTS)}")
-            result = {"suite": suite, "variant": variant,
-                      "mirror": self.typed(options, "mirror", str, "a mirror URL", prefix),
-                      "include": self.string_list(options, "include", "a list of packages",
-                                                  prefix) or [],
-                      "cmd": self.string_list(options, "cmd", "a list of strings", prefix)
-                      or ["bash"]}
-        elif kind is BaseKind.SCRATCH:
-            host_files = self.string_map(options, "files", prefix)
-            if not host_files:
-                self.problem(options.line, f"{where}: expected `files: {{IMAGE_PATH: "
-                                           "HOST_PATH}}` with at least one file")
-            for image_path in host_files or {}:
-                if not image_path.startswith("/"):
-                    self.problem(options["files"].line_of(image_path),
-                                 f"{prefix}files.{image_path}: expected an absolute path in the "
-                                 "image")
-            run = self.typed(options, "run", list, "a list of commands", prefix) or []
-            for index, command in enumerate(run):
-                if not isinstance(command, str) and not (
-                        isinstance(command, list) and all(isinstance(w, str) for w in command)):
-                    self.problem(options["run"].line_of(index),
-                                 f"{prefix}run[{index}]: expected a shell command string or a "
-                                 f"list of strings, found {_found(command)}")
-            result = {"files": {image: str((folder / host).resolve()) if not
-                                Path(host).is_absolute() else host
-                                for image, host in (host_files or {}).items()},
-                      "run": list(run),
-                      "cmd": self.string_list(options, "cmd", "a list of strings", prefix)}
-        elif kind is BaseKind.BUILD:
-            text, origin = self.dockerfile_text(options, folder, prefix)
-            if "dockerfile" not in options and "dockerfile_path" not in options:
-                self.problem(options.line, f"{where}: missing `dockerfile:` or "
-                                           "`dockerfile_path:`")
-            context = self.directory(options, "context", folder, prefix)
-            build_args = self.string_map(options, "build_args", prefix) or {}
-            if text is not None:
-                try:
-                    dockerfile.from_lines(text, build_args)
-                except dockerfile.DockerfileError as error:
-                    self.dockerfile_problem(origin, error, f"{where}.dockerfile")
-            result = {"dockerfile": text, "context": str(context) if context else None,
-                      "build_args": build_args}
-        return result if len(self.problems) == before else None

@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 
 from scipy import stats as scipy_stats
 
-TIMING_METRICS = ("build_s", "transform_s", "start_s")
-EXACT_METRICS = ("size_bytes", "compressed_bytes", "wasted_bytes", "layer_count")
 NOISY_CV = 0.10
 OUTLIER_MADS = 3.5
 SLOW_FIRST = 1.5

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.runner import Run
-from harness.scenario import Scenario
+from harness.model import Run, Scenario
 
 SCHEMA_VERSION = 2
 # Schema history:

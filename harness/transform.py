@@ -7,7 +7,6 @@ take a built image and return a new one; the time they take is `transform_s`, ne
 
 from __future__ import annotations
 
-import enum
 import json
 import logging
 import tempfile
@@ -21,14 +20,7 @@ from docker_squash.errors import Error as SquashError
 from docker_squash.squash import Squash as DockerSquash
 
 from harness.dockerfile import split_reference
-
-
-class Squash(enum.StrEnum):
-    NONE = "none"
-    LEGACY = "legacy"
-    DOCKER_SQUASH = "docker-squash"
-    EXPORT_IMPORT = "export-import"
-    SAVE_LOAD = "save-load"
+from harness.model import Squash
 
 
 @dataclass(frozen=True, kw_only=True)

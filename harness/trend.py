@@ -24,16 +24,13 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from harness import store
-from harness.compare import DEFAULT_THRESHOLDS_PCT
-from harness.stats import EXACT_METRICS, TIMING_METRICS
+from harness.model import COMPARED, METRIC, default_thresholds_pct
 
 STEP_ALPHA = 0.001
 """A step's two levels must differ at this level (one-sided Mann-Whitney U)."""
 PREDICTION = 0.999
 """One-sided level of the prediction interval the latest run must leave to be flagged."""
 DEFAULT_WINDOW = 10
-ANY_INCREASE = ("size_bytes", "wasted_bytes", "layer_count")
-"""Deterministic for the same content: one more byte or layer is flagged."""
 SERIES_KEYS = ["fingerprint", "scenario", "variant", "builder", "cache", "metric"]
 
 
@@ -59,7 +56,7 @@ def history(directory: Path) -> pd.DataFrame:
         for sample in document["samples"]:
             if sample["status"] != "ok":
                 continue
-            for metric in (*TIMING_METRICS, *EXACT_METRICS):
+            for metric in COMPARED:
                 if sample.get(metric) is not None:
                     records.append({"run_id": document["run_id"],
                                     "started_at": document["started_at"],
@@ -76,7 +73,7 @@ def history(directory: Path) -> pd.DataFrame:
 
 def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
            thresholds_pct: dict[str, float] | None = None) -> list[Finding]:
-    limits = thresholds_pct or DEFAULT_THRESHOLDS_PCT
+    limits = thresholds_pct or default_thresholds_pct()
     findings: list[Finding] = []
     for key, series in frame.groupby(SERIES_KEYS, sort=False):
         values = series["value"].tolist()
@@ -104,9 +101,9 @@ def _latest(values: list[float], metric: str, threshold: float) -> tuple[float, 
     """(reference, latest) when the latest run is worse: for sizes and layers any increase
     over the previous run; for timings beyond both the window's noise and the threshold."""
     previous, latest = values[:-1], values[-1]
-    if metric in ANY_INCREASE:
+    if METRIC[metric].any_increase:
         return (previous[-1], latest) if latest > previous[-1] else None
-    if metric in EXACT_METRICS:  # compressed size: tar mtimes move it by a few bytes
+    if METRIC[metric].exact:  # compressed size: tar mtimes move it by a few bytes
         return (previous[-1], latest) if latest > previous[-1] * (1 + threshold) else None
     if len(previous) < 3:
         return None  # too little history to know the noise
@@ -123,7 +120,7 @@ def _latest(values: list[float], metric: str, threshold: float) -> tuple[float, 
 def _step(values: list[float], metric: str,
           threshold: float) -> tuple[int, float, float] | None:
     """The best split into two levels, when the later one is worse and clearly apart."""
-    if len(values) < 4 and metric in TIMING_METRICS:
+    if len(values) < 4 and not METRIC[metric].exact:
         return None
     best: tuple[float, int] | None = None
     for split in range(1, len(values)):
@@ -135,8 +132,9 @@ def _step(values: list[float], metric: str,
     split = best[1]
     left, right = values[:split], values[split:]
     before, after = statistics.median(left), statistics.median(right)
-    if metric in EXACT_METRICS:
-        grown = after > before if metric in ANY_INCREASE else after > before * (1 + threshold)
+    if METRIC[metric].exact:
+        grown = after > before if METRIC[metric].any_increase else \
+            after > before * (1 + threshold)
         return (split, before, after) if grown else None
     worse = after > before * (1 + threshold)
     apart = len(left) >= 3 and len(right) >= 3 and scipy_stats.mannwhitneyu(

@@ -1,9 +1,7 @@
 import pytest
 
-from harness.build import Builder
 from harness.expect import evaluate, parse, predicted_failure
-from harness.runner import Sample, Status
-from harness.scenario import CacheMode
+from harness.model import Builder, CacheMode, Sample, Status
 
 VARIANTS = ("small", "big", "broken")
 

@@ -7,10 +7,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from harness.bases import Action, BaseError, ensure_bases, remove_bases
-from harness.build import Builder, BuildRequest, build
+from harness.bases import BaseError, ensure_bases, remove_bases
+from harness.build import BuildRequest, build
 from harness.context import DOCKERFILE_NAME, materialize
-from harness.scenario import BaseKind, BaseRecipe, all_bases
+from harness.model import Action, BaseKind, BaseRecipe, Builder
+from harness.scenario import all_bases
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"

@@ -119,7 +119,8 @@ def test_bench_plugin_reports_a_bad_scenario_by_file_and_line(tmp_path: Path) ->
 
 
 def test_bench_plugin_shard_selects_the_same_slice_as_harness_run(tmp_path: Path) -> None:
-    from harness.runner import RunOptions, matrix
+    from harness.matrix import matrix
+    from harness.model import RunOptions
     from harness.scenario import load_scenarios
 
     scenarios = Path("scenarios").resolve()

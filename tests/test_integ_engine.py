@@ -6,8 +6,9 @@ import sys
 import pytest
 
 from harness import doctor
-from harness.build import Builder, BuildRequest, build
+from harness.build import BuildRequest, build
 from harness.measure import image_facts, time_start
+from harness.model import Builder
 
 from .helpers import write_busybox_context
 

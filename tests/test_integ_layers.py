@@ -6,9 +6,10 @@ import pytest
 
 from harness import layers as layers_module
 from harness.bases import ensure_bases
-from harness.build import Builder, BuildRequest, build
+from harness.build import BuildRequest, build
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.layers import analyse_image
+from harness.model import Builder
 from harness.scenario import all_bases
 
 pytestmark = pytest.mark.docker

@@ -17,10 +17,11 @@ import pytest
 
 from harness import engine, store
 from harness.bases import ensure_bases
-from harness.build import Builder, BuildRequest, build
+from harness.build import BuildRequest, build
 from harness.context import DOCKERFILE_NAME, materialize
-from harness.runner import Run, RunOptions, Status, new_run_id, now, run_scenarios
-from harness.scenario import CacheMode, load_scenario
+from harness.model import Builder, CacheMode, Run, RunOptions, Status, new_run_id, now
+from harness.runner import Runner, run_scenarios
+from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
@@ -55,7 +56,7 @@ def scenario_folder(tmp_path: Path, text: str, name: str = "tiny.yaml") -> Path:
 def run_in_process(client, path: Path, **options) -> Run:
     run = Run(run_id=new_run_id(), started_at=now(), environment={},
               options=RunOptions(**options), scenarios=[load_scenario(path)])
-    return run_scenarios(client, run, save=lambda r: None, progress=lambda position: None)
+    return run_scenarios(Runner(client, run, save=lambda r: None, progress=lambda p, done: None))
 
 
 def harness_run(*args: str, cwd: Path) -> subprocess.CompletedProcess:

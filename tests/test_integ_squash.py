@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from harness import engine
-from harness.build import Builder
-from harness.runner import Run, RunOptions, Status, new_run_id, now, run_scenarios
-from harness.scenario import CacheMode, load_scenario
+from harness.model import Builder, CacheMode, Run, RunOptions, Status, new_run_id, now
+from harness.runner import Runner, run_scenarios
+from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
@@ -49,7 +49,8 @@ def squash_run(docker_client, tmp_path_factory):
     (folder / "squash.yaml").write_text(textwrap.dedent(SQUASH))
     run = Run(run_id=new_run_id(), started_at=now(), environment={}, options=RunOptions(),
               scenarios=[load_scenario(folder / "squash.yaml")])
-    run_scenarios(docker_client, run, save=lambda r: None, progress=lambda position: None)
+    run_scenarios(Runner(docker_client, run, save=lambda r: None,
+                         progress=lambda p, done: None))
     yield {(s.variant, s.builder, s.cache): s for s in run.samples}
     engine.remove_labelled(docker_client, f"harness.run={run.run_id}")
 

@@ -8,9 +8,10 @@ import pytest
 from harness import store
 from harness.cli import main
 from harness.errors import HarnessError
+from harness.matrix import matrix
 from harness.merge import judge, merge_files
-from harness.runner import Run, RunOptions, RunState, Sample, Status, matrix
-from harness.scenario import CacheMode, load_scenario
+from harness.model import CacheMode, Run, RunOptions, RunState, Sample, Status
+from harness.scenario import load_scenario
 
 SCENARIO = """\
 variants:

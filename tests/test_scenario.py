@@ -5,18 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.build import Builder
+from harness.model import BaseKind, Builder, CacheMode, RunSpec, Squash
 from harness.scenario import (
-    BaseKind,
-    CacheMode,
-    RunSpec,
     ScenarioError,
     all_bases,
     check_scenario,
     load_scenario,
     load_scenarios,
 )
-from harness.transform import Squash
 
 MINIMAL = """\
 variants:
@@ -313,7 +309,7 @@ def test_duplicate_keys(tmp_path):
     ("only.girth < 1", "`only.girth < 1`: unknown metric `girth` (metrics: base_layer_count, "
                        "base_size_bytes, build_s, compressed_bytes, layer_count, size_bytes, "
                        "start_s, start_status, status, steps_cached, steps_total, "
-                       "wasted_bytes)"),
+                       "transform_s, wasted_bytes)"),
     ("only.status < failed", "`only.status < failed`: status compares with == or != to a "
                              "status (failed, ok, skipped) or another status metric"),
     ("1 < 2", "`1 < 2`: at least one side must be VARIANT.METRIC"),
@@ -444,7 +440,8 @@ def test_squash_from_must_be_base_or_a_count(tmp_path):
 
 
 def test_quick_subset_is_checked_and_narrows_quick_runs_only(tmp_path):
-    from harness.runner import RunOptions, matrix
+    from harness.matrix import matrix
+    from harness.model import RunOptions
 
     path = tmp_path / "q.yaml"
     path.write_text("builders: [legacy, buildkit]\nvariants:\n  a: {dockerfile: FROM scratch}\n"

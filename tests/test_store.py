@@ -4,10 +4,10 @@ import textwrap
 import pytest
 
 from harness import store
-from harness.build import Builder
 from harness.errors import HarnessError
-from harness.runner import Run, RunOptions, Sample, Status, unique_change
-from harness.scenario import CacheMode, load_scenario
+from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status
+from harness.runner import unique_change
+from harness.scenario import load_scenario
 
 
 @pytest.fixture

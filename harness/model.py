@@ -1,0 +1,364 @@
+"""The records that flow between the stages, their enums, and the one table of metrics.
+
+Everything here is plain data: importing it loads no Docker code, so the modules that only
+read results (store, report, compare, trend, merge, stats) stay light.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # expect imports this module for the metric table
+    from harness.expect import Expectation, Verdict
+
+
+class Builder(enum.StrEnum):
+    LEGACY = "legacy"
+    BUILDKIT = "buildkit"
+
+
+class CacheMode(enum.StrEnum):
+    COLD = "cold"
+    WARM = "warm"
+    INCREMENTAL = "incremental"
+
+
+class Squash(enum.StrEnum):
+    NONE = "none"
+    LEGACY = "legacy"
+    DOCKER_SQUASH = "docker-squash"
+    EXPORT_IMPORT = "export-import"
+    SAVE_LOAD = "save-load"
+
+
+POST_BUILD_SQUASH = (Squash.DOCKER_SQUASH, Squash.EXPORT_IMPORT, Squash.SAVE_LOAD)
+"""Squash methods applied to the built image after the (timed) build."""
+
+
+class BaseKind(enum.StrEnum):
+    DEBOOTSTRAP = "debootstrap"
+    SCRATCH = "scratch"
+    TAR = "tar"
+    BUILD = "build"
+
+
+class Status(enum.StrEnum):
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+class RunState(enum.StrEnum):
+    RUNNING = "running"
+    COMPLETE = "complete"
+    INTERRUPTED = "interrupted"
+    ENGINE_LOST = "engine-lost"
+
+
+class Action(enum.StrEnum):
+    """What making a base did."""
+
+    PRESENT = "present"
+    PULLED = "pulled"
+    BUILT = "built"
+    REBUILT = "rebuilt"
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+class Better(enum.StrEnum):
+    LOWER = "lower"
+    HIGHER = "higher"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Metric:
+    """One numeric field of a sample, and how every reader treats it."""
+
+    name: str
+    unit: str
+    better: Better = Better.LOWER
+    exact: bool
+    """Deterministic for the same build: compared exactly. Otherwise a noisy timing,
+    compared with statistics."""
+    threshold_pct: float | None = None
+    """Default regression threshold of `compare` and `trend`; None: not compared between
+    runs (nor against the baseline, nor exported as a benchmark)."""
+    any_increase: bool = False
+    """`trend` flags any increase: identical content gives identical values to the byte."""
+    charted: bool = False
+    """Drawn in `trend`'s charts."""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(name="build_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
+    Metric(name="transform_s", unit="s", exact=False, threshold_pct=10.0),
+    Metric(name="start_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
+    Metric(name="size_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
+           charted=True),
+    # an estimate whose tar timestamps move it by a few bytes: beyond the threshold only
+    Metric(name="compressed_bytes", unit="bytes", exact=True, threshold_pct=1.0),
+    Metric(name="wasted_bytes", unit="bytes", exact=True, threshold_pct=1.0,
+           any_increase=True),
+    Metric(name="layer_count", unit="layers", exact=True, threshold_pct=0.0, any_increase=True),
+    Metric(name="base_size_bytes", unit="bytes", exact=True),
+    Metric(name="base_layer_count", unit="layers", exact=True),
+    Metric(name="steps_total", unit="steps", exact=True),
+    Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True),
+)
+METRIC: dict[str, Metric] = {metric.name: metric for metric in METRICS}
+COMPARED: tuple[str, ...] = tuple(m.name for m in METRICS if m.threshold_pct is not None)
+"""The metrics compared between runs and against the baseline, timings first."""
+TIMINGS: tuple[str, ...] = tuple(m.name for m in METRICS if not m.exact)
+STATUS_FIELDS = ("status", "start_status")
+"""Sample fields a claim can test against ok/failed/skipped."""
+
+
+def default_thresholds_pct() -> dict[str, float]:
+    return {m.name: m.threshold_pct for m in METRICS if m.threshold_pct is not None}
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """How a container of the image is started to time it."""
+
+    command: tuple[str, ...] | None = None
+    """None: the image's own CMD/ENTRYPOINT."""
+    ready_log: str | None = None
+    """Regex: the container is "ready" when a log line matches; None: when it exits."""
+    expect_exit: int = 0
+    timeout_s: float = 30.0
+    start_repeat: int = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Variant:
+    name: str
+    dockerfile: str
+    dockerfile_origin: str
+    """Where the Dockerfile text came from, as FILE:LINE, for error messages."""
+    build_args: dict[str, str] = field(default_factory=dict)
+    target: str | None = None
+    run: RunSpec = RunSpec()
+    bases: tuple[str, ...] = ()
+    """The images its FROM lines name (not scratch, not earlier stages)."""
+    base: str | None = None
+    """The image the built stage (target, else the last) starts from; None for scratch."""
+    squash: Squash = Squash.NONE
+    squash_from: str | int = "base"
+    """docker-squash: squash onto the FROM image ("base") or this many history entries."""
+    restore_config: bool = True
+    """export-import: put CMD, ENV, ... back through import changes."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Incremental:
+    """The source change of the incremental cache mode: append `text` to `path`."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseRecipe:
+    reference: str
+    kind: BaseKind
+    options: dict[str, Any]
+    """Checked options of the kind; paths are absolute."""
+    pull: bool = True
+    """Whether pulling from a registry may be tried before building by recipe."""
+    declared_in: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quick:
+    """What `--quick` runs of a scenario (one repetition, cold and warm): a representative
+    subset of its variants and builders; None means all of them."""
+
+    variants: tuple[str, ...] | None = None
+    builders: tuple[Builder, ...] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    name: str
+    path: Path
+    description: str
+    bases: dict[str, BaseRecipe]
+    """The scenario's own bases over the shared `bases.yaml` beside it."""
+    files: dict[str, str]
+    context: Path | None
+    baseline: str
+    builders: tuple[Builder, ...]
+    cache: tuple[CacheMode, ...]
+    repeat: int
+    incremental: Incremental | None
+    run: RunSpec
+    variants: dict[str, Variant]
+    expect: tuple[Expectation, ...]
+    secret_build_args: frozenset[str] = frozenset()
+    quick: Quick = Quick()
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    created_by: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class LayerRow:
+    index: int
+    diff_id: str
+    tar_bytes: int
+    compressed_bytes: int
+    added_bytes: int
+    wasted_bytes: int
+    """Bytes this layer added that a later layer deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Waste:
+    path: str
+    size_bytes: int
+    added_in: int
+    removed_in: int
+    how: str
+    """deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageLayers:
+    image_id: str
+    compressed_bytes: int
+    wasted_bytes: int
+    layers: list[LayerRow]
+    top_waste: list[Waste]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseOutcome:
+    reference: str
+    action: Action
+    image_id: str
+    size_bytes: int
+    seconds: float
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sample:
+    """One timed build of one variant with one builder in one cache mode, and its image."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    cache: CacheMode
+    repetition: int
+    status: Status
+    error: str | None = None
+    """Why it failed or was skipped; for a failed build, the message and the log's last lines."""
+    build_s: float | None = None
+    transform_s: float | None = None
+    """Time of the post-build squash transform (docker-squash, export-import, save-load)."""
+    image_id: str | None = None
+    """The measured image: the transformed one where the variant squashes."""
+    size_bytes: int | None = None
+    layer_count: int | None = None
+    steps_total: int | None = None
+    steps_cached: int | None = None
+    step_durations_s: list[float] = field(default_factory=list)
+    base_size_bytes: int | None = None
+    base_layer_count: int | None = None
+    compressed_bytes: int | None = None
+    """Sum of the layers' gzip -6 sizes: what a registry push transfers."""
+    wasted_bytes: int | None = None
+    """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
+    start_s: float | None = None
+    """Median of the container starts of this image."""
+    start_samples_s: list[float] = field(default_factory=list)
+    start_status: Status = Status.SKIPPED
+    start_error: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRecord:
+    """`docker history` of one variant's image per builder, kept once."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    image_id: str
+    history: list[HistoryEntry]
+    layers: ImageLayers
+
+
+# ---------------------------------------------------------------------------- runs
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunOptions:
+    builders: tuple[Builder, ...] | None = None
+    """None: each scenario's own list; otherwise only these (of the scenario's)."""
+    cache: tuple[CacheMode, ...] | None = None
+    repeat: int | None = None
+    select: str | None = None
+    """Only variants whose `scenario/variant` contains this text."""
+    keep_images: bool = False
+    quick: bool = False
+    """Each scenario's `quick:` subset of variants and builders (see matrix.options_for)."""
+    buildx_builder: str | None = None
+    """The buildx builder BuildKit builds run on (None: buildx's current one)."""
+    shard: tuple[int, int] | None = None
+    """(I, N): only the I-th of N deterministic slices of the (scenario, variant, builder)
+    matrix; `harness merge` joins the shards' results files."""
+
+
+@dataclass(kw_only=True)
+class Run:
+    """Everything one run produced so far; saved after every sample."""
+
+    run_id: str
+    started_at: str
+    environment: dict[str, Any]
+    options: RunOptions
+    scenarios: list[Scenario]
+    state: RunState = RunState.RUNNING
+    ended_at: str | None = None
+    samples: list[Sample] = field(default_factory=list)
+    images: list[ImageRecord] = field(default_factory=list)
+    bases: list[BaseOutcome] = field(default_factory=list)
+    verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
+    """The `expect:` claims of each finished scenario that the measured samples can test."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Position:
+    """Where the run is, for progress displays."""
+
+    scenario: str
+    variant: str
+    builder: Builder
+    cache: CacheMode
+    repetition: int
+    repeat: int
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
