@@ -9,12 +9,12 @@ comparison (a variant against itself) is not called a change. Deterministic metr
 from __future__ import annotations
 
 import math
-import random
 import statistics
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from scipy import stats as scipy_stats
 
 NOISY_CV = 0.10
@@ -124,10 +124,18 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
 
 def _bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
                      seed: int) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of median(values) / median(baseline)."""
-    generator = random.Random(seed)
-    ratios = sorted(
-        statistics.median(generator.choices(values, k=len(values)))
-        / statistics.median(generator.choices(baseline, k=len(baseline)))
-        for _ in range(RESAMPLES))
-    return ratios[int(0.025 * RESAMPLES)], ratios[int(0.975 * RESAMPLES) - 1]
+    """95 % percentile bootstrap interval of median(values) / median(baseline), seeded so a
+    report is the same every time it is made. A side of one value cannot be resampled: the
+    interval is then the ratio itself."""
+    if min(len(baseline), len(values)) < 2:
+        point = statistics.median(values) / statistics.median(baseline)
+        return point, point
+
+    def ratio(base: np.ndarray, new: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.median(new, axis=axis) / np.median(base, axis=axis)
+
+    interval = scipy_stats.bootstrap(
+        (np.asarray(baseline, dtype=float), np.asarray(values, dtype=float)), ratio,
+        n_resamples=RESAMPLES, method="percentile", vectorized=True,
+        random_state=np.random.default_rng(seed)).confidence_interval
+    return float(interval.low), float(interval.high)

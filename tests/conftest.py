@@ -1,21 +1,60 @@
-"""Shared fixtures. Nothing touches Docker at import time; `docker` fixtures connect lazily."""
+"""Shared fixtures. Nothing touches Docker at import time; `docker` fixtures connect lazily.
+
+An autouse guard fails any test that reaches the Docker engine, the docker CLI or Chromium
+without the matching marker, so `nox -s unit` (`-m "not docker and not chromium"`) really
+runs without either. Only pytest, docker-py and harness are imported here: the bench
+virtualenv has no test extras, and `pytest-benchmark compare` loads this file too.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
+import docker.api.client
 import pytest
-from hypothesis import settings
 
 from harness import engine
 
-settings.register_profile("default", max_examples=300, deadline=None)
-settings.register_profile("deep", max_examples=5000, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+GUARDED_PROGRAMS = {"docker": "docker", "dockerd": "docker", "chromium": "chromium"}
+"""Programs a test may start only when it carries the marker named here."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from hypothesis import settings  # not at import time: see the module docstring
+
+    settings.register_profile("default", max_examples=300, deadline=None)
+    settings.register_profile("deep", max_examples=5000, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+@pytest.fixture(autouse=True)
+def marked_for_what_it_touches(request: pytest.FixtureRequest,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail an unmarked test that talks to the engine or starts docker/dockerd/chromium."""
+    allowed = {name for name in ("docker", "chromium") if request.node.get_closest_marker(name)}
+    if "docker" not in allowed:
+        def no_engine(*args: object, **kwargs: object) -> None:
+            pytest.fail("this test talks to the Docker engine but is not marked "
+                        "@pytest.mark.docker", pytrace=False)
+        monkeypatch.setattr(docker.api.client.APIClient, "send", no_engine)
+    popen_init = subprocess.Popen.__init__
+
+    def guarded_popen(self: subprocess.Popen[bytes], args: object, *rest: object,
+                      **kwargs: object) -> None:
+        words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)  # type: ignore[call-overload]
+        program = Path(os.fsdecode(words[0]).split()[0]).name if words else ""
+        needs = GUARDED_PROGRAMS.get(program)
+        if needs and needs not in allowed:
+            pytest.fail(f"this test runs `{program}` but is not marked @pytest.mark.{needs}",
+                        pytrace=False)
+        popen_init(self, args, *rest, **kwargs)  # type: ignore[arg-type]
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded_popen)
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 import re
 
+import pytest
+
 from harness.html_report import html_report
 
 from .helpers import render_in_chromium
@@ -20,6 +22,7 @@ def test_the_page_is_self_contained_with_charts_tables_and_claims():
         assert text in page
 
 
+@pytest.mark.chromium
 def test_the_page_renders_in_headless_chromium_without_console_errors(tmp_path):
     page = tmp_path / "report.html"
     page.write_text(html_report(DOC))

@@ -55,6 +55,7 @@ def run_bench(folder: Path, claim: str, *args: str) -> tuple[subprocess.Complete
     return done, results
 
 
+@pytest.mark.chromium
 def test_bench_plugin_times_the_runner_builds_and_saves_both_result_files(
         tmp_path: Path, docker_client: docker.DockerClient) -> None:
     done, results = run_bench(tmp_path, ">=", "-k", "not warm or one")
