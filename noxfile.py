@@ -1,4 +1,5 @@
-"""Entry points: `nox -s tests`, `nox -s bench`, `nox -s lint`. Each provisions what it needs."""
+"""Entry points: `nox -s tests`, `nox -s bench`, `nox -s unit`, `nox -s lint`. Each provisions what
+it needs; `unit` needs nothing but Python."""
 
 import glob
 import os
@@ -34,6 +35,13 @@ def tests(session: nox.Session) -> None:
     provision_engine(session)
     provision_chromium(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def unit(session: nox.Session) -> None:
+    """The tests that need neither a Docker engine nor Chromium; provisions nothing."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "not docker and not chromium", *session.posargs)
 
 
 @nox.session
