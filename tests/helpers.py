@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+REAL_RESULTS = Path(__file__).parent / "data" / "results-v2.json"
+"""A real results file of the current schema (see tests/data/README.md)."""
 
 
 def write_busybox_context(directory: Path, dockerfile: str) -> Path:

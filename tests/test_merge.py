@@ -1,4 +1,4 @@
-"""`harness run --shard I/N` slices and `harness merge` joining the shards' files."""
+"""`harness merge`: joining the files of `harness run --shard I/N` runs."""
 
 import json
 from dataclasses import replace
@@ -12,6 +12,8 @@ from harness.matrix import matrix
 from harness.merge import judge, merge_files
 from harness.model import CacheMode, Run, RunOptions, RunState, Sample, Status
 from harness.scenario import load_scenario
+
+from .helpers import REAL_RESULTS
 
 SCENARIO = """\
 variants:
@@ -30,19 +32,6 @@ def scenario(tmp_path):
     path = tmp_path / "sizes.yaml"
     path.write_text(SCENARIO)
     return load_scenario(path)
-
-
-def test_shards_are_disjoint_deterministic_and_cover_the_matrix(scenario):
-    full = [(s.name, v.name, b) for s, v, b in matrix([scenario], RunOptions())]
-    assert len(full) == 6  # 3 variants × 2 builders
-    shards = [[(s.name, v.name, b) for s, v, b in matrix([scenario], RunOptions(shard=(i, 4)))]
-              for i in range(1, 5)]
-    assert sorted(t for shard in shards for t in shard) == sorted(full)
-    assert sum(len(shard) for shard in shards) == len(full)
-    assert shards[0] == [full[0], full[4]]
-    assert [len(shard) for shard in shards] == [2, 2, 1, 1]
-    assert shards == [[(s.name, v.name, b) for s, v, b in
-                       matrix([scenario], RunOptions(shard=(i, 4)))] for i in range(1, 5)]
 
 
 def shard_file(tmp_path, scenario, index, count, sizes, state=RunState.COMPLETE):
@@ -133,3 +122,18 @@ def test_bad_shard_arguments_are_refused(text, capsys):
     with pytest.raises(SystemExit):
         main(["run", "--shard", text])
     assert f"expected I/N with 1 ≤ I ≤ N (e.g. 2/4), got '{text}'" in capsys.readouterr().err
+
+
+def test_a_real_run_split_in_two_and_merged_judges_its_claims_the_same(tmp_path):
+    real = store.load(REAL_RESULTS)
+    paths = []
+    for index, variants in enumerate((("two-runs",), ("one-run", "broken")), start=1):
+        shard = {**real, "run_id": f"part{index}",
+                 "options": {**real["options"], "shard": [index, 2]},
+                 "samples": [s for s in real["samples"] if s["variant"] in variants]}
+        paths.append(tmp_path / f"part{index}.json")
+        store.write_document(shard, paths[-1])
+    merged = merge_files(paths)
+    assert len(merged["samples"]) == len(real["samples"])
+    assert [(e["expr"], e["passed"], e["as_expected"]) for e in merged["expectations"]] == [
+        (e["expr"], e["passed"], e["as_expected"]) for e in real["expectations"]]

@@ -1,4 +1,4 @@
-"""Reports and comparisons from hand-made results documents."""
+"""Reports from hand-made results documents."""
 
 import io
 import json
@@ -7,17 +7,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from harness.compare import compare_runs, parse_thresholds
+from harness import store
 from harness.errors import HarnessError
 from harness.report import (
     bmf_report,
     csv_report,
     findings_table,
     gab_report,
+    group_stats,
     json_report,
     markdown_report,
     update_findings,
 )
+
+from .helpers import REAL_RESULTS
 
 
 def sample(variant, repetition, build_s, size, **fields):
@@ -70,36 +73,6 @@ def test_json_report_has_statistics_and_baseline_comparisons():
                                   "test": "exact", "significant": True}
     assert fast["build_s"]["significant"] and fast["build_s"]["test"] == "t-log"
     assert groups["broken"]["ok"] == 0 and groups["broken"]["problem"].startswith("RUN false")
-
-
-def shifted(factor, size_delta=0, layers=3):
-    return document([sample("base", r, t * factor, 2_000_000 + size_delta, layer_count=layers)
-                     for r, t in ((1, 1.0), (2, 1.02), (3, 0.98))])
-
-
-def regressions(old, new, *thresholds):
-    return [(c.metric, round(c.change_pct, 1)) for c in
-            compare_runs(old, new, parse_thresholds(list(thresholds))) if c.regression]
-
-
-def test_compare_flags_a_real_slowdown_not_noise():
-    assert regressions(shifted(1.0), shifted(1.03)) == []
-    assert regressions(shifted(1.0), shifted(1.3)) == [("build_s", 30.0)]
-    assert regressions(shifted(1.0), shifted(0.7)) == []  # faster is no regression
-
-
-def test_compare_thresholds_for_sizes_and_layers():
-    assert regressions(shifted(1.0), shifted(1.0, size_delta=10_000)) == []  # +0.5 %
-    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000)) == [
-        ("size_bytes", 2.0), ("compressed_bytes", 2.0)]
-    assert regressions(shifted(1.0), shifted(1.0, layers=4)) == [("layer_count", 33.3)]
-    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000), "size_bytes=5",
-                       "compressed_bytes=5") == []
-
-
-def test_bad_threshold_says_what_is_expected():
-    with pytest.raises(ValueError, match=r"--threshold speed=5: expected METRIC=PCT"):
-        parse_thresholds(["speed=5"])
 
 
 def test_gab_output_has_the_custom_smaller_is_better_shape():
@@ -172,3 +145,21 @@ def test_a_single_sample_shows_no_spread_and_no_interval():
     fast = next(line for line in lines if line.startswith("| fast"))
     assert "1.00 s (n=1)" in base and "±" not in base
     assert "×0.50" in fast and "[" not in fast
+
+
+def test_every_format_reads_a_real_results_file():
+    real = store.load(REAL_RESULTS)
+    groups = {(g["variant"], g["builder"], g["cache"]): g for g in group_stats(real)}
+    assert len(groups) == 3 * 2 * 3  # variants × builders × cache modes
+    one_run = groups[("one-run", "legacy", "cold")]
+    assert one_run["metrics"]["size_bytes"]["median"] == next(
+        s["size_bytes"] for s in real["samples"]
+        if (s["variant"], s["builder"], s["cache"]) == ("one-run", "legacy", "cold"))
+    assert one_run["versus_baseline"]["wasted_bytes"]["ratio"] == 0
+    assert groups[("broken", "buildkit", "warm")]["ok"] == 0
+    markdown = markdown_report(real)
+    assert "## fixture" in markdown and "✗ known false" in markdown
+    assert len(pd.read_csv(io.StringIO(csv_report(real)))) == len(real["samples"])
+    assert {e["unit"] for e in json.loads(gab_report(real))} == {"s", "bytes", "layers"}
+    assert "one-run" in " ".join(json.loads(bmf_report(real)))
+    assert findings_table(real).count("| fixture ") == 4

@@ -9,6 +9,7 @@ import pandas as pd
 
 from harness.trend import detect, history, markdown_summary
 
+from .helpers import REAL_RESULTS
 from .test_report import sample
 
 
@@ -89,3 +90,22 @@ def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
     assert "| demo/base/legacy/cold [box] | size_bytes | latest | r3 | 100 | 101 |" in (
         flagged.stdout)
     assert page.read_text().count("<svg") == 3  # build_s, start_s, size_bytes
+
+
+def test_nights_of_a_real_results_file_flag_only_a_planted_megabyte(tmp_path):
+    real = json.loads(REAL_RESULTS.read_text())
+    for night in range(1, 5):
+        document = {**real, "run_id": f"night{night}",
+                    "started_at": f"2026-11-0{night}T00:00:00+00:00"}
+        if night == 4:
+            document["samples"] = [
+                {**s, "size_bytes": s["size_bytes"] + (1 << 20)}
+                if s["variant"] == "one-run" and s["size_bytes"] is not None else s
+                for s in real["samples"]]
+        (tmp_path / f"night{night}.json").write_text(json.dumps(document))
+    frame = history(tmp_path)
+    assert detect(frame[frame["run_id"] != "night4"]) == []
+    flagged = {(f.series.split(" ")[0], f.metric, f.kind) for f in detect(frame)}
+    assert flagged == {(f"fixture/one-run/{builder}/{cache}", "size_bytes", "latest")
+                       for builder in ("legacy", "buildkit")
+                       for cache in ("cold", "warm", "incremental")}

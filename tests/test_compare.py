@@ -1,0 +1,44 @@
+"""`harness compare`: two runs matched by group, regressions beyond noise and thresholds."""
+
+import pytest
+
+from harness.compare import compare_runs, parse_thresholds
+
+from .test_report import document, sample
+
+
+def shifted(factor, size_delta=0, layers=3):
+    return document([sample("base", r, t * factor, 2_000_000 + size_delta, layer_count=layers)
+                     for r, t in ((1, 1.0), (2, 1.02), (3, 0.98))])
+
+
+def regressions(old, new, *thresholds):
+    return [(c.metric, round(c.change_pct, 1)) for c in
+            compare_runs(old, new, parse_thresholds(list(thresholds))) if c.regression]
+
+
+def test_compare_flags_a_real_slowdown_not_noise():
+    assert regressions(shifted(1.0), shifted(1.03)) == []
+    assert regressions(shifted(1.0), shifted(1.3)) == [("build_s", 30.0)]
+    assert regressions(shifted(1.0), shifted(0.7)) == []  # faster is no regression
+
+
+def test_compare_thresholds_for_sizes_and_layers():
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=10_000)) == []  # +0.5 %
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000)) == [
+        ("size_bytes", 2.0), ("compressed_bytes", 2.0)]
+    assert regressions(shifted(1.0), shifted(1.0, layers=4)) == [("layer_count", 33.3)]
+    assert regressions(shifted(1.0), shifted(1.0, size_delta=40_000), "size_bytes=5",
+                       "compressed_bytes=5") == []
+
+
+def test_bad_threshold_says_what_is_expected():
+    with pytest.raises(ValueError, match=r"--threshold speed=5: expected METRIC=PCT"):
+        parse_thresholds(["speed=5"])
+
+
+
+
+def test_identical_runs_report_no_change():
+    assert [c for c in compare_runs(shifted(1.0), shifted(1.0), parse_thresholds([]))
+            if c.significant] == []

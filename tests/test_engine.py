@@ -1,0 +1,48 @@
+"""Engine access: where the engine is, labels, and removing only what carries a run's label."""
+
+import uuid
+
+import pytest
+
+from harness import engine
+
+from .helpers import write_busybox_context
+
+
+def test_docker_host_defaults_to_the_local_socket(monkeypatch):
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
+    assert engine.docker_host() == "unix:///var/run/docker.sock"
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:2375")
+    assert engine.docker_host() == "tcp://127.0.0.1:2375"
+
+
+def test_no_engine_at_the_socket_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/absent.sock")
+    with pytest.raises(engine.EngineUnavailable, match=r"No Docker engine answers at unix://"
+                                                       r".*absent.sock.*Start a Docker engine"):
+        engine.connect(timeout_s=1)
+    assert engine.engine_answers(timeout_s=1) is False
+
+
+def test_run_labels_mark_the_run_and_harness():
+    assert engine.run_labels("r1") == {"harness.managed": "true", "harness.run": "r1"}
+
+
+@pytest.mark.docker
+def test_remove_labelled_removes_the_run_and_nothing_else(docker_client, tmp_path):
+    run_id, other = f"test-{uuid.uuid4().hex[:10]}", f"test-{uuid.uuid4().hex[:10]}"
+    context = write_busybox_context(tmp_path, "FROM scratch\nCOPY busybox /busybox\n")
+    mine, _ = docker_client.images.build(path=str(context), labels=engine.run_labels(run_id),
+                                         rm=True)
+    docker_client.containers.create(mine.id, command=["/busybox", "true"],
+                                    labels=engine.run_labels(run_id))
+    kept, _ = docker_client.images.build(path=str(context), labels=engine.run_labels(other),
+                                         rm=True, nocache=True)
+    try:
+        assert engine.remove_labelled(docker_client, f"{engine.RUN_LABEL}={run_id}") >= 2
+        assert docker_client.images.list(filters={"label": f"harness.run={run_id}"}) == []
+        assert docker_client.containers.list(all=True,
+                                             filters={"label": f"harness.run={run_id}"}) == []
+        assert docker_client.images.get(kept.id).id == kept.id
+    finally:
+        engine.remove_labelled(docker_client, f"{engine.RUN_LABEL}={other}")
