@@ -10,6 +10,7 @@ import re
 import shutil
 import socket
 import subprocess
+from typing import Any
 
 import docker
 import docker.constants
@@ -24,6 +25,9 @@ never used to select what to delete: images built FROM a harness base inherit it
 RUN_LABEL = "harness.run"
 """The run (or doctor probe, or test) that created an image or container: what cleanup
 selects by. Bases are not part of any run (see bases.BASE_LABEL)."""
+
+CONTAINERD_SNAPSHOTTER = "io.containerd.snapshotter.v1"
+"""`docker info`'s driver-type on the containerd image store."""
 
 HOW_TO_GET_AN_ENGINE = (
     "Start a Docker engine and try again: Docker Desktop on macOS/Windows, "
@@ -102,6 +106,14 @@ def engine_answers(timeout_s: float = 3.0) -> bool:
     except EngineUnavailable:
         return False
     return True
+
+
+def image_store(info: dict[str, Any]) -> str:
+    """`containerd` where the engine keeps images in containerd's store (the snapshotter
+    feature, default on new Docker installs), else `classic` (graph drivers like overlay2)."""
+    driver_status = dict(tuple(pair) for pair in info.get("DriverStatus") or [])
+    return "containerd" if driver_status.get("driver-type") == CONTAINERD_SNAPSHOTTER \
+        else "classic"
 
 
 def run_labels(run_id: str) -> dict[str, str]:

@@ -38,6 +38,7 @@ def collect_engine(client: docker.DockerClient) -> dict[str, Any]:
         "server_version": version.get("Version"),
         "api_version": version.get("ApiVersion"),
         "storage_driver": info.get("Driver"),
+        "image_store": engine.image_store(info),
         "cgroup_version": info.get("CgroupVersion"),
         "experimental": bool(info.get("ExperimentalBuild")),
         "kernel": info.get("KernelVersion"),
@@ -83,6 +84,8 @@ def fingerprint(environment: dict[str, Any]) -> str:
     engine_facts, host = environment["engine"], environment["host"]
     key = [host["cpu_model"], host["cpu_count"], host["memory_bytes"],
            engine_facts["storage_driver"], engine_facts["docker_host"]]
+    if engine_facts.get("image_store", "classic") != "classic":  # classic keys stay as they were
+        key.append(engine_facts["image_store"])
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
 
 

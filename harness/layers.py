@@ -1,11 +1,25 @@
 """Layer analysis: compressed size, bytes each layer adds, and bytes wasted by later layers.
 
-The image is streamed from `docker save` (classic `*/layer.tar` and OCI `blobs/sha256/*`
-layouts) and never unpacked. Each layer is analysed once per diff ID and cached on disk, so
+The image is streamed from `docker save` and never unpacked. Both layouts are read: the
+classic store's (`*/layer.tar`, uncompressed) and the containerd image store's OCI layout,
+whose `blobs/sha256/*` layers may be gzip, zstd or uncompressed; a compressed blob is
+decompressed on the fly, and the SHA-256 of what comes out is its diff ID. Each layer is
+analysed once per diff ID and cached on disk (compressed blobs also by blob digest), so
 layers shared between variants and runs cost only their share of the `docker save` stream.
 
-Compressed size: gzip level 6 (what `docker push` sends), computed on 4 MiB blocks
-compressed independently on all cores, like pigz; within 0.1 % of single-stream gzip -6.
+Unpacked size (`unpacked_bytes`, the sample's `size_bytes`): per layer, the sizes of its
+regular files (hard links once) plus its symlinks' target lengths; the image's is the sum
+over its layers. This is how overlay2 sizes a layer (`directory.Size`: every non-directory
+entry's Lstat size, each inode once). On the classic store that is `docker image inspect`'s
+`.Size` for layers the legacy builder commits and for imported ones; for layers BuildKit
+exports, `.Size` leaves out the symlink target bytes (measured: a 22-byte symlink and a
+1,000-byte file count 1,022 bytes built by legacy, 1,000 by BuildKit). On the containerd
+store `.Size` is the compressed content; this figure means the same on both stores.
+
+Compressed size: where the store holds the layer compressed (containerd store), the stored
+blob's size (`compressed_stored`). Otherwise an estimate: gzip level 6 (what `docker push`
+compresses with), computed on 4 MiB blocks compressed independently on all cores, like
+pigz; within 0.1 % of single-stream gzip -6.
 
 Wasted bytes: regular-file bytes in the image's layers that are not in its final
 filesystem, because a later layer deleted them (`.wh.NAME`, opaque `.wh..wh..opq`
@@ -16,6 +30,7 @@ never counts; hard-linked files count once.
 from __future__ import annotations
 
 import bisect
+import gzip
 import hashlib
 import json
 import os
@@ -24,11 +39,12 @@ import tarfile
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, cast
 
 import docker
+import zstandard
 
 from harness.errors import HarnessError
 from harness.model import ImageLayers, LayerRow, Waste
@@ -39,7 +55,9 @@ GZIP_OVERHEAD = 18 - 6  # gzip header+trailer, minus the zlib header+adler32 of 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,8 +66,9 @@ class Entry:
 
     path: str
     kind: str
-    """file, link (hard link to `target`), whiteout, opaque, or other (dir, symlink, ...)."""
+    """file, link (hard link to `target`), symlink, whiteout, opaque, or other (dir, ...)."""
     size: int = 0
+    """A file's size; a symlink's target length (what overlay2 counts for it)."""
     target: str = ""
 
 
@@ -62,6 +81,10 @@ class LayerFacts:
     compressed_bytes: int
     added_bytes: int
     """Bytes of regular files the layer adds or replaces (hard links once)."""
+    unpacked_bytes: int
+    """added_bytes plus symlink target lengths: the layer's size as overlay2 counts it."""
+    compressed_stored: bool = False
+    """compressed_bytes is the stored blob's size, not the gzip -6 estimate."""
     entries: list[Entry]
 
 
@@ -70,22 +93,40 @@ def default_cache_dir() -> Path:
     return Path(base) / "harness" / "layers"
 
 
-def analyse_image(client: docker.DockerClient, image_ref: str,
+def analyse_image(client: docker.DockerClient, image_ref: str, *, stored_blobs: bool = False,
                   cache_dir: Path | None = None) -> ImageLayers:
+    """The image's layers from the cache, `docker save` streaming only what is missing.
+
+    `stored_blobs`: the engine keeps compressed blobs (containerd image store), so the save
+    stream is always read for their stored sizes; cached layers are not decompressed again.
+    """
     attrs = client.api.inspect_image(image_ref)
     diff_ids: list[str] = list(attrs.get("RootFS", {}).get("Layers") or [])
     cache = LayerCache(cache_dir or default_cache_dir())
-    facts = {d: f for d in diff_ids if (f := cache.get(d)) is not None}
+    facts = {d: f for d in diff_ids if (f := cache.get(d)) is not None
+             and (stored_blobs or not f.compressed_stored)}  # the classic store estimates
+    stored: dict[str, int] = {}
     for skip_sizes in ({f.tar_bytes for f in facts.values()}, set()):
         missing = set(diff_ids) - set(facts)
-        if not missing:
+        if not missing and not (stored_blobs and not stored):
             break
-        for layer in stream_layers(client.api.get_image(attrs["Id"]), missing, skip_sizes):
-            cache.put(layer)
-            facts[layer.diff_id] = layer
+        try:
+            for layer, blob_bytes in stream_layers(client.api.get_image(attrs["Id"]), missing,
+                                                   skip_sizes, cache):
+                if blob_bytes is not None:
+                    stored[layer.diff_id] = blob_bytes
+                if layer.diff_id in missing:
+                    cache.put(layer)
+                    facts[layer.diff_id] = layer
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile,
+                zstandard.ZstdError) as error:
+            raise LayerError(f"`docker save {image_ref}` could not be read: {error}") from None
     if set(diff_ids) - set(facts):
-        raise LayerError(f"`docker save {image_ref}` did not contain all of its layers")
-    return image_layers(attrs["Id"], [facts[d] for d in diff_ids])
+        raise LayerError(f"`docker save {image_ref}` did not contain all of its layers "
+                         f"({len(set(diff_ids) - set(facts))} of {len(diff_ids)} missing)")
+    return image_layers(attrs["Id"], [
+        replace(facts[d], compressed_bytes=stored[d], compressed_stored=True) if d in stored
+        else facts[d] for d in diff_ids])
 
 
 def image_layers(image_id: str, layers: list[LayerFacts]) -> ImageLayers:
@@ -94,10 +135,14 @@ def image_layers(image_id: str, layers: list[LayerFacts]) -> ImageLayers:
     for item in waste:
         per_layer[item.added_in] += item.size_bytes
     rows = [LayerRow(index=i, diff_id=layer.diff_id, tar_bytes=layer.tar_bytes,
-                     compressed_bytes=layer.compressed_bytes, added_bytes=layer.added_bytes,
-                     wasted_bytes=per_layer[i]) for i, layer in enumerate(layers)]
+                     compressed_bytes=layer.compressed_bytes,
+                     compressed_stored=layer.compressed_stored, added_bytes=layer.added_bytes,
+                     unpacked_bytes=layer.unpacked_bytes, wasted_bytes=per_layer[i])
+            for i, layer in enumerate(layers)]
     return ImageLayers(
-        image_id=image_id, compressed_bytes=sum(r.compressed_bytes for r in rows),
+        image_id=image_id, unpacked_bytes=sum(r.unpacked_bytes for r in rows),
+        compressed_bytes=sum(r.compressed_bytes for r in rows),
+        compressed_stored=bool(rows) and all(r.compressed_stored for r in rows),
         wasted_bytes=sum(per_layer), layers=rows,
         top_waste=sorted(waste, key=lambda w: (-w.size_bytes, w.path))[:TOP_WASTE])
 
@@ -161,12 +206,15 @@ def _under(sorted_paths: list[str], path: str, *, itself: bool) -> list[str]:
     return found
 
 
-def stream_layers(chunks: Iterator[bytes], wanted: set[str],
-                  skip_sizes: set[int]) -> Iterator[LayerFacts]:
-    """Analyse the layers of a `docker save` stream whose diff IDs are wanted.
+def stream_layers(chunks: Iterator[bytes], wanted: set[str], skip_sizes: set[int],
+                  cache: LayerCache) -> Iterator[tuple[LayerFacts, int | None]]:
+    """Analyse the layers of a `docker save` stream whose diff IDs are wanted; with each, the
+    size of the compressed blob it came from (None for an uncompressed layer tar).
 
-    OCI blobs are named by digest, so unwanted ones are skipped for free. Classic
-    `layer.tar` members are named otherwise; those whose size matches a cached layer are
+    Uncompressed OCI blobs are named by diff ID, so unwanted ones are skipped for free.
+    Compressed ones are named by their own digest: one the cache knows is yielded from the
+    cache (for its stored size) without decompressing; an unknown one is decompressed to
+    find its diff ID. Classic `layer.tar` members whose size matches a cached layer are
     skipped (the caller re-streams without skipping if that guess missed a layer).
     """
     with tarfile.open(fileobj=cast(IO[bytes], _ChunkReader(chunks)), mode="r|") as archive:
@@ -175,28 +223,46 @@ def stream_layers(chunks: Iterator[bytes], wanted: set[str],
                 continue
             name = member.name
             if name.startswith("blobs/sha256/"):
-                if "sha256:" + name.rsplit("/", 1)[1] not in wanted:
+                digest = "sha256:" + name.rsplit("/", 1)[1]
+                if digest in wanted:
+                    source = archive.extractfile(member)
+                    assert source is not None
+                    yield analyse_layer(source), None
                     continue
-            elif not name.endswith("/layer.tar") or member.size in skip_sizes:
-                continue
-            source = archive.extractfile(member)
-            assert source is not None
-            layer = analyse_layer(source)
-            if layer.diff_id in wanted:
-                yield layer
+                known = cache.get(cache.alias(digest) or "")
+                if known is not None:
+                    yield known, member.size
+                    continue
+                source = archive.extractfile(member)
+                assert source is not None
+                magic = source.read(4)
+                if magic.startswith(GZIP_MAGIC) or magic == ZSTD_MAGIC:
+                    layer = analyse_layer(_decompressed(magic, source), member.size)
+                    cache.put(layer, blob_digest=digest)
+                    yield layer, member.size
+            elif name.endswith("/layer.tar") and member.size not in skip_sizes:
+                source = archive.extractfile(member)
+                assert source is not None
+                layer = analyse_layer(source)
+                if layer.diff_id in wanted:
+                    yield layer, None
 
 
-def analyse_layer(source: IO[bytes]) -> LayerFacts:
-    """Hash, compress (in parallel blocks) and list one uncompressed layer tarball."""
-    tee = _Tee(source)
+def analyse_layer(source: IO[bytes], stored_bytes: int | None = None) -> LayerFacts:
+    """Hash and list one uncompressed layer tarball; compress it (in parallel blocks) for the
+    estimate unless the store's compressed blob size, `stored_bytes`, is known."""
+    tee = _Tee(source, compress=stored_bytes is None)
     entries: list[Entry] = []
     with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|") as layer:
         for member in layer:
             entries.append(_entry(member))
     tee.drain()
-    return LayerFacts(diff_id="sha256:" + tee.sha256.hexdigest(), tar_bytes=tee.total,
-                      compressed_bytes=tee.compressed_bytes(), entries=entries,
-                      added_bytes=sum(e.size for e in entries if e.kind == "file"))
+    added = sum(e.size for e in entries if e.kind == "file")
+    return LayerFacts(
+        diff_id="sha256:" + tee.sha256.hexdigest(), tar_bytes=tee.total,
+        compressed_bytes=tee.compressed_bytes() if stored_bytes is None else stored_bytes,
+        compressed_stored=stored_bytes is not None, entries=entries, added_bytes=added,
+        unpacked_bytes=added + sum(e.size for e in entries if e.kind == "symlink"))
 
 
 def _entry(member: tarfile.TarInfo) -> Entry:
@@ -210,6 +276,8 @@ def _entry(member: tarfile.TarInfo) -> Entry:
         return Entry(path=path, kind="file", size=member.size)
     if member.islnk():
         return Entry(path=path, kind="link", target=_clean(member.linkname))
+    if member.issym():
+        return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)))
     return Entry(path=path, kind="other")
 
 
@@ -241,11 +309,24 @@ class LayerCache:
         return LayerFacts(**{**document["layer"], "entries": [
             Entry(**e) for e in document["layer"]["entries"]]})
 
-    def put(self, layer: LayerFacts) -> None:
+    def alias(self, blob_digest: str) -> str | None:
+        """The diff ID of a compressed blob analysed before."""
+        try:
+            return self._path(blob_digest).with_suffix(".diffid").read_text().strip() or None
+        except OSError:
+            return None
+
+    def put(self, layer: LayerFacts, blob_digest: str | None = None) -> None:
+        """Cache the layer, and the compressed blob digest it came from."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(layer.diff_id)
+        self._write(self._path(layer.diff_id),
+                    json.dumps({"format": CACHE_FORMAT, "layer": asdict(layer)}))
+        if blob_digest is not None:
+            self._write(self._path(blob_digest).with_suffix(".diffid"), layer.diff_id)
+
+    def _write(self, path: Path, text: str) -> None:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps({"format": CACHE_FORMAT, "layer": asdict(layer)}))
+        temporary.write_text(text)
         os.replace(temporary, path)
 
 
@@ -278,8 +359,9 @@ class _Tee:
     _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
                                thread_name_prefix="harness-gzip")
 
-    def __init__(self, source: IO[bytes]) -> None:
+    def __init__(self, source: IO[bytes], *, compress: bool = True) -> None:
         self.source = source
+        self.compress = compress
         self.sha256 = hashlib.sha256()
         self.total = 0
         self.pending = bytearray()
@@ -289,6 +371,8 @@ class _Tee:
         data = self.source.read(size)
         self.sha256.update(data)
         self.total += len(data)
+        if not self.compress:
+            return data
         self.pending += data
         while len(self.pending) >= BLOCK_BYTES:
             self._submit(bytes(self.pending[:BLOCK_BYTES]))
@@ -307,6 +391,32 @@ class _Tee:
 
     def compressed_bytes(self) -> int:
         return GZIP_OVERHEAD + sum(block.result() for block in self.blocks)
+
+
+class _Prefixed:
+    """`source` with `head`, the bytes already read from it, put back in front."""
+
+    def __init__(self, head: bytes, source: IO[bytes]) -> None:
+        self.head, self.source = head, source
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.head:
+            return self.source.read(size)
+        if size < 0:
+            data, self.head = self.head + self.source.read(), b""
+            return data
+        data, self.head = self.head[:size], self.head[size:]
+        return data + (self.source.read(size - len(data)) if len(data) < size else b"")
+
+
+def _decompressed(head: bytes, source: IO[bytes]) -> IO[bytes]:
+    """A gzip or zstd blob (told apart by `head`, its first bytes, already read) as the
+    uncompressed layer tar, read in bounded pieces."""
+    prefixed = cast(IO[bytes], _Prefixed(head, source))
+    if head.startswith(GZIP_MAGIC):
+        return cast(IO[bytes], gzip.GzipFile(fileobj=prefixed, mode="rb"))
+    return cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(
+        prefixed, read_across_frames=True))
 
 
 def _deflated_size(block: bytes) -> int:

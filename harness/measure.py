@@ -18,15 +18,6 @@ from harness.model import HistoryEntry
 
 
 @dataclass(frozen=True, kw_only=True)
-class ImageFacts:
-    image_id: str
-    size_bytes: int
-    """`docker image inspect` .Size: the uncompressed size of all layers."""
-    layer_count: int
-    """len(.RootFS.Layers)."""
-
-
-@dataclass(frozen=True, kw_only=True)
 class StartSample:
     ok: bool
     start_s: float | None
@@ -42,12 +33,6 @@ class StartTiming:
     start_s: float | None
     samples_s: list[float] = field(default_factory=list)
     error: str | None = None
-
-
-def image_facts(client: docker.DockerClient, image_ref: str) -> ImageFacts:
-    attrs = client.api.inspect_image(image_ref)
-    return ImageFacts(image_id=attrs["Id"], size_bytes=int(attrs["Size"]),
-                      layer_count=len(attrs.get("RootFS", {}).get("Layers") or []))
 
 
 def image_history(client: docker.DockerClient, image_ref: str) -> list[HistoryEntry]:

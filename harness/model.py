@@ -224,7 +224,10 @@ class LayerRow:
     diff_id: str
     tar_bytes: int
     compressed_bytes: int
+    compressed_stored: bool
+    """compressed_bytes is the size of the blob the store holds, not the gzip -6 estimate."""
     added_bytes: int
+    unpacked_bytes: int
     wasted_bytes: int
     """Bytes this layer added that a later layer deleted or replaced."""
 
@@ -242,7 +245,11 @@ class Waste:
 @dataclass(frozen=True, kw_only=True)
 class ImageLayers:
     image_id: str
+    unpacked_bytes: int
+    """The sum of the layers' unpacked sizes (see harness.layers): the sample's size_bytes."""
     compressed_bytes: int
+    compressed_stored: bool
+    """Every layer's compressed size is a stored blob's (containerd store), none estimated."""
     wasted_bytes: int
     layers: list[LayerRow]
     top_waste: list[Waste]
@@ -276,6 +283,8 @@ class Sample:
     image_id: str | None = None
     """The measured image: the transformed one where the variant squashes."""
     size_bytes: int | None = None
+    """Unpacked size of all layers, as overlay2 counts it (harness.layers): on the classic
+    store equal to `docker image inspect`'s .Size, and the same definition on containerd's."""
     layer_count: int | None = None
     steps_total: int | None = None
     steps_cached: int | None = None
@@ -283,7 +292,10 @@ class Sample:
     base_size_bytes: int | None = None
     base_layer_count: int | None = None
     compressed_bytes: int | None = None
-    """Sum of the layers' gzip -6 sizes: what a registry push transfers."""
+    """Sum of the layers' compressed sizes: stored blob sizes where the image store keeps
+    layers compressed (containerd), else an estimate (gzip -6 of each layer tar)."""
+    compressed_stored: bool | None = None
+    """Whether compressed_bytes is stored blob sizes (True) or the gzip -6 estimate (False)."""
     wasted_bytes: int | None = None
     """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
     start_s: float | None = None

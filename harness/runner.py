@@ -27,9 +27,9 @@ from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.environment import collect_environment
 from harness.errors import HarnessError
 from harness.expect import judge
-from harness.layers import analyse_image
+from harness.layers import LayerError, analyse_image
 from harness.matrix import cache_modes_of, matrix, repeat_of
-from harness.measure import StartTiming, image_facts, image_history, time_starts
+from harness.measure import StartTiming, image_history, time_starts
 from harness.model import (
     POST_BUILD_SQUASH,
     BaseOutcome,
@@ -140,7 +140,9 @@ class Runner:
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
-        self.experimental = bool(client.info().get("ExperimentalBuild"))
+        info = client.info()
+        self.experimental = bool(info.get("ExperimentalBuild"))
+        self.image_store = engine.image_store(info)
 
     @contextmanager
     def finishing(self) -> Iterator[None]:
@@ -311,30 +313,41 @@ class Runner:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, error=made.error)
-        facts = image_facts(self.client, made.image_id)
-        base_facts = image_facts(self.client, variant.base) if variant.base else None
-        if facts.image_id not in self.layers:
-            self.layers[facts.image_id] = analyse_image(self.client, facts.image_id)
-        layers = self.layers[facts.image_id]
+        try:
+            layers = self.image_layers(made.image_id)
+            base = self.image_layers(variant.base) if variant.base else None
+        except (LayerError, docker.errors.APIError) as error:
+            return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
+                           transform_s=transform_s, steps_total=outcome.steps_total,
+                           steps_cached=outcome.steps_cached, image_id=made.image_id,
+                           error=f"layer analysis failed: {error}")
+        image_id = layers.image_id
         if not any((r.scenario, r.variant, r.builder) == (blank.scenario, blank.variant,
                                                           blank.builder) for r in self.run.images):
             self.run.images.append(ImageRecord(
                 scenario=scenario.name, variant=variant.name, builder=blank.builder,
-                image_id=facts.image_id, history=image_history(self.client, facts.image_id),
+                image_id=image_id, history=image_history(self.client, image_id),
                 layers=layers))
-        start = self.time_start(scenario, variant, facts.image_id)
+        start = self.time_start(scenario, variant, image_id)
         return replace(
             blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
-            image_id=facts.image_id,
-            size_bytes=facts.size_bytes, layer_count=facts.layer_count,
+            image_id=image_id, size_bytes=layers.unpacked_bytes, layer_count=len(layers.layers),
             steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
             step_durations_s=outcome.step_durations_s,
-            base_size_bytes=base_facts.size_bytes if base_facts else 0,
-            base_layer_count=base_facts.layer_count if base_facts else 0,
-            compressed_bytes=layers.compressed_bytes, wasted_bytes=layers.wasted_bytes,
+            base_size_bytes=base.unpacked_bytes if base else 0,
+            base_layer_count=len(base.layers) if base else 0,
+            compressed_bytes=layers.compressed_bytes, compressed_stored=layers.compressed_stored,
+            wasted_bytes=layers.wasted_bytes,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
         )
+
+    def image_layers(self, reference: str) -> ImageLayers:
+        """The layer analysis of an image (a variant's, or a base), once per run."""
+        if reference not in self.layers:
+            self.layers[reference] = analyse_image(
+                self.client, reference, stored_blobs=self.image_store == "containerd")
+        return self.layers[reference]
 
     def time_start(self, scenario: Scenario, variant: Variant, image_id: str) -> StartTiming:
         """Start timing depends on the image only: measured once per distinct image."""

@@ -16,7 +16,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.model import Run, Scenario
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Schema history:
 #   1: first format: run_id, state, started_at/ended_at, environment, options,
 #      scenarios (as loaded, secret build args reduced to names), samples (with
@@ -27,6 +27,11 @@ SCHEMA_VERSION = 2
 #      so `harness merge` can judge them again; scenarios gain `quick` (the --quick subset);
 #      options gain quick, shard and buildx_builder;
 #      a merged run has `shards` (each shard's path, run_id, state, shard, environment).
+#   3: size_bytes and base_size_bytes are harness's unpacked size (harness.layers) on every
+#      image store, not the engine's .Size; samples gain compressed_stored; images[].layers
+#      gains unpacked_bytes and compressed_stored, its rows unpacked_bytes and
+#      compressed_stored; environment.engine gains image_store. Version 2 files are
+#      migrated on load (they come from the classic store, where the sizes agree).
 
 
 def results_path(directory: Path, run_id: str) -> Path:
@@ -60,10 +65,31 @@ def load(path: Path) -> dict[str, Any]:
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise HarnessError(f"{path}: not a harness results file (invalid JSON: {error})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
+    if version == 2:
+        return _from_version_2(document)
     if version != SCHEMA_VERSION:
         raise HarnessError(f"{path}: results schema version {version!r}, but this harness reads "
                            f"version {SCHEMA_VERSION}; use the harness version that wrote it, "
                            "or re-run the scenarios")
+    return document
+
+
+def _from_version_2(document: dict[str, Any]) -> dict[str, Any]:
+    """A version 2 document as version 3: every figure is the classic store's, estimated."""
+    for sample in document.get("samples") or []:
+        sample.setdefault("compressed_stored",
+                          False if sample.get("compressed_bytes") is not None else None)
+    for image in document.get("images") or []:
+        layers = image.get("layers") or {}
+        layers.setdefault("compressed_stored", False)
+        layers.setdefault("unpacked_bytes", None)
+        for row in layers.get("layers") or []:
+            row.setdefault("compressed_stored", False)
+            row.setdefault("unpacked_bytes", None)
+    engine = (document.get("environment") or {}).get("engine")
+    if isinstance(engine, dict):
+        engine.setdefault("image_store", "classic")
+    document["schema_version"] = SCHEMA_VERSION
     return document
 
 

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
-REAL_RESULTS = Path(__file__).parent / "data" / "results-v2.json"
+REAL_RESULTS = Path(__file__).parent / "data" / "results-v3.json"
 """A real results file of the current schema (see tests/data/README.md)."""
+REAL_RESULTS_V2 = Path(__file__).parent / "data" / "results-v2.json"
+"""The same scenario's results file of schema 2, which `store.load` migrates."""
 
 
 def write_busybox_context(directory: Path, dockerfile: str) -> Path:

@@ -6,8 +6,12 @@ import io
 import os
 import tarfile
 
+import zstandard
+
+from harness import layers as layers_module
 from harness.layers import (
     Entry,
+    LayerCache,
     LayerFacts,
     analyse_layer,
     image_layers,
@@ -17,9 +21,9 @@ from harness.layers import (
 
 
 def layer(*entries: Entry) -> LayerFacts:
-    return LayerFacts(diff_id="sha256:x", tar_bytes=0, compressed_bytes=0,
-                      added_bytes=sum(e.size for e in entries if e.kind == "file"),
-                      entries=list(entries))
+    added = sum(e.size for e in entries if e.kind == "file")
+    return LayerFacts(diff_id="sha256:x", tar_bytes=0, compressed_bytes=0, added_bytes=added,
+                      unpacked_bytes=added, entries=list(entries))
 
 
 def file(path: str, size: int) -> Entry:
@@ -78,13 +82,18 @@ def test_top_waste_lists_the_largest_first():
     assert result.wasted_bytes == sum(range(20))
 
 
-def make_tar(members: dict[str, bytes], whiteouts: tuple[str, ...] = ()) -> bytes:
+def make_tar(members: dict[str, bytes], whiteouts: tuple[str, ...] = (),
+             symlinks: dict[str, str] | None = None) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
         for name, data in members.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
+        for name, target in (symlinks or {}).items():
+            link = tarfile.TarInfo(name)
+            link.type, link.linkname = tarfile.SYMTYPE, target
+            archive.addfile(link)
         for name in whiteouts:
             archive.addfile(tarfile.TarInfo(name))
         directory = tarfile.TarInfo("opt")
@@ -96,15 +105,19 @@ def make_tar(members: dict[str, bytes], whiteouts: tuple[str, ...] = ()) -> byte
 def test_analysing_a_layer_tarball():
     data = os.urandom(3 << 20) + bytes(6 << 20)  # spans several compression blocks
     raw = make_tar({"opt/blob": data, "./etc/conf": b"x" * 10, ".profile": b"p"},
-                   whiteouts=("var/.wh.cache", "tmp/.wh..wh..opq", ".wh.junk"))
+                   whiteouts=("var/.wh.cache", "tmp/.wh..wh..opq", ".wh.junk"),
+                   symlinks={"bin/sh": "busybox", "bin/é": "/bin/busybox"})
     facts = analyse_layer(io.BytesIO(raw))
     assert facts.diff_id == "sha256:" + hashlib.sha256(raw).hexdigest()
     assert facts.tar_bytes == len(raw)
     assert facts.added_bytes == len(data) + 11
+    assert facts.unpacked_bytes == len(data) + 11 + len("busybox") + len("/bin/busybox")
+    assert not facts.compressed_stored
     single_stream = len(gzip.compress(raw, compresslevel=6))
     assert abs(facts.compressed_bytes - single_stream) / single_stream < 0.001
     assert [(e.path, e.kind) for e in facts.entries] == [
         ("opt/blob", "file"), ("etc/conf", "file"), (".profile", "file"),
+        ("bin/sh", "symlink"), ("bin/é", "symlink"),
         ("var/cache", "whiteout"), ("tmp", "opaque"), ("junk", "whiteout"), ("opt", "other")]
 
 
@@ -122,28 +135,62 @@ LAYER_A = make_tar({"a": b"a" * 3000})
 LAYER_B = make_tar({"b": b"b" * 15000}, whiteouts=(".wh.a",))
 
 
-def test_oci_layout_is_read_by_blob_digest_and_unwanted_blobs_are_skipped():
+def test_oci_layout_is_read_by_blob_digest_and_unwanted_blobs_are_skipped(tmp_path):
     stream = outer_tar({
         "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
         f"blobs/sha256/{diff_id(LAYER_A)[7:]}": LAYER_A,
         f"blobs/sha256/{diff_id(LAYER_B)[7:]}": LAYER_B,
         "blobs/sha256/" + "c" * 64: b'{"config": true}',
         "index.json": b"{}", "manifest.json": b"[]"})
-    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, skip_sizes=set()))
-    assert [(f.diff_id, f.added_bytes) for f in found] == [(diff_id(LAYER_B), 15000)]
+    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, set(), LayerCache(tmp_path)))
+    assert [(f.diff_id, f.added_bytes, stored) for f, stored in found] == [
+        (diff_id(LAYER_B), 15000, None)]
 
 
-def test_classic_layout_is_read_from_layer_tar_members():
+def test_classic_layout_is_read_from_layer_tar_members(tmp_path):
     stream = outer_tar({"1111/VERSION": b"1.0", "1111/layer.tar": LAYER_A,
                         "2222/layer.tar": LAYER_B, "cfg.json": b"{}", "manifest.json": b"[]"})
     wanted = {diff_id(LAYER_A), diff_id(LAYER_B)}
-    found = list(stream_layers(iter(stream), wanted, skip_sizes=set()))
+    found = [f for f, _ in stream_layers(iter(stream), wanted, set(), LayerCache(tmp_path))]
     assert {f.diff_id for f in found} == wanted
     result = image_layers("img", sorted(found, key=lambda f: f.diff_id != diff_id(LAYER_A)))
     assert result.wasted_bytes == 3000
 
 
-def test_classic_members_the_size_of_a_cached_layer_are_skipped():
+def test_classic_members_the_size_of_a_cached_layer_are_skipped(tmp_path):
     stream = outer_tar({"1111/layer.tar": LAYER_A, "2222/layer.tar": LAYER_B})
-    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, skip_sizes={len(LAYER_A)}))
-    assert [f.diff_id for f in found] == [diff_id(LAYER_B)]
+    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, {len(LAYER_A)},
+                               LayerCache(tmp_path)))
+    assert [f.diff_id for f, _ in found] == [diff_id(LAYER_B)]
+
+
+def containerd_save(*blobs: bytes) -> list[bytes]:
+    """A containerd image store's `docker save`: compressed blobs named by their own digest."""
+    return outer_tar({
+        **{"blobs/sha256/" + hashlib.sha256(blob).hexdigest(): blob for blob in blobs},
+        "blobs/sha256/" + "c" * 64: b'{"rootfs": {"diff_ids": []}}',
+        "index.json": b"{}", "manifest.json": b"[]", "oci-layout": b"{}"})
+
+
+def test_gzip_and_zstd_blobs_are_read_as_their_layer_with_the_stored_size(tmp_path):
+    gzipped = gzip.compress(LAYER_A, compresslevel=1)
+    zstd = zstandard.ZstdCompressor(level=3).compress(LAYER_B)
+    cache = LayerCache(tmp_path)
+    wanted = {diff_id(LAYER_A), diff_id(LAYER_B)}
+    found = {f.diff_id: (f, stored) for f, stored in
+             stream_layers(iter(containerd_save(gzipped, zstd)), wanted, set(), cache)}
+    assert set(found) == wanted
+    assert found[diff_id(LAYER_A)][1] == len(gzipped)
+    assert found[diff_id(LAYER_B)][1] == len(zstd)
+    assert found[diff_id(LAYER_B)][0].added_bytes == 15000
+    assert found[diff_id(LAYER_B)][0].compressed_bytes == len(zstd)
+    assert cache.alias("sha256:" + hashlib.sha256(gzipped).hexdigest()) == diff_id(LAYER_A)
+
+
+def test_a_blob_seen_before_comes_from_the_cache_without_decompressing(tmp_path, monkeypatch):
+    gzipped = gzip.compress(LAYER_A)
+    cache = LayerCache(tmp_path)
+    list(stream_layers(iter(containerd_save(gzipped)), {diff_id(LAYER_A)}, set(), cache))
+    monkeypatch.setattr(layers_module, "analyse_layer", None)  # any call would fail
+    (again,) = stream_layers(iter(containerd_save(gzipped)), set(), set(), cache)
+    assert (again[0].diff_id, again[1]) == (diff_id(LAYER_A), len(gzipped))

@@ -9,6 +9,8 @@ from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status
 from harness.runner import unique_change
 from harness.scenario import load_scenario
 
+from .helpers import REAL_RESULTS, REAL_RESULTS_V2
+
 
 @pytest.fixture
 def scenario(tmp_path):
@@ -70,7 +72,7 @@ def test_a_failed_write_leaves_the_previous_file_intact(tmp_path, scenario):
 def test_unknown_schema_version_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "future.json"
     path.write_text(json.dumps({"schema_version": 99}))
-    with pytest.raises(HarnessError, match=r"schema version 99, but this harness reads version 2"):
+    with pytest.raises(HarnessError, match=r"schema version 99, but this harness reads version 3"):
         store.load(path)
 
 
@@ -88,3 +90,21 @@ def test_a_file_that_is_not_json_is_refused(tmp_path):
 ])
 def test_incremental_changes_are_made_unique(text, expected):
     assert unique_change(text, "N1") == expected
+
+
+def test_a_version_2_file_is_migrated_on_load():
+    old = store.load(REAL_RESULTS_V2)
+    assert old["schema_version"] == store.SCHEMA_VERSION == 3
+    assert old["environment"]["engine"]["image_store"] == "classic"
+    ok = [s for s in old["samples"] if s["status"] == "ok"]
+    assert ok and all(s["compressed_stored"] is False for s in ok)
+    assert all(row["compressed_stored"] is False
+               for image in old["images"] for row in image["layers"]["layers"])
+
+
+def test_the_current_fixture_records_the_store_and_estimates():
+    new = store.load(REAL_RESULTS)
+    assert new["environment"]["engine"]["image_store"] == "classic"
+    assert {s["compressed_stored"] for s in new["samples"] if s["status"] == "ok"} == {False}
+    image = new["images"][0]["layers"]
+    assert image["unpacked_bytes"] == sum(row["unpacked_bytes"] for row in image["layers"])
