@@ -21,6 +21,8 @@ from harness.errors import HarnessError
 from harness.matrix import parse_shard
 from harness.model import Builder, CacheMode, Position, RunOptions
 
+FLAVOR_NAMES = ["trixie", "trixie-containerd"]
+"""harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
 DEFAULT_SCENARIOS = Path("scenarios")
 DEFAULT_RESULTS = Path("results")
 
@@ -46,8 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     engine = commands.add_parser("engine", help="provision the Docker engine harness needs")
     engine_commands = engine.add_subparsers(dest="engine_command", required=True, metavar="ACTION")
     engine_up = engine_commands.add_parser(
-        "up", help="make sure an engine answers (install and start one on Debian/Ubuntu as root)")
+        "up", help="make sure an engine answers (install and start one on Debian/Ubuntu as root); "
+                   "the last line printed is `export DOCKER_HOST=...`")
+    engine_up.add_argument("--flavor", default="default", choices=["default", *FLAVOR_NAMES],
+                           help="default: the host's engine; trixie: Docker 26 beside it; "
+                                "trixie-containerd: the same with the containerd image store")
     engine_up.set_defaults(handler=engine_up_command)
+    engine_down = engine_commands.add_parser(
+        "down", help="stop a flavour's engine and remove its bridge and rules")
+    engine_down.add_argument("--flavor", required=True, choices=FLAVOR_NAMES)
+    engine_down.set_defaults(handler=engine_down_command)
 
     doctor = commands.add_parser("doctor", help="check what this engine can do for harness")
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
@@ -139,12 +149,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def engine_up_command(args: argparse.Namespace) -> int:
+    from harness.engine import docker_host
+    from harness.flavors import FLAVORS, flavor_up
     from harness.provision import provision
 
     started = time.monotonic()
-    provision(log=lambda message: print(f"engine: {message}", file=sys.stderr))
-    print(f"engine: ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    if args.flavor == "default":
+        provision(log=engine_log)
+        host = docker_host()
+    else:
+        host = flavor_up(FLAVORS[args.flavor], log=engine_log)
+    engine_log(f"ready in {time.monotonic() - started:.1f} s")
+    print(f"export DOCKER_HOST={host}")
     return 0
+
+
+def engine_down_command(args: argparse.Namespace) -> int:
+    from harness.flavors import FLAVORS, flavor_down
+
+    flavor_down(FLAVORS[args.flavor], log=engine_log)
+    engine_log(f"{args.flavor} is down")
+    return 0
+
+
+def engine_log(message: str) -> None:
+    print(f"engine: {message}", file=sys.stderr, flush=True)
 
 
 def doctor_command(args: argparse.Namespace) -> int:

@@ -55,32 +55,38 @@ OPERATION_TIMEOUT_S = 600
 can be silent for longer than a probe should wait (5 s timed out saving a 194 MB image)."""
 
 
-def connect(timeout_s: float = 5.0) -> docker.DockerClient:
+def connect(timeout_s: float = 5.0, host: str | None = None) -> docker.DockerClient:
     """A client for the engine at DOCKER_HOST, with the API version negotiated down to it.
 
     `timeout_s` bounds the probe; the client returned waits OPERATION_TIMEOUT_S per read.
     Negotiated by hand (not docker-py's version="auto") so a failed attempt closes its socket.
     """
     timeout = int(max(timeout_s, 1))
-    unix_problem = _unix_socket_problem(docker_host(), timeout_s)
+    address = host or docker_host()
+
+    def client(version: str, timeout: int) -> docker.DockerClient:
+        if host is None:  # DOCKER_HOST and its TLS settings, as the docker CLI reads them
+            return docker.from_env(version=version, timeout=timeout)
+        return docker.DockerClient(base_url=host, version=version, timeout=timeout)
+
+    unix_problem = _unix_socket_problem(address, timeout_s)
     if unix_problem:
         raise EngineUnavailable(
-            f"No Docker engine answers at {docker_host()} ({unix_problem}). "
-            + HOW_TO_GET_AN_ENGINE,
+            f"No Docker engine answers at {address} ({unix_problem}). " + HOW_TO_GET_AN_ENGINE,
             reason=unix_problem,
         )
-    probe = docker.from_env(version=docker.constants.MINIMUM_DOCKER_API_VERSION, timeout=timeout)
+    probe = client(docker.constants.MINIMUM_DOCKER_API_VERSION, timeout)
     try:
         api_version = probe.api.version(api_version=False)["ApiVersion"]
     except (docker.errors.DockerException, requests.exceptions.RequestException) as error:
         reason = _first_line(error)
         raise EngineUnavailable(
-            f"No Docker engine answers at {docker_host()} ({reason}). " + HOW_TO_GET_AN_ENGINE,
+            f"No Docker engine answers at {address} ({reason}). " + HOW_TO_GET_AN_ENGINE,
             reason=reason,
         ) from None
     finally:
         probe.close()
-    return docker.from_env(version=api_version, timeout=max(timeout, OPERATION_TIMEOUT_S))
+    return client(api_version, max(timeout, OPERATION_TIMEOUT_S))
 
 
 def _unix_socket_problem(host: str, timeout_s: float) -> str | None:
@@ -100,9 +106,9 @@ def _unix_socket_problem(host: str, timeout_s: float) -> str | None:
     return None
 
 
-def engine_answers(timeout_s: float = 3.0) -> bool:
+def engine_answers(timeout_s: float = 3.0, host: str | None = None) -> bool:
     try:
-        connect(timeout_s).close()
+        connect(timeout_s, host).close()
     except EngineUnavailable:
         return False
     return True

@@ -185,13 +185,29 @@ def apt_candidate(package: str) -> str | None:
 
 
 def fetch_buildx_from_suite(suite: str, mirror: str, log: Log) -> None:
-    """apt-get download docker-buildx from another suite with private apt state; install the binary.
+    """docker-buildx from another Debian suite: only its plugin binary is installed."""
+    with tempfile.TemporaryDirectory(prefix="harness-buildx-") as tmp:
+        (deb,) = unpack_from_suite(suite, mirror, ["docker-buildx"], Path(tmp) / "root", log)
+        binaries = list((Path(tmp) / "root").rglob("cli-plugins/docker-buildx"))
+        if not binaries:
+            raise HarnessError(f"{deb} holds no cli-plugins/docker-buildx binary")
+        PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
+        target = PLUGIN_DIR / "docker-buildx"
+        shutil.copy2(binaries[0], target)
+        target.chmod(0o755)
+        log(f"installed {target} from {deb}")
+
+
+def unpack_from_suite(suite: str, mirror: str, packages: list[str], destination: Path,
+                      log: Log) -> list[str]:
+    """`apt-get download` packages of another suite with private apt state and unpack them
+    into `destination` (`dpkg-deb -x`); returns the .deb file names.
 
     The host's sources, lists and cache are never touched: the temporary source list and
     `Dir::State::Lists`/`Dir::Cache` live in a temporary directory.
     """
-    log(f"fetching docker-buildx from Debian {suite} ({mirror})")
-    with tempfile.TemporaryDirectory(prefix="harness-buildx-") as tmp:
+    log(f"fetching {' '.join(packages)} from Debian {suite} ({mirror})")
+    with tempfile.TemporaryDirectory(prefix="harness-apt-") as tmp:
         work = Path(tmp)
         (work / "lists" / "partial").mkdir(parents=True)
         (work / "cache" / "archives" / "partial").mkdir(parents=True)
@@ -206,20 +222,16 @@ def fetch_buildx_from_suite(suite: str, mirror: str, log: Log) -> None:
             "-o", "APT::Get::List-Cleanup=0",
         ]
         _run(["apt-get", *options, "update", "-q"], f"apt-get update for {suite}")
-        _run(["apt-get", *options, "download", "docker-buildx"], "apt-get download docker-buildx",
-             cwd=work)
-        debs = sorted(work.glob("docker-buildx_*.deb"))
-        if not debs:
-            raise HarnessError(f"apt-get download left no docker-buildx .deb in {work}")
-        _run(["dpkg-deb", "-x", str(debs[0]), str(work / "root")], "dpkg-deb -x docker-buildx")
-        binaries = list((work / "root").rglob("cli-plugins/docker-buildx"))
-        if not binaries:
-            raise HarnessError(f"{debs[0].name} holds no cli-plugins/docker-buildx binary")
-        PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
-        target = PLUGIN_DIR / "docker-buildx"
-        shutil.copy2(binaries[0], target)
-        target.chmod(0o755)
-        log(f"installed {target} from {debs[0].name}")
+        _run(["apt-get", *options, "download", *packages],
+             f"apt-get download {' '.join(packages)}", cwd=work)
+        debs = sorted(work.glob("*.deb"))
+        if len(debs) != len(packages):
+            raise HarnessError(f"apt-get download left {len(debs)} .deb file(s) for "
+                               f"{len(packages)} package(s) in {work}")
+        destination.mkdir(parents=True, exist_ok=True)
+        for deb in debs:
+            _run(["dpkg-deb", "-x", str(deb), str(destination)], f"dpkg-deb -x {deb.name}")
+        return [deb.name for deb in debs]
 
 
 def read_apt_sources() -> list[str]:

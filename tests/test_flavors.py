@@ -1,0 +1,71 @@
+"""Engine flavours: a second Docker engine beside the default one, and nothing of the
+default engine's touched by starting or stopping it."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from harness import flavors
+from harness.engine import connect, image_store
+
+FLAVOR = flavors.FLAVORS["trixie-containerd"]
+
+
+def test_each_flavour_has_its_own_socket_bridge_and_subnet():
+    chosen = list(flavors.FLAVORS.values())
+    assert len({f.socket for f in chosen}) == len({f.bridge for f in chosen}) == len(chosen)
+    assert len({f.subnet for f in chosen}) == len(chosen)
+    assert FLAVOR.subnet == "10.221.2.0/24"
+    assert FLAVOR.host == "unix:///run/harness/trixie-containerd/docker.sock"
+    assert all(f.bridge != "docker0" and len(f.bridge) <= 15 for f in chosen)  # IFNAMSIZ
+
+
+def harness(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def all_rules() -> list[str]:
+    return [line for table in ("filter", "nat") for line in subprocess.run(
+        ["iptables", "-t", table, "-S"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()]
+
+
+def default_engine_runs_a_container(client: docker.DockerClient) -> bool:
+    client.containers.run("busybox:latest", ["true"], remove=True)
+    return True
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.environ.get("DOCKER_HOST", "").startswith("unix:///run/harness/"),
+                    reason="this test stops the flavour's engine: run it from the default one")
+def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_default_alone(
+        docker_client):
+    docker_client.images.get("busybox:latest")  # made by the bases tests or the bench
+    assert default_engine_runs_a_container(docker_client)
+    rules_before = all_rules()
+    up = harness("engine", "up", "--flavor", FLAVOR.name)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.splitlines()[-1] == f"export DOCKER_HOST={FLAVOR.host}"
+        flavour = connect(host=FLAVOR.host)
+        info = flavour.info()
+        assert info["ServerVersion"].startswith("26.")
+        assert image_store(info) == "containerd"
+        flavour.close()
+        assert Path("/sys/class/net/docker0").exists()
+        assert default_engine_runs_a_container(docker_client)
+        again = harness("engine", "up", "--flavor", FLAVOR.name)  # answers: left as it is
+        assert again.returncode == 0 and "answers at" in again.stderr
+    finally:
+        down = harness("engine", "down", "--flavor", FLAVOR.name)
+    assert down.returncode == 0, down.stderr
+    assert not Path(f"/sys/class/net/{FLAVOR.bridge}").exists()
+    assert flavors.flavor_rules(FLAVOR) == []
+    assert Path("/sys/class/net/docker0").exists()
+    assert all_rules() == rules_before
+    assert default_engine_runs_a_container(docker_client)
