@@ -1,5 +1,5 @@
-"""Entry points: `nox -s tests`, `nox -s bench`, `nox -s unit`, `nox -s lint`. Each provisions what
-it needs; `unit` needs nothing but Python."""
+"""Entry points: `nox -s tests`, `nox -s bench`, `nox -s unit`, `nox -s engines`, `nox -s lint`.
+Each provisions what it needs; `unit` needs nothing but Python."""
 
 import glob
 import os
@@ -35,6 +35,23 @@ def tests(session: nox.Session) -> None:
     provision_engine(session)
     provision_chromium(session)
     session.run("pytest", *session.posargs)
+
+
+FLAVOR = "trixie-containerd"
+
+
+@nox.session
+def engines(session: nox.Session) -> None:
+    """The docker-marked tests again, on Docker 26 with the containerd image store, started
+    beside the default engine with `harness engine up --flavor` and stopped afterwards."""
+    session.install("-e", ".[test]")
+    up = session.run("harness", "engine", "up", "--flavor", FLAVOR, silent=True)
+    host = str(up).strip().splitlines()[-1].removeprefix("export DOCKER_HOST=")
+    try:
+        session.run("pytest", "-m", "docker and not chromium", "--deselect",
+                    "tests/test_flavors.py", *session.posargs, env={"DOCKER_HOST": host})
+    finally:
+        session.run("harness", "engine", "down", "--flavor", FLAVOR)
 
 
 @nox.session

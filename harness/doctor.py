@@ -44,6 +44,8 @@ class Facts:
     api_version: str | None = None
     os_arch: str | None = None
     storage_driver: str | None = None
+    image_store: str | None = None
+    """classic (graph driver) or containerd (the containerd image store)."""
     cgroup_version: str | None = None
     experimental: bool | None = None
     legacy_builder: Check | None = None
@@ -97,6 +99,7 @@ def collect_facts() -> Facts:
         api_version=version.get("ApiVersion"),
         os_arch=f"{version.get('Os')}/{version.get('Arch')}",
         storage_driver=info.get("Driver"),
+        image_store=engine.image_store(info),
         cgroup_version=info.get("CgroupVersion"),
         experimental=bool(info.get("ExperimentalBuild")),
         legacy_builder=legacy,
@@ -182,7 +185,8 @@ def render(facts: Facts, found: list[Problem]) -> str:
         lines += [
             f"server          Docker {facts.server_version} (API {facts.api_version}), "
             f"{facts.os_arch}",
-            f"storage         {facts.storage_driver}, cgroup v{facts.cgroup_version}",
+            f"storage         {facts.storage_driver}, {facts.image_store} image store, "
+            f"cgroup v{facts.cgroup_version}",
             f"experimental    {'✓' if facts.experimental else '✗'}",
             f"legacy builder  {mark(facts.legacy_builder)}",
             f"BuildKit        {mark(facts.buildkit)}"

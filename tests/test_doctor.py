@@ -10,7 +10,7 @@ from harness.doctor import Check, Facts, local_free_bytes, probe_registry, probl
 HEALTHY = Facts(
     docker_host="unix:///var/run/docker.sock", reachable=Check(ok=True),
     server_version="20.10.24", api_version="1.41", os_arch="linux/amd64",
-    storage_driver="overlay2", cgroup_version="1", experimental=True,
+    storage_driver="overlay2", image_store="classic", cgroup_version="1", experimental=True,
     legacy_builder=Check(ok=True), buildkit=Check(ok=True), buildx_version="0.13.1",
     squash=Check(ok=True), registry=Check(ok=False, detail="no route"),
     data_root="/var/lib/docker", free_disk_bytes=80 * 1024**3,
@@ -25,7 +25,7 @@ def test_healthy_engine_has_no_problems_and_renders_ticks():
     assert problems(HEALTHY) == []
     text = render(HEALTHY, [])
     for line in ("legacy builder  ✓", "BuildKit        ✓ (buildx 0.13.1)", "squash          ✓",
-                 "storage         overlay2, cgroup v1", "80.0 GiB free under /var/lib/docker"):
+                 "storage         overlay2, classic image store, cgroup v1", "80.0 GiB free under /var/lib/docker"):
         assert line in text
     assert text.endswith("builds can run")
 

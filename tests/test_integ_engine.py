@@ -29,6 +29,7 @@ def test_doctor_finds_both_builders_and_squash(docker_client):
     assert facts.buildkit and facts.buildkit.ok, facts.buildkit
     assert facts.squash and facts.squash.ok, facts.squash
     assert facts.storage_driver and facts.server_version and facts.api_version
+    assert facts.image_store == engine.image_store(docker_client.info())
     assert not any(p.blocking for p in doctor.problems(facts))
 
 
