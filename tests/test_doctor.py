@@ -25,7 +25,8 @@ def test_healthy_engine_has_no_problems_and_renders_ticks():
     assert problems(HEALTHY) == []
     text = render(HEALTHY, [])
     for line in ("legacy builder  ✓", "BuildKit        ✓ (buildx 0.13.1)", "squash          ✓",
-                 "storage         overlay2, classic image store, cgroup v1", "80.0 GiB free under /var/lib/docker"):
+                 "storage         overlay2, classic image store, cgroup v1",
+                 "80.0 GiB free under /var/lib/docker"):
         assert line in text
     assert text.endswith("builds can run")
 
