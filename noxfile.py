@@ -45,8 +45,9 @@ def engines(session: nox.Session) -> None:
     """The docker-marked tests again, on Docker 26 with the containerd image store, started
     beside the default engine with `harness engine up --flavor` and stopped afterwards."""
     session.install("-e", ".[test]")
-    up = session.run("harness", "engine", "up", "--flavor", FLAVOR, silent=True)
-    host = str(up).strip().splitlines()[-1].removeprefix("export DOCKER_HOST=")
+    up = str(session.run("harness", "engine", "up", "--flavor", FLAVOR, silent=True))
+    (host,) = [line.removeprefix("export DOCKER_HOST=") for line in up.splitlines()
+               if line.startswith("export DOCKER_HOST=")]
     try:
         session.run("pytest", "-m", "docker and not chromium", "--deselect",
                     "tests/test_flavors.py", *session.posargs, env={"DOCKER_HOST": host})

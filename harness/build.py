@@ -27,10 +27,10 @@ import docker.errors
 import requests.exceptions
 
 from harness import engine
+from harness.dockerfile import SNAPSHOT_INSTRUCTIONS
 from harness.model import Builder
 
 LOG_TAIL_LINES = 30
-SNAPSHOT_INSTRUCTIONS = {"RUN", "COPY", "ADD", "WORKDIR"}
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
 # "[2/3] RUN", "[ 3/11] RUN" (padded from ten steps on), "[build 2/4] COPY"
@@ -64,6 +64,11 @@ class BuildOutcome:
     """Per-step wall time where the builder reports it (BuildKit), else empty."""
     log_tail: str
     error: str | None = None
+    tag: str = ""
+    """The tag the request gave the image."""
+    created_image_ids: list[str] = field(default_factory=list)
+    """Step images the legacy builder made (not cache hits, not FROM), which no tag keeps:
+    after `--squash` the unsquashed chain is left dangling."""
 
 
 def build(builder: Builder, request: BuildRequest,
@@ -71,8 +76,8 @@ def build(builder: Builder, request: BuildRequest,
     if builder is Builder.LEGACY:
         if client is None:
             raise ValueError("the legacy builder needs a docker client")
-        return build_legacy(client, request)
-    return build_buildkit(request)
+        return dataclasses.replace(build_legacy(client, request), tag=request.tag)
+    return dataclasses.replace(build_buildkit(request), tag=request.tag)
 
 
 def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOutcome:
@@ -112,6 +117,7 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
         _remove_created_images(client, steps)
     total, cached = count_legacy_steps(steps)
     return BuildOutcome(
+        created_image_ids=[] if error else created_step_images(steps),
         ok=error is None and image_id is not None, build_s=build_s,
         image_id=None if error else image_id, steps_total=total, steps_cached=cached,
         step_durations_s=[], log_tail="\n".join(log[-LOG_TAIL_LINES:]),
@@ -148,15 +154,17 @@ def count_legacy_steps(steps: list[LegacyStep]) -> tuple[int, int]:
     return len(snapshots), sum(1 for s in snapshots if s.cached)
 
 
+def created_step_images(steps: list[LegacyStep]) -> list[str]:
+    return [s.image_id for s in steps if s.image_id and not s.cached and s.instruction != "FROM"]
+
+
 def _remove_created_images(client: docker.DockerClient, steps: list[LegacyStep]) -> None:
     """After a failed legacy build, remove the unlabelled step images it created.
 
     Cached steps' images and the FROM image existed before this build and are left alone;
     an image something else now uses (the engine answers 409) is left too.
     """
-    created = [s.image_id for s in steps
-               if s.image_id and not s.cached and s.instruction != "FROM"]
-    for image_id in reversed(created):
+    for image_id in reversed(created_step_images(steps)):
         try:
             client.images.remove(image_id)
         except docker.errors.NotFound:

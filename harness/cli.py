@@ -19,7 +19,7 @@ from typing import Any
 from harness import __version__
 from harness.errors import HarnessError
 from harness.matrix import parse_shard
-from harness.model import Builder, CacheMode, Position, RunOptions
+from harness.model import Builder, CacheMode, Order, Position, RunOptions
 
 FLAVOR_NAMES = ["trixie", "trixie-containerd"]
 """harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", type=parse_shard, metavar="I/N",
                      help="only the I-th of N slices of the (scenario, variant, builder) matrix "
                           "(join the shards' files with `harness merge`)")
+    run.add_argument("--order", choices=[o.value for o in Order], default=Order.INTERLEAVED,
+                     help="interleaved (default): cold builds take turns between variants, "
+                          "A B A B...; sequential: each variant's repetitions in a row")
+    run.add_argument("--seed", type=int, help="shuffle each interleaved turn with this seed")
+    run.add_argument("--allow-concurrent", action="store_true",
+                     help="run even while another harness run uses the engine (its warm "
+                          "samples and yours may then miss the cache)")
     run.add_argument("--buildx-builder", metavar="NAME",
                      help="the buildx builder BuildKit builds run on (e.g. a remote or "
                           "Kubernetes one; default: buildx's current builder)")
@@ -271,7 +278,8 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         quick=args.quick, cache=tuple(CacheMode(c) for c in args.cache) if args.cache else None,
         repeat=args.repeat, select=args.select, keep_images=args.keep_images, shard=args.shard,
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
-        buildx_builder=args.buildx_builder)
+        buildx_builder=args.buildx_builder, allow_concurrent=args.allow_concurrent,
+        order=Order(args.order), seed=args.seed)
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -404,11 +412,11 @@ def merge_command(args: argparse.Namespace) -> int:
 
 def clean_command(args: argparse.Namespace) -> int:
     from harness.bases import remove_bases
-    from harness.engine import RUN_LABEL, connect, remove_labelled
+    from harness.engine import connect, remove_run
 
     client = connect()
     try:
-        removed = remove_labelled(client, RUN_LABEL)
+        removed = remove_run(client)
         print(f"removed {removed} container(s) and image(s) of harness runs")
         if args.bases:
             removed_bases, kept = remove_bases(client)

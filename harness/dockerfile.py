@@ -67,6 +67,25 @@ def instructions(text: str) -> list[tuple[int, str, str]]:
     return found
 
 
+SNAPSHOT_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
+"""The instructions that make a snapshot: what both builders' step counts count."""
+
+
+def steps_before_the_context(text: str) -> int | None:
+    """How many snapshot steps come before the first COPY/ADD from the build context: those
+    an incremental source change must leave cached. None for a multi-stage Dockerfile, where
+    the stages' order of steps is the builder's own."""
+    found = instructions(text)
+    if sum(1 for _, keyword, _ in found if keyword == "FROM") != 1:
+        return None
+    steps = 0
+    for _, keyword, arguments in found:
+        if keyword in ("COPY", "ADD") and "--from=" not in arguments:
+            return steps
+        steps += keyword in SNAPSHOT_INSTRUCTIONS
+    return steps
+
+
 def from_lines(text: str, build_args: Mapping[str, str] | None = None) -> list[FromLine]:
     """Every FROM of a Dockerfile; raises DockerfileError for a FROM that cannot be used."""
     arg_values: dict[str, str] = {}

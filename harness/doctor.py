@@ -160,7 +160,12 @@ def problems(facts: Facts) -> list[Problem]:
         found.append(Problem(blocking=False, what="BuildKit (docker buildx) unavailable: "
                              "its samples will be skipped",
                              fix="run `harness engine up` or install the docker-buildx plugin"))
-    if not (facts.squash and facts.squash.ok):
+    if facts.image_store == "containerd":
+        found.append(Problem(blocking=False, what="the containerd image store: squash: legacy "
+                             "and squash: docker-squash variants will be skipped",
+                             fix="measure them on an engine with the classic store "
+                                 "(`harness engine up --flavor trixie`)"))
+    elif not (facts.squash and facts.squash.ok):
         found.append(Problem(blocking=False, what="`docker build --squash` unusable: "
                              "legacy squash variants will be skipped",
                              fix='set "experimental": true in /etc/docker/daemon.json and '

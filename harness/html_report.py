@@ -176,6 +176,9 @@ def _warnings(rows: list[dict[str, Any]]) -> str:
              f"{_e(r['cache'])}] {_e(metric)}: {_e(warning)}</li>"
              for r in rows for metric, summary in r["metrics"].items()
              for warning in summary["warnings"]]
+    items += [f"<li>{_e(r['scenario'])}/{_e(r['variant'])} [{_e(r['builder'])}, "
+              f"{_e(r['cache'])}] cache: {_e(warning)} (left out of the timings)</li>"
+              for r in rows for warning in r["cache_warnings"]]
     return "<h2>Warnings</h2>" + (f"<ul>{''.join(items)}</ul>" if items else "<p>None.</p>")
 
 

@@ -37,6 +37,7 @@ import os
 import posixpath
 import tarfile
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
@@ -51,11 +52,17 @@ from harness.model import ImageLayers, LayerRow, Waste
 
 GZIP_LEVEL = 6
 BLOCK_BYTES = 4 << 20
-GZIP_OVERHEAD = 18 - 6  # gzip header+trailer, minus the zlib header+adler32 of each block
+GZIP_OVERHEAD = 18
+"""gzip's 10-byte header (no file name) and 8-byte trailer; each block's zlib wrapper is
+taken off in _deflated_size. A layer of one block then estimates to the byte what Python's
+`gzip.compress(tar, 6)` gives (zlib's deflate, as `gzip -6 -n` for small inputs)."""
+IN_FLIGHT_BLOCKS = 2 * (os.cpu_count() or 2)
+"""Compression blocks queued or running at once: bounds memory (4 MiB each) whatever the
+layer's size, while keeping every core busy."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -66,7 +73,7 @@ class Entry:
 
     path: str
     kind: str
-    """file, link (hard link to `target`), symlink, whiteout, opaque, or other (dir, ...)."""
+    """file, link (hard link to `target`), symlink, dir, whiteout, opaque, or other."""
     size: int = 0
     """A file's size; a symlink's target length (what overlay2 counts for it)."""
     target: str = ""
@@ -167,6 +174,13 @@ def wasted(layers: list[LayerFacts]) -> list[Waste]:
                 for path in _under(lower, entry.path, itself=entry.kind == "whiteout"):
                     if path in live:
                         drop(path, index, "deleted")
+        replaced_dirs = [e for e in layer.entries if e.kind not in ("whiteout", "opaque", "dir")]
+        if replaced_dirs:  # a file or link where a lower layer had a directory hides its tree
+            lower = sorted(p for p, (added, _) in live.items() if added < index)
+            for entry in replaced_dirs:
+                for path in _under(lower, entry.path, itself=False):
+                    if path in live:
+                        drop(path, index, "replaced")
         for entry in layer.entries:
             if entry.kind in ("whiteout", "opaque"):
                 continue
@@ -278,7 +292,7 @@ def _entry(member: tarfile.TarInfo) -> Entry:
         return Entry(path=path, kind="link", target=_clean(member.linkname))
     if member.issym():
         return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)))
-    return Entry(path=path, kind="other")
+    return Entry(path=path, kind="dir" if member.isdir() else "other")
 
 
 def _clean(name: str) -> str:
@@ -365,7 +379,8 @@ class _Tee:
         self.sha256 = hashlib.sha256()
         self.total = 0
         self.pending = bytearray()
-        self.blocks: list[Future[int]] = []
+        self.in_flight: deque[Future[int]] = deque()
+        self.deflated = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.source.read(size)
@@ -387,10 +402,14 @@ class _Tee:
             self.pending.clear()
 
     def _submit(self, block: bytes) -> None:
-        self.blocks.append(self._pool.submit(_deflated_size, block))
+        if len(self.in_flight) >= IN_FLIGHT_BLOCKS:
+            self.deflated += self.in_flight.popleft().result()
+        self.in_flight.append(self._pool.submit(_deflated_size, block))
 
     def compressed_bytes(self) -> int:
-        return GZIP_OVERHEAD + sum(block.result() for block in self.blocks)
+        while self.in_flight:
+            self.deflated += self.in_flight.popleft().result()
+        return GZIP_OVERHEAD + self.deflated
 
 
 class _Prefixed:

@@ -40,6 +40,16 @@ POST_BUILD_SQUASH = (Squash.DOCKER_SQUASH, Squash.EXPORT_IMPORT, Squash.SAVE_LOA
 """Squash methods applied to the built image after the (timed) build."""
 
 
+class Order(enum.StrEnum):
+    """How a run takes the repetitions of the variants it compares."""
+
+    INTERLEAVED = "interleaved"
+    """Cold builds A B C A B C ...: drift on the machine spreads over every variant. Warm
+    and incremental builds stay per variant, each with its own cache."""
+    SEQUENTIAL = "sequential"
+    """A A A B B B ...: each variant's repetitions in a row (pytest-benchmark's way)."""
+
+
 class BaseKind(enum.StrEnum):
     DEBOOTSTRAP = "debootstrap"
     SCRATCH = "scratch"
@@ -303,6 +313,10 @@ class Sample:
     start_samples_s: list[float] = field(default_factory=list)
     start_status: Status = Status.SKIPPED
     start_error: str | None = None
+    cache_warning: str | None = None
+    """Set when the build hit less cache than its mode implies (a warm build not fully
+    cached, an incremental one missing steps before the change): another run on the engine,
+    or a cache limit. Such samples are left out of the timing statistics."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +350,11 @@ class RunOptions:
     shard: tuple[int, int] | None = None
     """(I, N): only the I-th of N deterministic slices of the (scenario, variant, builder)
     matrix; `harness merge` joins the shards' results files."""
+    allow_concurrent: bool = False
+    """Run even while another harness run holds the engine's lock."""
+    order: Order = Order.INTERLEAVED
+    seed: int | None = None
+    """With interleaved order: shuffle each turn's order of variants with this seed."""
 
 
 @dataclass(kw_only=True)

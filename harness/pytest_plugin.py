@@ -21,7 +21,7 @@ from harness import store
 from harness.expect import predicted_failure
 from harness.html_report import write_reports
 from harness.matrix import cache_modes_of, matrix, options_for, parse_shard
-from harness.model import Builder, CacheMode, RunOptions, Scenario, Status
+from harness.model import Builder, CacheMode, Order, RunOptions, Scenario, Status
 from harness.report import verdict_lines
 from harness.runner import Runner, started_run
 from harness.scenario import SHARED_BASES_FILE, ScenarioError, load_scenarios
@@ -45,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--shard", type=parse_shard, metavar="I/N",
                     help="only the I-th of N slices of the (scenario, variant, builder) matrix, "
                          "as `harness run --shard` (join with `harness merge`)")
+    group.addoption("--allow-concurrent", action="store_true",
+                    help="run even while another harness run uses the engine")
     group.addoption("--buildx-builder", metavar="NAME",
                     help="the buildx builder BuildKit builds run on (default: buildx's current)")
 
@@ -57,7 +59,9 @@ def options(config: pytest.Config) -> RunOptions:
     return options_for(quick=config.getoption("quick"), repeat=config.getoption("repeat"),
                        keep_images=config.getoption("keep_images"),
                        shard=config.getoption("shard"),
-                       buildx_builder=config.getoption("buildx_builder"))
+                       buildx_builder=config.getoption("buildx_builder"),
+                       allow_concurrent=config.getoption("allow_concurrent"),
+                       order=Order.SEQUENTIAL)  # a benchmark's rounds run in a row
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -123,7 +127,8 @@ def benchmark_of(scenario: Scenario, variant_name: str, builder: Builder,
         last = samples[-1]
         benchmark.extra_info.update(
             image_id=last.image_id, size_bytes=last.size_bytes,
-            compressed_bytes=last.compressed_bytes, wasted_bytes=last.wasted_bytes,
+            compressed_bytes=last.compressed_bytes, compressed_stored=last.compressed_stored,
+            wasted_bytes=last.wasted_bytes,
             layer_count=last.layer_count, start_s=last.start_s,
             steps_cached=[s.steps_cached for s in samples], steps_total=last.steps_total,
             build_s=[s.build_s for s in samples], transform_s=[s.transform_s for s in samples])

@@ -8,6 +8,7 @@ its samples say `failed` with the log tail and the run goes on.
 from __future__ import annotations
 
 import contextlib
+import random
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from harness import engine, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
+from harness.dockerfile import steps_before_the_context
 from harness.environment import collect_environment
 from harness.errors import HarnessError
 from harness.expect import judge
@@ -37,6 +39,7 @@ from harness.model import (
     CacheMode,
     ImageLayers,
     ImageRecord,
+    Order,
     Position,
     Run,
     RunOptions,
@@ -52,6 +55,13 @@ from harness.model import (
 from harness.transform import TransformOutcome, transform
 
 NONCE = "{nonce}"
+
+
+CLASSIC_STORE_SQUASH = {
+    Squash.LEGACY: 'Docker 26 answers "error squashing image: not implemented"',
+    Squash.DOCKER_SQUASH: "docker-squash reads the classic store's docker save layout",
+}
+"""Squash methods that need the classic image store, with what happens on containerd's."""
 
 
 class EngineLost(HarnessError):
@@ -97,12 +107,15 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
     """The run setup `harness run` and the pytest plugin share: a connection, the environment,
     and a Runner whose run is saved to `results_dir` after every sample."""
     client = engine.connect()
+    run_id = new_run_id()
     try:
-        run = Run(run_id=new_run_id(), started_at=now(), options=options, scenarios=scenarios,
-                  environment=collect_environment(client,
-                                                  sorted({s.path.parent for s in scenarios})))
-        path = store.results_path(results_dir, run.run_id)
-        yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress)
+        with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
+                f"run {run_id}"):
+            run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
+                      environment=collect_environment(client,
+                                                      sorted({s.path.parent for s in scenarios})))
+            path = store.results_path(results_dir, run.run_id)
+            yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress)
     finally:
         client.close()
 
@@ -118,10 +131,24 @@ def run_scenarios(runner: Runner) -> Run:
     work = matrix(run.scenarios, run.options)
     with runner.finishing():
         for scenario in run.scenarios:
-            for _, variant, builder in [t for t in work if t[0] is scenario]:
-                for cache in cache_modes_of(scenario, run.options):
-                    runner.measure(scenario, variant, builder, cache)
-                runner.remove_images()
+            mine = [(variant, builder) for s, variant, builder in work if s is scenario]
+            if run.options.order is Order.SEQUENTIAL:
+                for variant, builder in mine:
+                    for cache in cache_modes_of(scenario, run.options):
+                        runner.measure(scenario, variant, builder, cache)
+                    runner.remove_images()
+            else:  # cold builds in turns; warm and incremental need each variant's own cache
+                caches = cache_modes_of(scenario, run.options)
+                for builder in dict.fromkeys(b for _, b in mine):
+                    variants = [v for v, b in mine if b is builder]
+                    if CacheMode.COLD in caches:
+                        runner.measure_interleaved(scenario, variants, builder, CacheMode.COLD)
+                        runner.remove_images()
+                    for variant in variants:
+                        for cache in caches:
+                            if cache is not CacheMode.COLD:
+                                runner.measure(scenario, variant, builder, cache)
+                        runner.remove_images()
             runner.judge(scenario)
     return run
 
@@ -136,7 +163,6 @@ class Runner:
         self.save = save
         self.progress = progress
         self.bases: dict[str, BaseOutcome] = {}
-        self.starts: dict[str, StartTiming] = {}
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
@@ -169,7 +195,7 @@ class Runner:
 
     def remove_images(self) -> None:
         if not self.run.options.keep_images:
-            engine.remove_labelled(self.client, f"{engine.RUN_LABEL}={self.run.run_id}")
+            engine.remove_run(self.client, self.run.run_id)
 
     def judge(self, scenario: Scenario) -> None:
         """The scenario's claims on its measured samples."""
@@ -182,9 +208,41 @@ class Runner:
 
     def measure(self, scenario: Scenario, variant: Variant, builder: Builder, cache: CacheMode,
                 rounds: Rounds = plain_rounds) -> list[Sample]:
-        """The samples of one variant with one builder in one cache mode."""
-        repeat = repeat_of(scenario, self.run.options)
+        """The samples of one variant with one builder in one cache mode, its repetitions in
+        a row (`--order sequential`, and each pytest-benchmark benchmark)."""
         first = len(self.run.samples)
+        with contextlib.ExitStack() as stack:
+            series = self.series(scenario, variant, builder, cache, stack)
+            if series is not None and series.prime():
+                rounds(series.setup, series.timed, series.repeat)
+                series.record_built()
+        return self.run.samples[first:]
+
+    def measure_interleaved(self, scenario: Scenario, variants: list[Variant],
+                            builder: Builder, cache: CacheMode) -> None:
+        """The variants' repetitions taken in turn (A B C A B C ...), so drift on the machine
+        spreads over all variants instead of biasing the one that ran during it. With a
+        seed, each turn's order is shuffled. For cold builds: in warm and incremental ones
+        the variants would share the builder's cache (measured: a save-load variant's
+        loaded image looked cached, 2 of 2 steps, from a sibling's step images)."""
+        shuffle = random.Random(self.run.options.seed) if self.run.options.seed is not None \
+            else None
+        with contextlib.ExitStack() as stack:
+            turns = [series for variant in variants if (series := self.series(
+                scenario, variant, builder, cache, stack)) is not None and series.prime()]
+            for _ in range(repeat_of(scenario, self.run.options)):
+                if shuffle:
+                    shuffle.shuffle(turns)
+                for series in turns:
+                    series.setup()
+                    series.timed()
+                    series.record_built()
+
+    def series(self, scenario: Scenario, variant: Variant, builder: Builder, cache: CacheMode,
+               stack: contextlib.ExitStack) -> Series | None:
+        """The measuring of one (variant, builder, cache mode) with its context copy; None,
+        with its samples recorded as failed or skipped, when it cannot be built here."""
+        repeat = repeat_of(scenario, self.run.options)
         problem = self.ensure_bases(scenario, variant)
         skip = self.why_skip(variant, builder)
         if problem or skip:
@@ -193,10 +251,10 @@ class Runner:
                     scenario=scenario.name, variant=variant.name, builder=builder,
                     cache=cache, repetition=repetition,
                     status=Status.FAILED if problem else Status.SKIPPED, error=problem or skip))
-        else:
-            with self.context(scenario, variant) as context:
-                self.measure_mode(scenario, variant, builder, cache, repeat, context, rounds)
-        return self.run.samples[first:]
+            return None
+        return Series(runner=self, scenario=scenario, variant=variant, builder=builder,
+                      cache=cache, repeat=repeat, stack=stack,
+                      context=stack.enter_context(self.context(scenario, variant)))
 
     def why_skip(self, variant: Variant, builder: Builder) -> str | None:
         """Why this builder cannot build this variant here (a skip, not a failure)."""
@@ -204,6 +262,10 @@ class Runner:
             return self.buildkit_missing
         if variant.squash is Squash.LEGACY and builder is Builder.BUILDKIT:
             return ("BuildKit has no --squash; use squash: docker-squash or export-import, "
+                    "or a multi-stage build")
+        if self.image_store == "containerd" and variant.squash in CLASSIC_STORE_SQUASH:
+            return (f"squash: {variant.squash} does not work on the containerd image store "
+                    f"({CLASSIC_STORE_SQUASH[variant.squash]}); use export-import, save-load "
                     "or a multi-stage build")
         if variant.squash is Squash.LEGACY and not self.experimental:
             return ('--squash needs the engine\'s experimental mode ("experimental": true in '
@@ -228,53 +290,6 @@ class Runner:
             yield materialize(Path(tmp) / "context", dockerfile=variant.dockerfile,
                               files=scenario.files, source_dir=scenario.context)
 
-    def measure_mode(self, scenario: Scenario, variant: Variant, builder: Builder,
-                     cache: CacheMode, repeat: int, context: Path, rounds: Rounds) -> None:
-        """An untimed priming build (warm, incremental), then `repeat` timed rounds.
-
-        Each round's sample (image facts, layers, start time) is taken in the next round's
-        untimed setup, or after the last round, so only the build itself is inside `timed`.
-        """
-        position = Position(scenario=scenario.name, variant=variant.name, builder=builder,
-                            cache=cache, repetition=0, repeat=repeat)
-        blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
-                       cache=cache, repetition=0, status=Status.SKIPPED)
-        if cache is not CacheMode.COLD:
-            self.progress(position, len(self.run.samples))  # repetition 0: priming
-            priming = self.build(scenario, variant, builder, context, no_cache=False, tag="prime")
-            if priming.error:
-                for repetition in range(1, repeat + 1):
-                    self.record(replace(blank, repetition=repetition, status=Status.FAILED,
-                                        error=f"the untimed priming build failed: {priming.error}"))
-                return
-        repetition = 0
-        built: Made | None = None
-        build_context = context
-        with contextlib.ExitStack() as temporary:
-            def record_built() -> None:
-                nonlocal built
-                if built is not None:
-                    self.record(self.sample(replace(blank, repetition=repetition), scenario,
-                                            variant, built))
-                    built = None
-
-            def setup() -> None:
-                nonlocal repetition, build_context
-                record_built()
-                repetition += 1
-                self.progress(replace(position, repetition=repetition), len(self.run.samples))
-                if cache is CacheMode.INCREMENTAL:
-                    build_context = self.changed_context(scenario, context,
-                                                         f"{cache}-{repetition}", temporary)
-
-            def timed() -> None:
-                nonlocal built
-                built = self.build(scenario, variant, builder, build_context,
-                                   no_cache=cache is CacheMode.COLD, tag=f"{cache}-{repetition}")
-
-            rounds(setup, timed, repeat)
-            record_built()
-
     def changed_context(self, scenario: Scenario, context: Path, tag: str,
                         temporary: contextlib.ExitStack) -> Path:
         """A fresh copy with the incremental change, so each repetition is new to the cache."""
@@ -287,21 +302,28 @@ class Runner:
         return changed
 
     def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
-              no_cache: bool, tag: str) -> Made:
-        """Build (timed inside) and, where the variant squashes after building, transform."""
-        labels = {**engine.run_labels(self.run.run_id), "harness.scenario": scenario.name,
-                  "harness.variant": variant.name}
-        image_tag = f"harness-run/{scenario.name}:{f'{variant.name}-{builder}-{tag}'[:120]}"
+              no_cache: bool, tag: str) -> BuildOutcome:
+        """The build, timed inside; tagged in the run's repository, with no label (the legacy
+        builder would add one as a step): the user's Dockerfile, exactly."""
+        image_tag = (f"{engine.run_repository(self.run.run_id)}:"
+                     f"{f'{scenario.name}.{variant.name}-{builder}-{tag}'[:126]}")  # room for -t
         outcome = build(builder, BuildRequest(
-            context=context, dockerfile=DOCKERFILE_NAME, labels=labels, no_cache=no_cache,
+            context=context, dockerfile=DOCKERFILE_NAME, labels={}, no_cache=no_cache,
             tag=image_tag, build_args=variant.build_args, target=variant.target,
             squash=variant.squash is Squash.LEGACY,
             buildx_builder=self.run.options.buildx_builder), self.client)
-        if not outcome.ok or outcome.image_id is None or variant.squash not in POST_BUILD_SQUASH:
-            return Made(build=outcome)
+        engine.record_created(self.run.run_id, outcome.created_image_ids)
+        return outcome
+
+    def transformed(self, variant: Variant, built: BuildOutcome) -> Made:
+        """The build, and where the variant squashes after building, its transform (untimed
+        by the build's clock; its own time is transform_s)."""
+        if not built.ok or built.image_id is None or variant.squash not in POST_BUILD_SQUASH:
+            return Made(build=built)
         squash_from = variant.squash_from if variant.squash_from != "base" else variant.base
-        return Made(build=outcome, transform=transform(
-            self.client, variant.squash, outcome.image_id, tag=f"{image_tag}-t", labels=labels,
+        return Made(build=built, transform=transform(
+            self.client, variant.squash, built.image_id, tag=f"{built.tag}-t",
+            labels=engine.run_labels(self.run.run_id),
             squash_from=None if squash_from is None else str(squash_from),
             restore_config=variant.restore_config))
 
@@ -328,9 +350,11 @@ class Runner:
                 scenario=scenario.name, variant=variant.name, builder=blank.builder,
                 image_id=image_id, history=image_history(self.client, image_id),
                 layers=layers))
-        start = self.time_start(scenario, variant, image_id)
+        start = self.time_start(variant, image_id)
         return replace(
             blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
+            cache_warning=cache_warning(blank.cache, variant, outcome.steps_total,
+                                        outcome.steps_cached),
             image_id=image_id, size_bytes=layers.unpacked_bytes, layer_count=len(layers.layers),
             steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
             step_durations_s=outcome.step_durations_s,
@@ -349,15 +373,88 @@ class Runner:
                 self.client, reference, stored_blobs=self.image_store == "containerd")
         return self.layers[reference]
 
-    def time_start(self, scenario: Scenario, variant: Variant, image_id: str) -> StartTiming:
-        """Start timing depends on the image only: measured once per distinct image."""
-        if image_id not in self.starts:
-            run = variant.run
-            self.starts[image_id] = time_starts(
-                self.client, image_id, repeat=run.start_repeat,
-                labels=engine.run_labels(self.run.run_id), command=run.command,
-                ready_log=run.ready_log, expect_exit=run.expect_exit, timeout_s=run.timeout_s)
-        return self.starts[image_id]
+    def time_start(self, variant: Variant, image_id: str) -> StartTiming:
+        """This sample's own container starts: a warm repetition's image is the same as the
+        last one's, but its start is measured again, never copied."""
+        run = variant.run
+        return time_starts(self.client, image_id, repeat=run.start_repeat,
+                           labels=engine.run_labels(self.run.run_id), command=run.command,
+                           ready_log=run.ready_log, expect_exit=run.expect_exit,
+                           timeout_s=run.timeout_s)
+
+
+class Series:
+    """One (variant, builder, cache mode) being measured: an untimed priming build (warm,
+    incremental), then timed rounds. Each round's post-build transform and sample (layers,
+    start time) are taken after its build, outside the timed call: only the build itself is
+    inside `timed` (pytest-benchmark's timing is build_s)."""
+
+    def __init__(self, *, runner: Runner, scenario: Scenario, variant: Variant,
+                 builder: Builder, cache: CacheMode, repeat: int, context: Path,
+                 stack: contextlib.ExitStack) -> None:
+        self.runner, self.scenario, self.variant = runner, scenario, variant
+        self.builder, self.cache, self.repeat = builder, cache, repeat
+        self.context, self.stack = context, stack
+        self.position = Position(scenario=scenario.name, variant=variant.name,
+                                 builder=builder, cache=cache, repetition=0, repeat=repeat)
+        self.blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
+                            cache=cache, repetition=0, status=Status.SKIPPED)
+        self.repetition = 0
+        self.built: BuildOutcome | None = None
+        self.build_context = context
+
+    def prime(self) -> bool:
+        """The untimed build that fills the cache; False (samples recorded as failed) if it
+        fails."""
+        if self.cache is CacheMode.COLD:
+            return True
+        runner = self.runner
+        runner.progress(self.position, len(runner.run.samples))  # repetition 0: priming
+        priming = runner.transformed(self.variant, runner.build(
+            self.scenario, self.variant, self.builder, self.context, no_cache=False,
+            tag="prime"))
+        if priming.error:
+            for repetition in range(1, self.repeat + 1):
+                runner.record(replace(self.blank, repetition=repetition, status=Status.FAILED,
+                                      error=f"the untimed priming build failed: "
+                                            f"{priming.error}"))
+            return False
+        return True
+
+    def setup(self) -> None:
+        """Untimed, before each round: the last round's sample, the incremental change."""
+        self.record_built()
+        self.repetition += 1
+        self.runner.progress(replace(self.position, repetition=self.repetition),
+                             len(self.runner.run.samples))
+        if self.cache is CacheMode.INCREMENTAL:
+            self.build_context = self.runner.changed_context(
+                self.scenario, self.context,
+                f"{self.variant.name}-{self.cache}-{self.repetition}", self.stack)
+
+    def timed(self) -> None:
+        self.built = self.runner.build(self.scenario, self.variant, self.builder,
+                                       self.build_context, no_cache=self.cache is CacheMode.COLD,
+                                       tag=f"{self.cache}-{self.repetition}")
+
+    def record_built(self) -> None:
+        if self.built is not None:
+            runner = self.runner
+            runner.record(runner.sample(replace(self.blank, repetition=self.repetition),
+                                        self.scenario, self.variant,
+                                        runner.transformed(self.variant, self.built)))
+            self.built = None
+
+
+def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -> str | None:
+    """Why a build hit less cache than its mode implies, if it did."""
+    if cache is CacheMode.WARM and cached < total:
+        return f"warm build not fully cached: {cached}/{total} steps"
+    expected = steps_before_the_context(variant.dockerfile)
+    if cache is CacheMode.INCREMENTAL and expected is not None and cached < expected:
+        return (f"incremental build cached {cached} step(s); the {expected} before the first "
+                "COPY/ADD of the context should be")
+    return None
 
 
 def unexpected_failures(run: Run) -> list[Sample]:

@@ -30,7 +30,9 @@ SCHEMA_VERSION = 3
 #   3: size_bytes and base_size_bytes are harness's unpacked size (harness.layers) on every
 #      image store, not the engine's .Size; samples gain compressed_stored; images[].layers
 #      gains unpacked_bytes and compressed_stored, its rows unpacked_bytes and
-#      compressed_stored; environment.engine gains image_store. Version 2 files are
+#      compressed_stored; environment.engine gains image_store; samples gain cache_warning
+#      (a build that hit less cache than its mode implies; not timed); options gain
+#      allow_concurrent and order; start_s is each sample's own. Version 2 files are
 #      migrated on load (they come from the classic store, where the sizes agree).
 
 
@@ -77,6 +79,7 @@ def load(path: Path) -> dict[str, Any]:
 def _from_version_2(document: dict[str, Any]) -> dict[str, Any]:
     """A version 2 document as version 3: every figure is the classic store's, estimated."""
     for sample in document.get("samples") or []:
+        sample.setdefault("cache_warning", None)
         sample.setdefault("compressed_stored",
                           False if sample.get("compressed_bytes") is not None else None)
     for image in document.get("images") or []:

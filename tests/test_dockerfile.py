@@ -10,6 +10,7 @@ from harness.dockerfile import (
     instructions,
     is_image_reference,
     split_reference,
+    steps_before_the_context,
 )
 
 
@@ -61,3 +62,13 @@ def test_split_reference_tells_a_registry_port_from_a_tag(reference, parts):
     ("x:1:2", False), ("", False)])
 def test_image_references(text, ok):
     assert is_image_reference(text) is ok
+
+
+@pytest.mark.parametrize(("text", "steps"), [
+    ("FROM a\nWORKDIR /app\nRUN x\nCOPY . .\nRUN y\n", 2),
+    ("FROM a\nENV A=1\nCOPY --from=b /x /x\nADD app /app\n", 1),
+    ("FROM a\nRUN x\n", 1),
+    ("FROM a AS b\nRUN x\nFROM a\nCOPY . .\n", None),
+])
+def test_steps_before_the_context_are_those_an_incremental_change_leaves_cached(text, steps):
+    assert steps_before_the_context(text) == steps

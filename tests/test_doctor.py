@@ -99,3 +99,11 @@ def test_doctor_without_engine_exits_1_without_traceback(tmp_path, json_flag):
     assert result.returncode == 1
     assert "Traceback" not in result.stderr + result.stdout
     assert "harness engine up" in result.stdout
+
+
+def test_the_containerd_store_explains_which_squash_variants_are_skipped():
+    found = problems(replace(HEALTHY, image_store="containerd",
+                             squash=Check(ok=False, detail="not implemented")))
+    assert [(p.blocking, p.what) for p in found] == [
+        (False, "the containerd image store: squash: legacy and squash: docker-squash "
+                "variants will be skipped")]

@@ -1,5 +1,7 @@
-"""Engine access: where the engine is, labels, and removing only what carries a run's label."""
+"""Engine access: where the engine is, labels, the run lock, and removing only what a run made."""
 
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -46,3 +48,28 @@ def test_remove_labelled_removes_the_run_and_nothing_else(docker_client, tmp_pat
         assert docker_client.images.get(kept.id).id == kept.id
     finally:
         engine.remove_labelled(docker_client, f"{engine.RUN_LABEL}={other}")
+
+
+def test_a_second_run_on_the_same_engine_is_refused_naming_the_first(monkeypatch, tmp_path):
+    monkeypatch.setattr(engine, "LOCK_DIR", tmp_path)
+    with engine.engine_lock("run A", host="unix:///x.sock"):
+        holder = subprocess.run(
+            [sys.executable, "-c", "import sys; from harness import engine; "
+             f"engine.LOCK_DIR = __import__('pathlib').Path({str(tmp_path)!r}); "
+             "engine.engine_lock('run B', host='unix:///x.sock').__enter__()"],
+            capture_output=True, text=True)
+        assert holder.returncode != 0
+        assert "another harness run (run A, pid" in holder.stderr
+        with engine.engine_lock("run C", host="unix:///other.sock"):
+            pass  # another engine has its own lock
+    with engine.engine_lock("run D", host="unix:///x.sock"):  # released with the first
+        pass
+
+
+def test_cleanup_reads_the_ledger_of_untagged_images(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    engine.record_created("r1", ["aaa", "bbb"])
+    engine.record_created("r1", [])
+    engine.record_created("r1", ["ccc"])
+    assert (tmp_path / "harness" / "runs" / "r1.ids").read_text().split() == [
+        "aaa", "bbb", "ccc"]

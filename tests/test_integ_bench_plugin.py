@@ -10,6 +10,8 @@ from pathlib import Path
 import docker
 import pytest
 
+from harness import engine
+
 from .helpers import render_in_chromium
 
 pytestmark = pytest.mark.docker
@@ -94,7 +96,8 @@ def test_bench_plugin_times_the_runner_builds_and_saves_both_result_files(
         assert benchmark["extra_info"]["size_bytes"] == samples[-1]["size_bytes"] > 0
         assert benchmark["extra_info"]["layer_count"] == samples[-1]["layer_count"]
         assert benchmark["group"] == f"tiny {builder} {cache}"
-    assert docker_client.images.list(filters={"label": f"harness.run={run['run_id']}"}) == []
+    repository = engine.run_repository(run["run_id"])
+    assert docker_client.images.list(filters={"reference": repository}) == []
 
 
 def test_bench_plugin_fails_on_a_claim_that_does_not_hold(tmp_path: Path) -> None:

@@ -27,9 +27,12 @@ def test_doctor_finds_both_builders_and_squash(docker_client):
     assert facts.reachable.ok
     assert facts.legacy_builder and facts.legacy_builder.ok, facts.legacy_builder
     assert facts.buildkit and facts.buildkit.ok, facts.buildkit
-    assert facts.squash and facts.squash.ok, facts.squash
     assert facts.storage_driver and facts.server_version and facts.api_version
     assert facts.image_store == engine.image_store(docker_client.info())
+    if facts.image_store == "classic":
+        assert facts.squash and facts.squash.ok, facts.squash
+    else:  # Docker 26's containerd store: "error squashing image: not implemented"
+        assert facts.squash and "not implemented" in facts.squash.detail
     assert not any(p.blocking for p in doctor.problems(facts))
 
 
@@ -44,8 +47,9 @@ def test_doctor_cli_exits_0_with_ticks(docker_client):
                             text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "legacy builder  ✓" in result.stdout
-    assert "squash          ✓" in result.stdout
     assert "BuildKit        ✓" in result.stdout
+    classic = engine.image_store(docker_client.info()) == "classic"
+    assert ("squash          ✓" in result.stdout) is classic
 
 
 @pytest.mark.parametrize("builder", list(Builder))

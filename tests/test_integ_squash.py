@@ -52,7 +52,7 @@ def squash_run(docker_client, tmp_path_factory):
     run_scenarios(Runner(docker_client, run, save=lambda r: None,
                          progress=lambda p, done: None))
     yield {(s.variant, s.builder, s.cache): s for s in run.samples}
-    engine.remove_labelled(docker_client, f"harness.run={run.run_id}")
+    engine.remove_run(docker_client, run.run_id)
 
 
 def test_plain_image_keeps_the_deleted_file(squash_run, docker_client):
@@ -72,9 +72,14 @@ def test_plain_image_keeps_the_deleted_file(squash_run, docker_client):
 def test_squashing_onto_the_base_removes_the_waste(squash_run, docker_client, variant,
                                                     layers_over_base, builders):
     base = docker_client.api.inspect_image("busybox:latest")
+    containerd = engine.image_store(docker_client.info()) == "containerd"
     for builder in builders:
         sample = squash_run[(variant, builder, CacheMode.COLD)]
         plain = squash_run[("plain", builder, CacheMode.COLD)]
+        if containerd and variant != "multi-stage":
+            assert sample.status is Status.SKIPPED
+            assert "does not work on the containerd image store" in sample.error
+            continue
         assert sample.status is Status.OK, sample.error
         assert sample.layer_count == len(base["RootFS"]["Layers"]) + layers_over_base
         assert sample.wasted_bytes == 0
@@ -104,7 +109,7 @@ def test_export_import_without_the_config_cannot_start_as_data(squash_run):
     sample = squash_run[("export-import-bare", Builder.LEGACY, CacheMode.COLD)]
     assert sample.status is Status.OK and sample.layer_count == 1
     assert sample.start_status is Status.FAILED
-    assert "No command specified" in sample.start_error
+    assert "no command specified" in sample.start_error.lower()  # Docker 26 says it lowercase
 
 
 @pytest.mark.parametrize("builder", list(Builder))

@@ -118,7 +118,7 @@ def test_analysing_a_layer_tarball():
     assert [(e.path, e.kind) for e in facts.entries] == [
         ("opt/blob", "file"), ("etc/conf", "file"), (".profile", "file"),
         ("bin/sh", "symlink"), ("bin/é", "symlink"),
-        ("var/cache", "whiteout"), ("tmp", "opaque"), ("junk", "whiteout"), ("opt", "other")]
+        ("var/cache", "whiteout"), ("tmp", "opaque"), ("junk", "whiteout"), ("opt", "dir")]
 
 
 def outer_tar(members: dict[str, bytes]) -> list[bytes]:
@@ -194,3 +194,34 @@ def test_a_blob_seen_before_comes_from_the_cache_without_decompressing(tmp_path,
     monkeypatch.setattr(layers_module, "analyse_layer", None)  # any call would fail
     (again,) = stream_layers(iter(containerd_save(gzipped)), set(), set(), cache)
     assert (again[0].diff_id, again[1]) == (diff_id(LAYER_A), len(gzipped))
+
+
+def test_a_one_block_estimate_is_gzip_6_to_the_byte():
+    for size in (0, 1000, 1 << 20):
+        raw = make_tar({"f": os.urandom(size // 2) + bytes(size - size // 2)})
+        assert analyse_layer(io.BytesIO(raw)).compressed_bytes == len(
+            gzip.compress(raw, compresslevel=6, mtime=0))
+
+
+def test_a_directory_replaced_by_a_file_or_symlink_wastes_what_was_below_it():
+    lower = make_tar({"d/a": b"a" * 10, "d/sub/b": b"b" * 20, "e/c": b"c" * 40, "dx": b"x"})
+    upper = make_tar({"d": b"now a file"}, symlinks={"e": "/elsewhere"})
+    layers = [analyse_layer(io.BytesIO(lower)), analyse_layer(io.BytesIO(upper))]
+    found = sorted((w.path, w.size_bytes, w.how) for w in wasted(layers))
+    assert found == [("d/a", 10, "replaced"), ("d/sub/b", 20, "replaced"),
+                     ("e/c", 40, "replaced")]  # dx, a sibling with the same prefix, stays
+
+
+def test_compression_work_in_flight_is_bounded(monkeypatch):
+    in_flight = []
+    submit = layers_module._Tee._submit
+
+    def observed(self, block):
+        submit(self, block)
+        in_flight.append(len(self.in_flight))
+
+    monkeypatch.setattr(layers_module._Tee, "_submit", observed)
+    facts = analyse_layer(io.BytesIO(make_tar({"big": bytes(80 << 20)})))
+    assert len(in_flight) == 21  # 20 full blocks of 4 MiB and the tail
+    assert max(in_flight) == layers_module.IN_FLIGHT_BLOCKS < 21
+    assert facts.compressed_bytes < 100_000  # zeros: every block was counted

@@ -163,3 +163,13 @@ def test_every_format_reads_a_real_results_file():
     assert {e["unit"] for e in json.loads(gab_report(real))} == {"s", "bytes", "layers"}
     assert "one-run" in " ".join(json.loads(bmf_report(real)))
     assert findings_table(real).count("| fixture ") == 4
+
+
+def test_samples_that_missed_the_cache_are_shown_and_left_out_of_timings():
+    warned = sample("fast", 4, 9.0, 1_500_000, cache_warning="warm build not fully cached")
+    doc = document([*DOC["samples"], warned], DOC["expectations"])
+    fast = next(g for g in group_stats(doc) if g["variant"] == "fast")
+    assert fast["metrics"]["build_s"]["n"] == 3 and fast["metrics"]["build_s"]["max"] == 0.55
+    assert fast["metrics"]["size_bytes"]["n"] == 4  # sizes are exact: every sample counts
+    assert fast["cache_warnings"] == ["repetition 4: warm build not fully cached"]
+    assert "not cached as implied (untimed)" in markdown_report(doc)

@@ -1,0 +1,67 @@
+"""harness's build_s against the wall time of the user's own command for the same build.
+
+For each builder, interleaved run by run: harness's timed build (harness.build, as the runner
+calls it), then `DOCKER_BUILDKIT=0 docker build --no-cache` or `docker buildx build --load
+--no-cache`, timed around the whole command (so the CLI's own start-up is in its figure).
+Cold builds of busybox plus `RUN dd` of 20 MB. Run:
+
+    python benchmarks/build_time.py [RUNS]
+
+It prints both medians and their ratio per builder (the target: 0.85 to 1.05).
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from harness import engine
+from harness.bases import ensure_bases
+from harness.build import BuildRequest, build
+from harness.context import DOCKERFILE_NAME, materialize
+from harness.model import Builder
+
+DOCKERFILE = "FROM busybox:latest\nRUN dd if=/dev/zero of=/blob bs=1M count=20\n"
+COMMANDS = {
+    Builder.LEGACY: (["docker", "build", "-q", "--no-cache"], {"DOCKER_BUILDKIT": "0"}),
+    Builder.BUILDKIT: (["docker", "buildx", "build", "--load", "-q", "--no-cache"], {}),
+}
+
+
+def main() -> int:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    client = engine.connect()
+    ensure_bases(client, {}, ["busybox:latest"], lambda message: None)
+    tag = f"harness-bench/build-time:{os.getpid()}"
+    with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
+        context = materialize(Path(tmp) / "ctx", files={}, dockerfile=DOCKERFILE)
+        try:
+            for builder, (command, env) in COMMANDS.items():
+                ours, theirs = [], []
+                for _ in range(runs):
+                    outcome = build(builder, BuildRequest(
+                        context=context, dockerfile=DOCKERFILE_NAME, tag=tag, labels={},
+                        no_cache=True), client)
+                    if not outcome.ok:
+                        print(outcome.log_tail, file=sys.stderr)
+                        return 1
+                    ours.append(outcome.build_s)
+                    started = time.perf_counter()
+                    subprocess.run([*command, "-f", str(context / DOCKERFILE_NAME), "-t", tag,
+                                    str(context)], check=True, capture_output=True,
+                                   env={**os.environ, **env})
+                    theirs.append(time.perf_counter() - started)
+                print(f"{builder}: harness build_s {statistics.median(ours):.3f} s, "
+                      f"{' '.join(command[:2])} wall {statistics.median(theirs):.3f} s, "
+                      f"ratio {statistics.median(ours) / statistics.median(theirs):.2f} "
+                      f"(medians of {runs}, interleaved)")
+        finally:
+            client.images.remove(tag, force=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
