@@ -33,21 +33,27 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any],
     changes = []
     for key in sorted(old_groups.keys() & new_groups.keys()):
         for metric in COMPARED:
-            before = [s[metric] for s in old_groups[key] if s.get(metric) is not None]
-            after = [s[metric] for s in new_groups[key] if s.get(metric) is not None]
+            timed = not METRIC[metric].exact  # a build that missed its cache is not timed
+            before = [s[metric] for s in old_groups[key] if s.get(metric) is not None
+                      and not (timed and s.get("cache_warning"))]
+            after = [s[metric] for s in new_groups[key] if s.get(metric) is not None
+                     and not (timed and s.get("cache_warning"))]
             if not before or not after:
                 continue
             threshold = thresholds_pct[metric]
             result = (compare_timings(before, after, min_effect=threshold / 100)
                       if not METRIC[metric].exact else compare_exact(before, after))
             change_pct = (result.ratio - 1) * 100 if result.baseline else 0.0
+            significant = result.significant and (
+                METRIC[metric].any_increase or not METRIC[metric].exact
+                or abs(change_pct) > threshold)  # the estimate moves with tar timestamps
             worse = (result.value > result.baseline if METRIC[metric].better is Better.LOWER
                      else result.value < result.baseline)
             changes.append(Change(
                 scenario=key[0], variant=key[1], builder=key[2], cache=key[3], metric=metric,
                 old=result.baseline, new=result.value, change_pct=change_pct,
-                significant=result.significant,
-                regression=result.significant and worse and abs(change_pct) > threshold))
+                significant=significant,
+                regression=significant and worse and abs(change_pct) > threshold))
     return changes
 
 

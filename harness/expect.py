@@ -146,6 +146,8 @@ class Verdict:
     values: list[GroupVerdict]
     predicted_failure: str | None
     """The variant this claim says fails to build (`V.status == failed`), if any."""
+    predicted_start_failure: str | None = None
+    """The variant this claim says fails to start (`V.start_status == failed`), if any."""
 
 
 class SampleLike(Protocol):
@@ -181,7 +183,8 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
     passed = bool(values) and all(v.holds for v in values)
     return Verdict(expr=expectation.expr, passed=passed, known_false=expectation.known_false,
                    as_expected=passed != expectation.known_false, note=expectation.note,
-                   values=values, predicted_failure=predicted_failure(expectation))
+                   values=values, predicted_failure=predicted_failure(expectation),
+                   predicted_start_failure=predicted_failure(expectation, "start_status"))
 
 
 def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) -> list[Verdict]:
@@ -233,12 +236,13 @@ def _status(statuses: list[str]) -> str:
     return "skipped" if all(s == "skipped" for s in statuses) else "ok"
 
 
-def predicted_failure(expectation: Expectation) -> str | None:
-    """The variant a `VARIANT.status == failed` claim says will fail to build, if it is one."""
+def predicted_failure(expectation: Expectation, field: str = "status") -> str | None:
+    """The variant a `VARIANT.status == failed` claim says will fail to build (with
+    `start_status`: to start), if it is one."""
     if expectation.op != "==":
         return None
     for side, other in ((expectation.left, expectation.right),
                         (expectation.right, expectation.left)):
-        if side.metric == "status" and other.status == "failed":
+        if side.metric == field and other.status == "failed":
             return side.variant
     return None

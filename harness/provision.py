@@ -34,8 +34,9 @@ DOCKERD_LOG = Path("/var/log/harness-dockerd.log")
 PLUGIN_DIR = Path("/usr/local/lib/docker/cli-plugins")
 """Where a fetched docker-buildx goes: searched by every docker CLI, whatever the user's HOME."""
 
-HOST_PACKAGES = ("busybox-static", "debootstrap")
-"""Host tools harness uses to make base images locally (scratch + busybox, debootstrap)."""
+HOST_PACKAGES = ("busybox-static", "debootstrap", "pigz")
+"""Host tools harness uses to make base images locally (scratch + busybox, debootstrap), and
+pigz, the floor benchmarks/layer_analysis.py measures against."""
 
 ENGINE_PACKAGE = "docker.io"
 BUILDX_SUITE = "trixie"

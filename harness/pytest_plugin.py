@@ -124,6 +124,11 @@ def benchmark_of(scenario: Scenario, variant_name: str, builder: Builder,
                 pytest.xfail(f"fails to build, as the scenario expects: {reason}")
             pytest.fail(f"{len(failed)} of {len(samples)} build(s) failed:\n{failed[0].error}",
                         pytrace=False)
+        start_failed = [s for s in samples if s.start_status is Status.FAILED]
+        if start_failed and not any(predicted_failure(e, "start_status") == variant_name
+                                    for e in scenario.expect):
+            pytest.fail(f"{len(start_failed)} of {len(samples)} image(s) failed to start: "
+                        f"{start_failed[0].start_error}", pytrace=False)
         last = samples[-1]
         benchmark.extra_info.update(
             image_id=last.image_id, size_bytes=last.size_bytes,

@@ -106,6 +106,7 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
                 progress: Progress) -> Iterator[Runner]:
     """The run setup `harness run` and the pytest plugin share: a connection, the environment,
     and a Runner whose run is saved to `results_dir` after every sample."""
+    store.check_writable(results_dir)
     client = engine.connect()
     run_id = new_run_id()
     try:
@@ -458,12 +459,15 @@ def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -
 
 
 def unexpected_failures(run: Run) -> list[Sample]:
-    """Failed samples, except those of a variant whose `status == failed` claim held."""
-    expected = {(scenario, verdict.predicted_failure)
-                for scenario, verdicts in run.verdicts.items() for verdict in verdicts
-                if verdict.passed and verdict.predicted_failure}
+    """Samples that failed to build or to start, except those of a variant whose
+    `status == failed` (or `start_status == failed`) claim held."""
+    verdicts = [(scenario, verdict) for scenario, held in run.verdicts.items()
+                for verdict in held if verdict.passed]
+    build = {(scenario, v.predicted_failure) for scenario, v in verdicts}
+    start = {(scenario, v.predicted_start_failure) for scenario, v in verdicts}
     return [s for s in run.samples
-            if s.status is Status.FAILED and (s.scenario, s.variant) not in expected]
+            if (s.status is Status.FAILED and (s.scenario, s.variant) not in build)
+            or (s.start_status is Status.FAILED and (s.scenario, s.variant) not in start)]
 
 
 def unique_change(text: str, nonce: str) -> str:

@@ -36,6 +36,10 @@ SCHEMA_VERSION = 3
 #      migrated on load (they come from the classic store, where the sizes agree).
 
 
+RESULTS_MODE = 0o644
+"""Like the reports beside it (NamedTemporaryFile would leave 0600)."""
+
+
 def results_path(directory: Path, run_id: str) -> Path:
     return directory / f"{run_id}.json"
 
@@ -45,17 +49,39 @@ def save(run: Run, path: Path) -> None:
 
 
 def write_document(document: dict[str, Any], path: Path) -> None:
-    """Write via a temporary file and a rename: never half-written."""
+    """Write via a temporary file and a rename: never half-written. When the write fails
+    (a full disk), the previous version of the file is left as it was, and HarnessError
+    says so."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.",
-                                     suffix=".tmp", delete=False) as temporary:
-        try:
-            json.dump(document, temporary, indent=1, default=_plain)
-            temporary.write("\n")
-        except BaseException:
-            os.unlink(temporary.name)
-            raise
-    os.replace(temporary.name, path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                             suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(document, file, indent=1, default=_plain)
+            file.write("\n")
+        os.chmod(temporary, RESULTS_MODE)
+        os.replace(temporary, path)
+    except OSError as error:
+        os.unlink(temporary)
+        kept = "the previous version is intact" if path.exists() else "nothing was written"
+        raise HarnessError(f"{path}: could not save the results ({error.strerror or error}); "
+                           f"{kept}") from None
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def check_writable(directory: Path) -> None:
+    """Make the results folder, and show that a file can be written there, before anything
+    is built: a bad --out is found first, not after the first variant."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as error:
+        raise HarnessError(f"{directory}: cannot write results there "
+                           f"({error.strerror or error}); expected a folder you can write "
+                           "to") from None
 
 
 def load(path: Path) -> dict[str, Any]:

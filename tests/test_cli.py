@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.cli import main
+
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 
@@ -71,3 +73,13 @@ def test_quick_runs_one_repetition_of_cold_and_warm(argv, cache, repeat):
 
     options = run_options(build_parser().parse_args(argv))
     assert (options.cache, options.repeat) == (cache, repeat)
+
+
+def test_a_bad_out_is_refused_before_anything_is_built(tmp_path, capsys):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("variants:\n  a: {dockerfile: FROM scratch}\n")
+    (tmp_path / "file").write_text("x")
+    assert main(["run", str(scenario), "--out", str(tmp_path / "file" / "out")]) == 2
+    error = capsys.readouterr().err
+    assert f"harness: {tmp_path / 'file' / 'out'}: cannot write results there" in error
+    assert "Traceback" not in error

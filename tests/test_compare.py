@@ -42,3 +42,22 @@ def test_bad_threshold_says_what_is_expected():
 def test_identical_runs_report_no_change():
     assert [c for c in compare_runs(shifted(1.0), shifted(1.0), parse_thresholds([]))
             if c.significant] == []
+
+
+def test_a_few_bytes_of_compressed_estimate_jitter_are_not_significant():
+    old = shifted(1.0)
+    new = document([{**s, "compressed_bytes": s["compressed_bytes"] + 2}
+                    for s in shifted(1.0)["samples"]])
+    changes = {c.metric: c for c in compare_runs(old, new, parse_thresholds([]))}
+    assert not changes["compressed_bytes"].significant
+    assert not any(c.significant for c in changes.values())
+
+
+def test_a_build_that_missed_its_cache_is_not_compared_as_a_timing():
+    old = shifted(1.0)
+    new = shifted(1.0)
+    new["samples"].append({**new["samples"][0], "repetition": 4, "build_s": 50.0,
+                           "cache_warning": "warm build not fully cached: 0/2 steps"})
+    build = next(c for c in compare_runs(old, new, parse_thresholds([]))
+                 if c.metric == "build_s")
+    assert build.new == pytest.approx(1.0) and not build.regression

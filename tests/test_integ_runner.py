@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import engine, store
+from harness.compare import compare_runs, parse_thresholds
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, new_run_id, now
 from harness.runner import Runner, run_scenarios
@@ -424,3 +425,16 @@ def test_warm_repetitions_each_measure_their_own_start(docker_client, tmp_path):
     warm = [s for s in run.samples if s.cache is CacheMode.WARM]
     assert len({s.image_id for s in warm}) == 1  # the same image every time...
     assert len({s.start_s for s in warm}) == 5  # ...started anew each time
+
+
+def test_two_identical_runs_differ_in_no_byte_metric(docker_client, tmp_path):
+    path = scenario_folder(tmp_path, TINY)
+    runs = []
+    for _ in range(2):
+        run = run_in_process(docker_client, path, cache=(CacheMode.COLD, CacheMode.WARM))
+        engine.remove_run(docker_client, run.run_id)
+        runs.append(json.loads(json.dumps(store.run_record(run), default=str)))
+    changes = compare_runs(runs[0], runs[1], parse_thresholds([]))
+    assert {c.metric for c in changes} >= {"size_bytes", "compressed_bytes", "wasted_bytes",
+                                            "layer_count", "start_s", "build_s"}
+    assert [c for c in changes if c.metric.endswith("_bytes") and c.significant] == []

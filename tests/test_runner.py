@@ -1,9 +1,12 @@
 """The runner's pure decisions; its builds are tested in test_integ_runner.py."""
 
+from dataclasses import replace
+
 import pytest
 
-from harness.model import CacheMode, Variant
-from harness.runner import cache_warning, unique_change
+from harness import expect
+from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status, Variant
+from harness.runner import cache_warning, unexpected_failures, unique_change
 
 VARIANT = Variant(name="v", dockerfile="FROM a\nRUN deps\nCOPY . .\nRUN build\n",
                   dockerfile_origin="x:1")
@@ -25,3 +28,25 @@ def test_a_build_that_missed_the_cache_its_mode_implies_is_flagged(cache, total,
 def test_each_incremental_change_is_new():
     assert unique_change("# edit {nonce}\n", "r1-3") == "# edit r1-3\n"
     assert unique_change("# edit\n", "r1-3") == "# edit r1-3\n"
+
+
+def sample(variant, **fields):
+    return Sample(scenario="s", variant=variant, builder=Builder.LEGACY, cache=CacheMode.COLD,
+                  repetition=1, **{"status": Status.OK, **fields})
+
+
+def verdict(expr, variants, held=True):
+    claim = expect.parse(expr, variants)
+    return replace(expect.evaluate(claim, []), passed=held)
+
+
+def test_start_failures_fail_the_run_unless_a_claim_predicted_them():
+    run = Run(run_id="r", started_at="t", environment={}, options=RunOptions(), scenarios=[],
+              samples=[sample("a", start_status=Status.FAILED, start_error="exited with 1"),
+                       sample("b", start_status=Status.FAILED),
+                       sample("c", status=Status.FAILED), sample("d")])
+    assert [s.variant for s in unexpected_failures(run)] == ["a", "b", "c"]
+    run.verdicts["s"] = [verdict("b.start_status == failed", "abcd"),
+                         verdict("c.status == failed", "abcd"),
+                         verdict("a.start_status == failed", "abcd", held=False)]
+    assert [s.variant for s in unexpected_failures(run)] == ["a"]

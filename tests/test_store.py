@@ -1,5 +1,8 @@
 import json
+import os
+import subprocess
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +111,45 @@ def test_the_current_fixture_records_the_store_and_estimates():
     assert {s["compressed_stored"] for s in new["samples"] if s["status"] == "ok"} == {False}
     image = new["images"][0]["layers"]
     assert image["unpacked_bytes"] == sum(row["unpacked_bytes"] for row in image["layers"])
+
+
+def test_the_results_file_is_readable_like_the_reports_beside_it(tmp_path):
+    path = tmp_path / "r.json"
+    store.write_document({"schema_version": store.SCHEMA_VERSION}, path)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("where", ["file/below", "/proc/harness-results"])
+def test_an_unwritable_results_folder_is_named_before_anything_is_built(tmp_path, where):
+    (tmp_path / "file").write_text("x")
+    target = Path(where) if where.startswith("/") else tmp_path / where
+    with pytest.raises(HarnessError, match="cannot write results there"):
+        store.check_writable(target)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a read-only tmpfs")
+def test_a_read_only_filesystem_is_named_too(tmp_path):
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=16k", "tmpfs", str(tmp_path)],
+                   check=True)
+    try:
+        with pytest.raises(HarnessError, match=r"Read-only file system\); expected a folder"):
+            store.check_writable(tmp_path / "results")
+    finally:
+        subprocess.run(["umount", str(tmp_path)], check=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tiny tmpfs")
+def test_a_full_disk_keeps_the_previous_results_file_and_says_so(tmp_path):
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=True)
+    try:
+        path = disk / "run.json"
+        store.write_document({"schema_version": 3, "samples": []}, path)
+        with pytest.raises(HarnessError, match=r"No space left on device.*previous version is "
+                                               r"intact"):
+            store.write_document({"schema_version": 3, "samples": ["x" * 1000] * 100}, path)
+        assert json.loads(path.read_text()) == {"schema_version": 3, "samples": []}
+        assert [p.name for p in disk.iterdir()] == ["run.json"]  # no temporary left
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

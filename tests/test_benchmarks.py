@@ -1,0 +1,33 @@
+"""The benchmarks in benchmarks/ run and print their figures; what the figures are is the
+benchmarks' business, not the tests' (tests check behaviour, not wall time)."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
+pytestmark = pytest.mark.docker
+
+
+def run(*args: str) -> str:
+    result = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+def test_build_time_prints_a_ratio_per_builder(docker_client):
+    output = run(str(BENCHMARKS / "build_time.py"), "1")
+    for builder in ("legacy", "buildkit"):
+        assert re.search(rf"^{builder}: harness build_s [\d.]+ s, docker \w+ wall [\d.]+ s, "
+                         r"ratio [\d.]+ \(medians of 1, interleaved\)$", output, re.MULTILINE)
+
+
+def test_layer_analysis_prints_time_and_peak_memory_of_both_sides(docker_client):
+    output = run(str(BENCHMARKS / "layer_analysis.py"), "--random-image", "8", "1")
+    assert re.search(r"analysis [\d.]+ s, peak \d+ MB; docker save \| pigz -6 [\d.]+ s, "
+                     r"peak \d+ MB; time ratio [\d.]+", output)
+    assert not docker_client.images.list(filters={"reference": "harness-bench/*"})
