@@ -13,6 +13,7 @@ from typing import Any
 
 from harness import dockerfile, expect
 from harness.checks import Checker, Problem, ScenarioError, found
+from harness.context import LinkInTheWay, path_without_links
 from harness.errors import HarnessError
 from harness.model import (
     BaseRecipe,
@@ -210,6 +211,14 @@ class ScenarioChecker(Checker):
                 self.at(value, "append", f"incremental.append: missing `{key}`")
         if path is None or text is None:
             return None
+        if context is not None and path not in files:
+            try:
+                if path_without_links(context, path).is_symlink():
+                    raise LinkInTheWay(f"`{path}` is a symlink in the build context")
+            except LinkInTheWay as error:
+                self.at(append, "path", f"incremental.append.path: {error}; harness never "
+                                        "writes through links: expected a regular file")
+                return None
         in_context = context is not None and (context / path).is_file()
         if path not in files and not in_context:
             self.at(append, "path", f"incremental.append.path: `{path}` is not a file of the "

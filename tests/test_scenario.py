@@ -473,3 +473,16 @@ def test_images_copied_from_count_as_bases_but_stages_and_indexes_do_not():
             "COPY --from=busybox:latest /bin/busybox /hello\nCOPY --from=build /etc /etc\n"
             "COPY --from=0 /usr /usr\nADD --from=debian:bookworm /x /x\nCOPY a b\n")
     assert base_images(text) == ["debian:bookworm", "busybox:latest"]
+
+
+def test_an_incremental_change_to_a_symlink_is_refused_at_validation(tmp_path):
+    (tmp_path / "elsewhere.txt").write_text("precious\n")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "app.txt").symlink_to(tmp_path / "elsewhere.txt")
+    path = write(tmp_path, "context: ctx\nincremental:\n  append: {path: app.txt, text: x}\n"
+                           "variants:\n  a: {dockerfile: FROM scratch}\n")
+    _, problems = check_scenario(path)
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "incremental.append.path: `app.txt` is a symlink in the build context; harness "
+            "never writes through links: expected a regular file")]
