@@ -57,6 +57,7 @@ from harness.transform import TransformOutcome, transform
 NONCE = "{nonce}"
 
 
+REDACTED = "***"
 CLASSIC_STORE_SQUASH = {
     Squash.LEGACY: 'Docker 26 answers "error squashing image: not implemented"',
     Squash.DOCKER_SQUASH: "docker-squash reads the classic store's docker save layout",
@@ -167,6 +168,10 @@ class Runner:
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
+        self.secrets = sorted({variant.build_args[name] for scenario in run.scenarios
+                               for variant in scenario.variants.values()
+                               for name in scenario.secret_build_args
+                               if variant.build_args.get(name)}, key=len, reverse=True)
         info = client.info()
         self.experimental = bool(info.get("ExperimentalBuild"))
         self.image_store = engine.image_store(info)
@@ -204,8 +209,16 @@ class Runner:
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
 
     def record(self, sample: Sample) -> None:
-        self.run.samples.append(sample)
+        self.run.samples.append(replace(sample, error=self.redact(sample.error),
+                                        start_error=self.redact(sample.start_error)))
         self.save(self.run)
+
+    def redact(self, text: str | None) -> str | None:
+        """`text` with every secret build argument's value as ***: build logs and history
+        show build args (`|1 TOKEN=...`)."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED) if text else text
+        return text
 
     def measure(self, scenario: Scenario, variant: Variant, builder: Builder, cache: CacheMode,
                 rounds: Rounds = plain_rounds) -> list[Sample]:
@@ -349,8 +362,9 @@ class Runner:
                                                           blank.builder) for r in self.run.images):
             self.run.images.append(ImageRecord(
                 scenario=scenario.name, variant=variant.name, builder=blank.builder,
-                image_id=image_id, history=image_history(self.client, image_id),
-                layers=layers))
+                image_id=image_id, layers=layers, history=[
+                    replace(entry, created_by=self.redact(entry.created_by) or "")
+                    for entry in image_history(self.client, image_id)]))
         start = self.time_start(variant, image_id)
         return replace(
             blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,

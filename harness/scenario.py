@@ -6,6 +6,7 @@ the key, what was found and what is expected. Nothing here builds or touches Doc
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -142,12 +143,17 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
         name=name, path=path, description=description, bases=bases, files=files,
         context=context, baseline=baseline, builders=builders, cache=cache, repeat=repeat,
         incremental=incremental, run=run, variants=variants, expect=expectations,
-        secret_build_args=secret_build_args, quick=quick,
+        secret_build_args=secret_build_args | c.env_secrets, quick=quick,
     ), []
 
 
 class ScenarioChecker(Checker):
     """The checks of a scenario file's own keys, over the generic ones."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.env_secrets: set[str] = set()
+        """Build arguments whose values come from the environment: secret."""
 
     def quick(self, document: LineDict, declared: list[str],
               builders: tuple[Builder, ...]) -> Quick:
@@ -343,7 +349,7 @@ class ScenarioChecker(Checker):
         target: str | None = None
         transform: dict[str, Any] = {}
         for settings in reversed(chain):
-            build_args.update(self.string_map(settings, "build_args", where) or {})
+            build_args.update(self.build_args(settings, where))
             if "target" in settings:
                 target = self.typed(settings, "target", str, "a stage name", where)
             transform.update(self.transform_options(settings, where))
@@ -372,6 +378,29 @@ class ScenarioChecker(Checker):
                        build_args=build_args, target=target, run=run,
                        bases=tuple(dockerfile.base_images(text, build_args)),
                        base=dockerfile.final_base(text, build_args, target), **transform)
+
+    def build_args(self, settings: LineDict, where: str) -> dict[str, str]:
+        """`build_args:` values: text, or `{env: NAME}` read from harness's environment (so
+        a secret need not be written in the file; such an argument is secret)."""
+        raw = self.typed(settings, "build_args", dict,
+                         "a mapping of names to strings or {env: NAME}", where)
+        values: dict[str, str] = {}
+        for name, item in (raw or {}).items():
+            line, at = raw.line_of(name), f"{where}build_args.{name}"
+            from_env = isinstance(item, dict) and list(item) == ["env"] \
+                and isinstance(item["env"], str)
+            if from_env and item["env"] not in os.environ:
+                self.problem(line, f"{at}: the environment variable {item['env']} is not set; "
+                                   "expected it to hold the value")
+            elif from_env:
+                values[str(name)] = os.environ[item["env"]]
+                self.env_secrets.add(str(name))
+            elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                values[str(name)] = str(item)
+            else:
+                self.problem(line, f"{at}: expected a string or {{env: NAME}}, found "
+                                   f"{found(item)}")
+        return values
 
     def transform_options(self, settings: LineDict, where: str) -> dict[str, Any]:
         """The squash settings present in one variant's own mapping, checked."""

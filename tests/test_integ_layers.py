@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from harness import engine
 from harness import layers as layers_module
 from harness.bases import ensure_bases
 from harness.build import BuildRequest, build
@@ -69,6 +70,9 @@ def test_each_layer_is_analysed_once_across_images(docker_client, bases, test_la
 
 def test_apt_waste_matches_what_squashing_removes(docker_client, bases, test_labels, tmp_path):
     """Independent truth: the bytes squashing over the base removes are the wasted bytes."""
+    if engine.image_store(docker_client.info()) == "containerd":
+        pytest.skip("legacy --squash, the truth here, is not implemented on the containerd "
+                    "image store (and its .Size is compressed)")
     dockerfile = ("FROM debian:bookworm\nRUN apt-get update\n"
                   "RUN apt-get install -y --no-install-recommends curl\n"
                   "RUN apt-get clean && rm -rf /var/lib/apt/lists/*\n")

@@ -486,3 +486,18 @@ def test_an_incremental_change_to_a_symlink_is_refused_at_validation(tmp_path):
     assert [(p.line, p.message) for p in problems] == [
         (3, "incremental.append.path: `app.txt` is a symlink in the build context; harness "
             "never writes through links: expected a regular file")]
+
+
+def test_build_args_from_the_environment_are_secret_and_an_unset_one_is_named(tmp_path,
+                                                                              monkeypatch):
+    text = ("variants:\n  a:\n    dockerfile: FROM scratch\n"
+            "    build_args: {TOKEN: {env: HARNESS_TEST_TOKEN}, PLAIN: x}\n")
+    path = write(tmp_path, text)
+    monkeypatch.delenv("HARNESS_TEST_TOKEN", raising=False)
+    assert only_problem(path) == (4, "variants.a.build_args.TOKEN: the environment variable "
+                                     "HARNESS_TEST_TOKEN is not set; expected it to hold the "
+                                     "value")
+    monkeypatch.setenv("HARNESS_TEST_TOKEN", "s3cr3t")
+    scenario = load_scenario(path)
+    assert scenario.variants["a"].build_args == {"TOKEN": "s3cr3t", "PLAIN": "x"}
+    assert scenario.secret_build_args == {"TOKEN"}
