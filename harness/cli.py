@@ -372,7 +372,8 @@ def trend_command(args: argparse.Namespace) -> int:
 
     if not args.directory.is_dir():
         raise HarnessError(f"{args.directory}: not a folder of results files")
-    frame = history(args.directory)
+    frame = history(args.directory,
+                    warn=lambda message: print(f"harness: warning: {message}", file=sys.stderr))
     findings = detect(frame, window=args.window)
     summary = markdown_summary(findings, frame)
     print(summary, end="")

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 
 from harness.errors import HarnessError
 from harness.model import Run, Scenario
@@ -36,6 +40,8 @@ SCHEMA_VERSION = 3
 #      migrated on load (they come from the classic store, where the sizes agree).
 
 
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+"""The published JSON Schema of results files (this version)."""
 RESULTS_MODE = 0o644
 """Like the reports beside it (NamedTemporaryFile would leave 0600)."""
 
@@ -94,12 +100,30 @@ def load(path: Path) -> dict[str, Any]:
         raise HarnessError(f"{path}: not a harness results file (invalid JSON: {error})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
     if version == 2:
-        return _from_version_2(document)
-    if version != SCHEMA_VERSION:
+        document = _from_version_2(document)
+    elif version != SCHEMA_VERSION:
         raise HarnessError(f"{path}: results schema version {version!r}, but this harness reads "
                            f"version {SCHEMA_VERSION}; use the harness version that wrote it, "
                            "or re-run the scenarios")
+    problem = best_match(_validator().iter_errors(document))
+    if problem is not None:
+        field = "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                        for p in problem.absolute_path).lstrip(".") or "the top level"
+        raise HarnessError(f"{path}: not a valid harness results file: {field}: "
+                           f"{problem.message} (see {SCHEMA_PATH.name})")
+    scenarios = {scenario["name"] for scenario in document["scenarios"]}
+    for kind in ("samples", "expectations"):
+        for index, item in enumerate(document.get(kind) or []):
+            if item["scenario"] not in scenarios:
+                raise HarnessError(f"{path}: not a valid harness results file: "
+                                   f"{kind}[{index}].scenario: {item['scenario']!r} is not one "
+                                   "of the file's scenarios")
     return document
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
 def _from_version_2(document: dict[str, Any]) -> dict[str, Any]:

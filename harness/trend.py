@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from harness import store
+from harness.errors import HarnessError
 from harness.model import COMPARED, METRIC, default_thresholds_pct
 
 STEP_ALPHA = 0.001
@@ -47,11 +49,17 @@ class Finding:
     change_pct: float
 
 
-def history(directory: Path) -> pd.DataFrame:
-    """One row per (run, series): the run's median of that metric, runs in time order."""
+def history(directory: Path, warn: Callable[[str], None] = lambda message: None
+            ) -> pd.DataFrame:
+    """One row per (run, series): the run's median of that metric, runs in time order. A file
+    that is not a valid results file is skipped, with a warning naming it and its fault."""
     records = []
     for path in sorted(directory.glob("*.json")):
-        document = store.load(path)
+        try:
+            document = store.load(path)
+        except HarnessError as error:
+            warn(f"skipped {error}")
+            continue
         fingerprint = document["environment"].get("fingerprint", "unknown")
         for sample in document["samples"]:
             if sample["status"] != "ok":
