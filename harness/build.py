@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,6 +34,8 @@ from harness.model import Builder
 LOG_TAIL_LINES = 30
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
+_LEGACY_RUNNING = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
+BUILDER_EXIT_TIMEOUT_S = 60
 # "[2/3] RUN", "[ 3/11] RUN" (padded from ten steps on), "[build 2/4] COPY"
 _BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")
 
@@ -105,10 +108,15 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
         error = str(api_error.explanation or api_error)
         log.append(error)
     except BaseException:
-        # Interrupted, or the engine went away: drop the unlabelled step images made so far,
-        # where the engine still answers, and let the caller deal with the interruption.
+        # Interrupted, or the engine went away: stop the step container that is running (its
+        # step then fails, so nothing more is committed) and drop the step images made so
+        # far, where the engine still answers; the caller deals with the interruption.
         with contextlib.suppress(docker.errors.DockerException,
                                  requests.exceptions.RequestException):
+            for line in log:
+                if running := _LEGACY_RUNNING.match(line.strip()):
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.api.remove_container(running.group(1), force=True)
             _remove_created_images(client, legacy_steps(log))
         raise
     build_s = time.perf_counter() - started
@@ -197,7 +205,7 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
             command.append("--no-cache")
         command.append(str(request.context))
         started = time.perf_counter()
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = _run_to_the_end(command)
         build_s = time.perf_counter() - started
         metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     steps = buildkit_steps(result.stderr)
@@ -213,6 +221,24 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
         error=(_buildkit_error(result.stderr) or f"docker buildx build exited with "
                f"{result.returncode}") if failed else None,
     )
+
+
+def _run_to_the_end(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run the builder; when harness is interrupted, interrupt the builder too and wait for
+    it to exit, so nothing it makes appears after harness has cleaned up."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    try:
+        stdout, stderr = process.communicate()
+    except BaseException:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=BUILDER_EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness import engine, store
+from harness.bases import ensure_bases
 from harness.compare import compare_runs, parse_thresholds
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, new_run_id, now
@@ -438,3 +439,48 @@ def test_two_identical_runs_differ_in_no_byte_metric(docker_client, tmp_path):
     assert {c.metric for c in changes} >= {"size_bytes", "compressed_bytes", "wasted_bytes",
                                             "layer_count", "start_s", "build_s"}
     assert [c for c in changes if c.metric.endswith("_bytes") and c.significant] == []
+
+
+SLEEPY = """\
+description: a RUN that sleeps, to be interrupted
+repeat: 1
+cache: [cold]
+run: {start_repeat: 1}
+variants:
+  sleeps:
+    dockerfile: |
+      FROM busybox:latest
+      RUN echo before > /before
+      RUN sleep 47
+"""
+
+
+def sleeping() -> bool:
+    """A `sleep 47` runs on the host (both builders' RUN steps are host processes)."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            if cmdline.read_bytes() == b"sleep\x0047\x00":
+                return True
+    return False
+
+
+@pytest.mark.parametrize("builder", list(Builder))
+def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_path, builder):
+    path = scenario_folder(tmp_path, SLEEPY)
+    ensure_bases(docker_client, {}, ["busybox:latest"], lambda message: None)
+    images = {i.id for i in docker_client.images.list(all=True)}
+    containers = {c.id for c in docker_client.containers.list(all=True)}
+    process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--builder",
+                                builder, "--out", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not sleeping() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert sleeping(), "the RUN step never started"
+    process.send_signal(signal.SIGINT)  # to harness alone, not to its builder
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    assert {i.id for i in docker_client.images.list(all=True)} == images
+    assert {c.id for c in docker_client.containers.list(all=True)} == containers
+    assert not sleeping()

@@ -122,9 +122,12 @@ def test_save_load_changes_nothing_in_the_image(squash_run, builder):
     assert sample.start_status is Status.OK
 
 
-def test_a_loaded_image_does_not_serve_as_legacy_build_cache(squash_run):
-    """The seed's `<missing>` history: after save/load the legacy builder rebuilds."""
+def test_a_loaded_image_serves_as_legacy_build_cache_only_on_the_containerd_store(
+        squash_run, docker_client):
+    """The seed's `<missing>` history: after save/load the classic store's legacy builder
+    rebuilds; the containerd store's keeps using it (measured: 2 of 2 steps cached)."""
     warm_plain = squash_run[("plain", Builder.LEGACY, CacheMode.WARM)]
     warm_loaded = squash_run[("save-load", Builder.LEGACY, CacheMode.WARM)]
     assert warm_plain.steps_cached == warm_plain.steps_total == 2
-    assert warm_loaded.steps_cached == 0
+    containerd = engine.image_store(docker_client.info()) == "containerd"
+    assert warm_loaded.steps_cached == (2 if containerd else 0)

@@ -12,6 +12,8 @@ from harness.trend import detect, history, markdown_summary
 from .helpers import REAL_RESULTS
 from .test_report import sample
 
+DEMO = [{"name": "demo", "baseline": "base", "variants": {"base": {}}, "expect": []}]
+
 
 def series(values, metric="build_s", fingerprint="m1"):
     return pd.DataFrame([{"fingerprint": fingerprint, "scenario": "s", "variant": "v",
@@ -59,7 +61,7 @@ def test_machines_are_kept_apart(tmp_path):
                                                  ("fast-box", 100), ("slow-box", 200)]):
         document = {"schema_version": 2, "run_id": f"r{index}", "state": "complete",
                     "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
-                    "environment": {"fingerprint": fingerprint}, "options": {}, "scenarios": [],
+                    "environment": {"fingerprint": fingerprint}, "options": {}, "scenarios": DEMO,
                     "samples": [sample("base", 1, 1.0, size)]}
         (tmp_path / f"r{index}.json").write_text(json.dumps(document))
     frame = history(tmp_path)
@@ -77,7 +79,7 @@ def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
     for index, size in enumerate([100, 100, 100, 101]):
         document = {"schema_version": 2, "run_id": f"r{index}", "state": "complete",
                     "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
-                    "environment": {"fingerprint": "box"}, "options": {}, "scenarios": [],
+                    "environment": {"fingerprint": "box"}, "options": {}, "scenarios": DEMO,
                     "samples": [sample("base", 1, 1.0, size)]}
         (tmp_path / f"r{index}.json").write_text(json.dumps(document))
     page = tmp_path / "trend.html"
