@@ -16,7 +16,8 @@ from harness import expect, store
 from harness.errors import HarnessError
 from harness.model import RunState, new_run_id
 
-STATE_ORDER = [RunState.ENGINE_LOST, RunState.INTERRUPTED, RunState.RUNNING, RunState.COMPLETE]
+STATE_ORDER = [RunState.ENGINE_FAILED, RunState.ENGINE_LOST, RunState.INTERRUPTED,
+               RunState.RUNNING, RunState.COMPLETE]
 
 
 def merge_files(paths: list[Path]) -> dict[str, Any]:

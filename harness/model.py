@@ -68,6 +68,8 @@ class RunState(enum.StrEnum):
     COMPLETE = "complete"
     INTERRUPTED = "interrupted"
     ENGINE_LOST = "engine-lost"
+    ENGINE_FAILED = "engine-failed"
+    """The engine answered but could not build or run (no bridge, no disk space)."""
 
 
 class Action(enum.StrEnum):

@@ -69,6 +69,32 @@ class EngineLost(HarnessError):
     pass
 
 
+class EngineFailed(HarnessError):
+    pass
+
+
+ENGINE_FAILURES = {
+    "no space left on device": "build or run anything: its disk is full (free space: "
+                               "`harness clean`, `docker system prune`)",
+    "could not find bridge": "run containers: its network bridge is gone (restart dockerd)",
+    "network bridge not found": "run containers: its network bridge is gone (restart dockerd)",
+    "failed to create endpoint": "run containers: it cannot attach them to a network "
+                                 "(restart dockerd)",
+}
+"""Errors of the engine itself, as the engine words them: they fail every build alike."""
+
+
+def engine_failure(sample: Sample) -> str | None:
+    """What is wrong with the engine, when the sample failed for an engine-level reason.
+    Only the engine's error line is read, not the build log (a RUN may print anything)."""
+    for error in (sample.error, sample.start_error):
+        first = (error or "").splitlines()[0] if error else ""
+        for words, meaning in ENGINE_FAILURES.items():
+            if words in first.lower():
+                return meaning
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class Made:
     """A build, and the variant's post-build transform of its image when it has one."""
@@ -186,6 +212,9 @@ class Runner:
         except KeyboardInterrupt:
             run.state = RunState.INTERRUPTED
             raise
+        except EngineFailed:
+            run.state = RunState.ENGINE_FAILED
+            raise
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
                 docker.errors.DockerException) as error:
             if engine.engine_answers():
@@ -209,9 +238,16 @@ class Runner:
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
 
     def record(self, sample: Sample) -> None:
+        """Keep and save the sample; an engine-level failure stops the run, naming it (every
+        further build would fail the same way)."""
         self.run.samples.append(replace(sample, error=self.redact(sample.error),
                                         start_error=self.redact(sample.start_error)))
         self.save(self.run)
+        broken = engine_failure(sample)
+        if broken:
+            raise EngineFailed(f"the Docker engine at {engine.docker_host()} cannot {broken}; "
+                               f"{len(self.run.samples)} sample(s) are saved. Its error: "
+                               f"{(sample.error or sample.start_error or '').splitlines()[0]}")
 
     def redact(self, text: str | None) -> str | None:
         """`text` with every secret build argument's value as ***: build logs and history

@@ -1,6 +1,7 @@
 """Engine flavours: a second Docker engine beside the default one, and nothing of the
 default engine's touched by starting or stopping it."""
 
+import json
 import os
 import subprocess
 import sys
@@ -69,3 +70,33 @@ def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_defau
     assert Path("/sys/class/net/docker0").exists()
     assert all_rules() == rules_before
     assert default_engine_runs_a_container(docker_client)
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.environ.get("DOCKER_HOST", "").startswith("unix:///run/harness/"),
+                    reason="this test stops the flavour's engine: run it from the default one")
+def test_an_engine_without_its_bridge_stops_the_run_with_one_clear_message(tmp_path):
+    flavor = flavors.FLAVORS["trixie"]
+    up = harness("engine", "up", "--flavor", flavor.name)
+    try:
+        assert up.returncode == 0, up.stderr
+        subprocess.run(["ip", "link", "delete", flavor.bridge], check=True)
+        (tmp_path / "s.yaml").write_text(
+            "bases:\n  harness-test/bb:1:\n    scratch: {files: {/bin/busybox: /bin/busybox}}\n"
+            "repeat: 2\ncache: [cold]\nbuilders: [legacy]\nvariants:\n"
+            "  a: {dockerfile: \"FROM harness-test/bb:1\\nRUN [\\\"/bin/busybox\\\", "
+            "\\\"true\\\"]\\n\"}\n  b: {extends: a}\n")
+        done = subprocess.run([sys.executable, "-m", "harness", "run", str(tmp_path / "s.yaml"),
+                               "--out", str(tmp_path / "out")], capture_output=True, text=True,
+                              timeout=600, env={**os.environ, "DOCKER_HOST": flavor.host})
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"harness: the Docker engine at {flavor.host} cannot run containers: it " \
+               "cannot attach them to a network (restart dockerd)" in done.stderr
+        assert flavor.bridge in done.stderr  # the engine's own words follow
+        assert "Traceback" not in done.stderr
+        (results,) = (tmp_path / "out").glob("*.json")
+        document = json.loads(results.read_text())
+        assert document["state"] == "engine-failed" and len(document["samples"]) == 1
+    finally:
+        harness("engine", "down", "--flavor", flavor.name)
+    assert Path("/sys/class/net/docker0").exists()

@@ -6,7 +6,7 @@ import pytest
 
 from harness import expect
 from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status, Variant
-from harness.runner import cache_warning, unexpected_failures, unique_change
+from harness.runner import cache_warning, engine_failure, unexpected_failures, unique_change
 
 VARIANT = Variant(name="v", dockerfile="FROM a\nRUN deps\nCOPY . .\nRUN build\n",
                   dockerfile_origin="x:1")
@@ -50,3 +50,18 @@ def test_start_failures_fail_the_run_unless_a_claim_predicted_them():
                          verdict("c.status == failed", "abcd"),
                          verdict("a.start_status == failed", "abcd", held=False)]
     assert [s.variant for s in unexpected_failures(run)] == ["a"]
+
+
+@pytest.mark.parametrize(("error", "meaning"), [
+    ("failed to create endpoint x on network bridge: could not find bridge docker0: route ip+"
+     "net: no such network interface\nlog...", "its network bridge is gone"),
+    ("write /var/lib/docker/tmp/x: no space left on device", "its disk is full"),
+    ("the untimed priming build failed: failed to register layer: no space left on device",
+     "its disk is full"),
+    ("The command '/bin/sh -c false' returned a non-zero code: 1\nno space left on device",
+     None),  # the build's own log may say anything: only the engine's error line counts
+    (None, None),
+])
+def test_engine_level_failures_are_told_from_build_failures(error, meaning):
+    found = engine_failure(sample("a", status=Status.FAILED, error=error))
+    assert (found is None) if meaning is None else meaning in found
