@@ -54,6 +54,9 @@ class BuildRequest:
     """The legacy builder's --squash (needs the engine's experimental mode)."""
     buildx_builder: str | None = None
     """BuildKit only: the buildx builder to build on (`--builder`), e.g. a remote one."""
+    ledger: Path | None = None
+    """Legacy only: where to note the step container and images of a build that ended
+    before it could clean up (the engine died under it), for `harness clean`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,12 +114,15 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
         # Interrupted, or the engine went away: stop the step container that is running (its
         # step then fails, so nothing more is committed) and drop the step images made so
         # far, where the engine still answers; the caller deals with the interruption.
+        containers = [m.group(1) for line in log if (m := _LEGACY_RUNNING.match(line.strip()))]
+        if request.ledger is not None:
+            engine.note_leftovers(request.ledger, created_step_images(legacy_steps(log)),
+                                  containers)
         with contextlib.suppress(docker.errors.DockerException,
                                  requests.exceptions.RequestException):
-            for line in log:
-                if running := _LEGACY_RUNNING.match(line.strip()):
-                    with contextlib.suppress(docker.errors.NotFound):
-                        client.api.remove_container(running.group(1), force=True)
+            for container in containers:
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.api.remove_container(container, force=True)
             _remove_created_images(client, legacy_steps(log))
         raise
     build_s = time.perf_counter() - started

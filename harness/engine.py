@@ -14,7 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -178,13 +178,19 @@ def ledger_dir() -> Path:
     return Path(base) / "harness" / "runs"
 
 
-def record_created(run_id: str, image_ids: list[str]) -> None:
-    """Add untagged images a run made to its ledger, so cleanup finds them whatever stops
-    the run (the legacy builder's step images; with --squash nothing tagged keeps them)."""
-    if image_ids:
-        ledger_dir().mkdir(parents=True, exist_ok=True)
-        with (ledger_dir() / f"{run_id}.ids").open("a") as ledger:
-            ledger.write("".join(f"{image_id}\n" for image_id in image_ids))
+def ledger_path(run_id: str) -> Path:
+    return ledger_dir() / f"{run_id}.ids"
+
+
+def note_leftovers(ledger: Path, images: Sequence[str], containers: Sequence[str] = ()) -> None:
+    """Add what a run made that no tag or label finds to its ledger, so cleanup finds it
+    whatever stops the run: the legacy builder's step images (with --squash nothing tagged
+    keeps them), and the step container and images of a build the engine died under."""
+    lines = [f"container {c}\n" for c in containers] + [f"image {i}\n" for i in images]
+    if lines:
+        ledger.parent.mkdir(parents=True, exist_ok=True)
+        with ledger.open("a") as file:
+            file.write("".join(lines))
 
 
 def remove_run(client: docker.DockerClient, run_id: str | None = None) -> int:
@@ -200,11 +206,18 @@ def remove_run(client: docker.DockerClient, run_id: str | None = None) -> int:
                 with contextlib.suppress(docker.errors.NotFound):
                     client.images.remove(tag, force=True)
                     removed += 1
-    ledgers = [ledger_dir() / f"{run_id}.ids"] if run_id else sorted(ledger_dir().glob("*.ids"))
+    ledgers = [ledger_path(run_id)] if run_id else sorted(ledger_dir().glob("*.ids"))
     for ledger in ledgers:
         if ledger.exists():
-            for image_id in reversed(ledger.read_text().split()):  # children first
-                removed += _remove_untagged(client, image_id)
+            entries = [line.split() for line in ledger.read_text().splitlines() if line]
+            for kind, object_id in entries:
+                if kind == "container":
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.api.remove_container(object_id, force=True)
+                        removed += 1
+            for kind, object_id in reversed(entries):  # children first
+                if kind == "image":
+                    removed += _remove_untagged(client, object_id)
             ledger.unlink()
     return removed
 

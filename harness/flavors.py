@@ -108,6 +108,9 @@ def flavor_up(flavor: Flavor, log: Log) -> str:
     if not (root / "usr" / "sbin" / "dockerd").exists():
         unpack_from_suite(flavor.suite, debian_mirror(read_apt_sources()), SUITE_PACKAGES,
                           root, log)
+    pidfile = flavor.run_dir / "dockerd.pid"
+    if pidfile.exists() and not _alive(int(pidfile.read_text() or 0)):
+        pidfile.unlink()  # left by a dockerd that was killed
     add_bridge(flavor, log)
     start_flavor_dockerd(flavor, log)
     return flavor.host
@@ -202,11 +205,12 @@ def start_flavor_dockerd(flavor: Flavor, log: Log) -> None:
 
 
 def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting to be reaped."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return True
+    return state != "Z"
 
 
 def _run(command: list[str]) -> None:

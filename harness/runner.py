@@ -361,8 +361,9 @@ class Runner:
             context=context, dockerfile=DOCKERFILE_NAME, labels={}, no_cache=no_cache,
             tag=image_tag, build_args=variant.build_args, target=variant.target,
             squash=variant.squash is Squash.LEGACY,
-            buildx_builder=self.run.options.buildx_builder), self.client)
-        engine.record_created(self.run.run_id, outcome.created_image_ids)
+            buildx_builder=self.run.options.buildx_builder,
+            ledger=engine.ledger_path(self.run.run_id)), self.client)
+        engine.note_leftovers(engine.ledger_path(self.run.run_id), outcome.created_image_ids)
         return outcome
 
     def transformed(self, variant: Variant, built: BuildOutcome) -> Made:

@@ -66,10 +66,12 @@ def test_a_second_run_on_the_same_engine_is_refused_naming_the_first(monkeypatch
         pass
 
 
-def test_cleanup_reads_the_ledger_of_untagged_images(monkeypatch, tmp_path):
+def test_the_ledger_notes_containers_and_images(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    engine.record_created("r1", ["aaa", "bbb"])
-    engine.record_created("r1", [])
-    engine.record_created("r1", ["ccc"])
-    assert (tmp_path / "harness" / "runs" / "r1.ids").read_text().split() == [
-        "aaa", "bbb", "ccc"]
+    ledger = engine.ledger_path("r1")
+    engine.note_leftovers(ledger, ["aaa", "bbb"])
+    engine.note_leftovers(ledger, [])
+    engine.note_leftovers(ledger, ["ccc"], ["c1"])
+    assert ledger == tmp_path / "harness" / "runs" / "r1.ids"
+    assert ledger.read_text().splitlines() == [
+        "image aaa", "image bbb", "container c1", "image ccc"]

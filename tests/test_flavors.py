@@ -3,8 +3,10 @@ default engine's touched by starting or stopping it."""
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import docker
@@ -100,3 +102,58 @@ def test_an_engine_without_its_bridge_stops_the_run_with_one_clear_message(tmp_p
     finally:
         harness("engine", "down", "--flavor", flavor.name)
     assert Path("/sys/class/net/docker0").exists()
+
+
+SLEEPY = ("bases:\n  harness-test/bb:1:\n    scratch:\n      files: {/bin/busybox: /bin/busybox}\n"
+          "      run: [[\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]]\n"
+          "repeat: 1\ncache: [cold]\nbuilders: [legacy]\nvariants:\n  sleeps:\n"
+          "    dockerfile: |\n      FROM harness-test/bb:1\n      RUN echo before > /before\n"
+          "      RUN sleep 47\n")
+
+
+def sleeping() -> bool:
+    return any(cmdline.read_bytes() == b"sleep\x0047\x00"
+               for cmdline in Path("/proc").glob("[0-9]*/cmdline") if cmdline.exists())
+
+
+@pytest.mark.docker
+@pytest.mark.skipif(os.environ.get("DOCKER_HOST", "").startswith("unix:///run/harness/"),
+                    reason="this test stops the flavour's engine: run it from the default one")
+def test_harness_clean_removes_what_a_build_left_when_the_engine_died_under_it(tmp_path):
+    flavor = flavors.FLAVORS["trixie"]
+    env = {**os.environ, "DOCKER_HOST": flavor.host}
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(SLEEPY)
+    assert harness("engine", "up", "--flavor", flavor.name).returncode == 0
+    try:
+        for prepare in (["bases", "build", str(scenario)], ["clean"]):  # leftovers of others
+            subprocess.run([sys.executable, "-m", "harness", *prepare], env=env, check=True,
+                           capture_output=True)
+        client = connect(host=flavor.host)
+        images = {i.id for i in client.images.list(all=True)}
+        containers = {c.id for c in client.containers.list(all=True)}
+        client.close()
+        run = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out",
+                                str(tmp_path / "out")], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not sleeping() and time.monotonic() < deadline and run.poll() is None:
+            time.sleep(0.2)
+        assert sleeping(), "the RUN step never started"
+        dockerd = int((flavor.run_dir / "dockerd.pid").read_text())
+        os.kill(dockerd, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 2 and "the Docker engine stopped answering" in stderr, stderr
+        assert harness("engine", "up", "--flavor", flavor.name).returncode == 0  # restarted
+        client = connect(host=flavor.host)
+        left = ({c.id for c in client.containers.list(all=True)} - containers,
+                {i.id for i in client.images.list(all=True)} - images)
+        assert left[0] and left[1]  # the killed step's container, the RUN echo step image
+        cleaned = subprocess.run([sys.executable, "-m", "harness", "clean"], env=env,
+                                 capture_output=True, text=True)
+        assert cleaned.returncode == 0, cleaned.stderr
+        assert {c.id for c in client.containers.list(all=True)} == containers
+        assert {i.id for i in client.images.list(all=True)} == images
+        client.close()
+    finally:
+        harness("engine", "down", "--flavor", flavor.name)
