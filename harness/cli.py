@@ -14,12 +14,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.errors import HarnessError
 from harness.matrix import parse_shard
-from harness.model import Builder, CacheMode, Order, Position, RunOptions
+from harness.model import Builder, CacheMode, Order, Position, RunOptions, Sample, Status
+
+if TYPE_CHECKING:
+    from harness.runner import Finished, Progress
 
 FLAVOR_NAMES = ["trixie", "trixie-containerd"]
 """harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="interleaved (default): cold builds take turns between variants, "
                           "A B A B...; sequential: each variant's repetitions in a row")
     run.add_argument("--seed", type=int, help="shuffle each interleaved turn with this seed")
+    run.add_argument("--json", action="store_true",
+                     help="print the final summary (statistics per group, claims) as JSON")
     run.add_argument("--allow-concurrent", action="store_true",
                      help="run even while another harness run uses the engine (its warm "
                           "samples and yours may then miss the cache)")
@@ -243,8 +248,8 @@ def run_command(args: argparse.Namespace) -> int:
     if total == 0:
         raise HarnessError("nothing to run: no variant matches the selection")
     signal.signal(signal.SIGTERM, _interrupt)
-    with run_progress(total) as progress, \
-            started_run(scenarios, options, args.out, progress) as runner:
+    with run_progress(total) as (progress, finished), \
+            started_run(scenarios, options, args.out, progress, finished) as runner:
         run = runner.run
         path = results_path(args.out, run.run_id)
         try:
@@ -254,8 +259,13 @@ def run_command(args: argparse.Namespace) -> int:
                   f"{path}", file=sys.stderr)
             return 130
     document = write_reports(path)
-    print_summary(document)
-    print(f"results: {path}\nreport:  {path.with_suffix('.md')} (and .html)")
+    if args.json:
+        from harness.report import json_report
+
+        print(json_report(document))
+    else:
+        print_summary(document)
+        print(f"results: {path}\nreport:  {path.with_suffix('.md')} (and .html)")
     claims_hold = all(v.as_expected for verdicts in run.verdicts.values() for v in verdicts)
     return 0 if claims_hold and not unexpected_failures(run) else 1
 
@@ -288,22 +298,36 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def run_progress(total: int) -> Iterator[Callable[[Position, int], None]]:
-    """A progress bar on a terminal (current sample, k of n, elapsed); quiet otherwise."""
+def run_progress(total: int) -> Iterator[tuple[Progress, Finished]]:
+    """A progress bar on a terminal (current sample, k of n, elapsed); elsewhere, as in a CI
+    log, a line per finished sample with k/N, what it was, its figures, elapsed and ETA."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
     )
+    from rich.progress import Progress as Bar
 
     console = Console(stderr=True)
     if not console.is_terminal:
-        yield lambda position, done: None
+        started = time.monotonic()
+
+        def line(sample: Sample, done: int) -> None:
+            elapsed = time.monotonic() - started
+            figures = (f"build {sample.build_s:.2f} s" if sample.build_s else "no build time")
+            if sample.size_bytes is not None:
+                figures += f", {sample.size_bytes / 1e6:.1f} MB"
+            if sample.status is not Status.OK:
+                figures += f", {sample.status}"
+            print(f"[{done}/{total}] {sample.scenario}/{sample.variant} {sample.builder} "
+                  f"{sample.cache} rep {sample.repetition}: {figures} (elapsed "
+                  f"{_clock(elapsed)}, ETA {_clock(elapsed / done * (total - done))})",
+                  file=sys.stderr, flush=True)
+        yield (lambda position, done: None), line
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=total)
 
@@ -313,7 +337,12 @@ def run_progress(total: int) -> Iterator[Callable[[Position, int], None]]:
             bar.update(task, completed=done, description=(
                 f"{position.scenario}/{position.variant} {position.builder} {position.cache} "
                 f"{step}"))
-        yield show
+        yield show, (lambda sample, done: None)
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s"
 
 
 def positive_int(text: str) -> int:
@@ -399,7 +428,7 @@ def findings_command(args: argparse.Namespace) -> int:
 
 def merge_command(args: argparse.Namespace) -> int:
     from harness.html_report import write_reports
-    from harness.merge import merge_files
+    from harness.merge import merge_files, merged_verdict_holds
     from harness.store import write_document
 
     document = merge_files(args.results)
@@ -408,7 +437,7 @@ def merge_command(args: argparse.Namespace) -> int:
     print_summary(document)
     print(f"merged {len(args.results)} file(s), {len(document['samples'])} sample(s) "
           f"into {args.output}")
-    return 0
+    return 0 if merged_verdict_holds(document) else 1
 
 
 def clean_command(args: argparse.Namespace) -> int:

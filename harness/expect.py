@@ -15,7 +15,7 @@ import re
 import statistics
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from harness.model import METRIC, STATUS_FIELDS, Status
 
@@ -150,9 +150,14 @@ class Verdict:
     """The variant this claim says fails to start (`V.start_status == failed`), if any."""
 
 
+S = TypeVar("S", bound="SampleLike")
+
+
 class SampleLike(Protocol):
     """What evaluation reads of a sample (the runner's `Sample`, or a stored one)."""
 
+    @property
+    def scenario(self) -> str: ...
     @property
     def variant(self) -> str: ...
     @property
@@ -246,3 +251,18 @@ def predicted_failure(expectation: Expectation, field: str = "status") -> str | 
         if side.metric == field and other.status == "failed":
             return side.variant
     return None
+
+
+def unexpected_failures(samples: Sequence[S], verdicts: Sequence[tuple[str, Any]]) -> list[S]:
+    """Samples that failed to build or to start, except those of a variant whose
+    `status == failed` (or `start_status == failed`) claim held; `verdicts` are (scenario,
+    verdict) pairs, as Verdict records or their stored dicts."""
+    def field(verdict: Any, name: str) -> Any:
+        return verdict[name] if isinstance(verdict, dict) else getattr(verdict, name)
+
+    held = [(scenario, v) for scenario, v in verdicts if field(v, "passed")]
+    build = {(scenario, field(v, "predicted_failure")) for scenario, v in held}
+    start = {(scenario, field(v, "predicted_start_failure")) for scenario, v in held}
+    return [s for s in samples
+            if (str(s.status) == "failed" and (s.scenario, s.variant) not in build)
+            or (str(s.start_status) == "failed" and (s.scenario, s.variant) not in start)]

@@ -77,3 +77,12 @@ def judge(scenarios: list[dict[str, Any]], samples: list[dict[str, Any]]) -> lis
         verdicts += [{"scenario": scenario["name"], **asdict(verdict)}
                      for verdict in expect.judge(claims, mine)]
     return verdicts
+
+
+def merged_verdict_holds(document: dict[str, Any]) -> bool:
+    """As `harness run` decides its exit code: every claim as stated, and no sample failed
+    that a held claim did not predict."""
+    samples = [SimpleNamespace(**s) for s in document["samples"]]
+    verdicts = [(e["scenario"], e) for e in document["expectations"]]
+    return all(e["as_expected"] for e in document["expectations"]) and not \
+        expect.unexpected_failures(samples, verdicts)

@@ -21,7 +21,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from harness import engine, store
+from harness import engine, expect, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
@@ -126,11 +126,14 @@ def plain_rounds(setup: Callable[[], None], timed: Callable[[], None], rounds: i
 
 Progress = Callable[[Position, int], None]
 """Told where the run is and how many samples are finished, before each build."""
+Finished = Callable[[Sample, int], None]
+"""Told each sample as it is recorded, with how many are finished."""
 
 
 @contextmanager
 def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Path,
-                progress: Progress) -> Iterator[Runner]:
+                progress: Progress, finished: Finished = lambda sample, done: None
+                ) -> Iterator[Runner]:
     """The run setup `harness run` and the pytest plugin share: a connection, the environment,
     and a Runner whose run is saved to `results_dir` after every sample."""
     store.check_writable(results_dir)
@@ -143,7 +146,8 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
                       environment=collect_environment(client,
                                                       sorted({s.path.parent for s in scenarios})))
             path = store.results_path(results_dir, run.run_id)
-            yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress)
+            yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
+                         finished=finished)
     finally:
         client.close()
 
@@ -185,11 +189,12 @@ class Runner:
     """Measures one (variant, builder, cache mode) at a time into `run`, saving each sample."""
 
     def __init__(self, client: docker.DockerClient, run: Run, save: Callable[[Run], None],
-                 progress: Progress) -> None:
+                 progress: Progress, finished: Finished = lambda sample, done: None) -> None:
         self.client = client
         self.run = run
         self.save = save
         self.progress = progress
+        self.finished = finished
         self.bases: dict[str, BaseOutcome] = {}
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
@@ -243,6 +248,7 @@ class Runner:
         self.run.samples.append(replace(sample, error=self.redact(sample.error),
                                         start_error=self.redact(sample.start_error)))
         self.save(self.run)
+        self.finished(self.run.samples[-1], len(self.run.samples))
         broken = engine_failure(sample)
         if broken:
             raise EngineFailed(f"the Docker engine at {engine.docker_host()} cannot {broken}; "
@@ -510,15 +516,10 @@ def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -
 
 
 def unexpected_failures(run: Run) -> list[Sample]:
-    """Samples that failed to build or to start, except those of a variant whose
-    `status == failed` (or `start_status == failed`) claim held."""
-    verdicts = [(scenario, verdict) for scenario, held in run.verdicts.items()
-                for verdict in held if verdict.passed]
-    build = {(scenario, v.predicted_failure) for scenario, v in verdicts}
-    start = {(scenario, v.predicted_start_failure) for scenario, v in verdicts}
-    return [s for s in run.samples
-            if (s.status is Status.FAILED and (s.scenario, s.variant) not in build)
-            or (s.start_status is Status.FAILED and (s.scenario, s.variant) not in start)]
+    """Samples that failed to build or to start, except those a held claim predicted."""
+    return expect.unexpected_failures(run.samples, [
+        (scenario, verdict) for scenario, verdicts in run.verdicts.items()
+        for verdict in verdicts])
 
 
 def unique_change(text: str, nonce: str) -> str:

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -484,3 +485,16 @@ def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_p
     assert {i.id for i in docker_client.images.list(all=True)} == images
     assert {c.id for c in docker_client.containers.list(all=True)} == containers
     assert not sleeping()
+
+
+def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client, tmp_path):
+    path = scenario_folder(tmp_path, ORDERED)
+    result = harness_run(str(path), "--cache", "cold", "--repeat", "2", "--json", "--out",
+                         str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
+    assert re.fullmatch(r"\[1/4\] tiny/a legacy cold rep 1: build [\d.]+ s, [\d.]+ MB "
+                        r"\(elapsed \dm\d\ds, ETA \dm\d\ds\)", lines[0]), lines[0]
+    summary = json.loads(result.stdout)
+    assert {g["variant"] for g in summary["groups"]} == {"a", "b"}

@@ -44,6 +44,7 @@ def shard_file(tmp_path, scenario, index, count, sizes, state=RunState.COMPLETE)
                                   cache=CacheMode.COLD, repetition=1, status=Status.OK,
                                   build_s=1.0, size_bytes=sizes[variant.name]))
     path = tmp_path / f"shard{index}.json"
+    tmp_path.mkdir(exist_ok=True)
     store.save(run, path)
     return path
 
@@ -137,3 +138,13 @@ def test_a_real_run_split_in_two_and_merged_judges_its_claims_the_same(tmp_path)
     assert len(merged["samples"]) == len(real["samples"])
     assert [(e["expr"], e["passed"], e["as_expected"]) for e in merged["expectations"]] == [
         (e["expr"], e["passed"], e["as_expected"]) for e in real["expectations"]]
+
+
+def test_merge_exits_1_when_a_claim_across_shards_is_false(tmp_path, scenario, capsys):
+    holds = [shard_file(tmp_path / "holds", scenario, i, 3, {"small": 10, "big": 20, "other": 5})
+             for i in (1, 2, 3)]
+    false = [shard_file(tmp_path / "false", scenario, i, 3, {"small": 30, "big": 20, "other": 5})
+             for i in (1, 2, 3)]
+    assert main(["merge", *map(str, holds), "-o", str(tmp_path / "a.json")]) == 0
+    assert main(["merge", *map(str, false), "-o", str(tmp_path / "b.json")]) == 1
+    assert "✗ FAILED sizes: small.size_bytes < big.size_bytes" in capsys.readouterr().out
