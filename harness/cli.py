@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="interleaved (default): cold builds take turns between variants, "
                           "A B A B...; sequential: each variant's repetitions in a row")
     run.add_argument("--seed", type=int, help="shuffle each interleaved turn with this seed")
+    run.add_argument("--machine", metavar="KEY",
+                     help="the machine key trends keep runs apart by (default: a fingerprint "
+                          "of the engine and builder versions, storage, kernel, cores)")
     run.add_argument("--json", action="store_true",
                      help="print the final summary (statistics per group, claims) as JSON")
     run.add_argument("--allow-concurrent", action="store_true",
@@ -289,7 +292,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         repeat=args.repeat, select=args.select, keep_images=args.keep_images, shard=args.shard,
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
         buildx_builder=args.buildx_builder, allow_concurrent=args.allow_concurrent,
-        order=Order(args.order), seed=args.seed)
+        order=Order(args.order), seed=args.seed, machine=args.machine)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -19,7 +19,9 @@ import docker
 from harness import __version__, engine
 
 
-def collect_environment(client: docker.DockerClient, scenario_dirs: list[Path]) -> dict[str, Any]:
+def collect_environment(client: docker.DockerClient, scenario_dirs: list[Path],
+                        machine: str | None = None) -> dict[str, Any]:
+    """The run's environment; `machine` names the machine instead of its fingerprint."""
     environment: dict[str, Any] = {
         "engine": collect_engine(client),
         "builders": collect_builders(client),
@@ -27,7 +29,7 @@ def collect_environment(client: docker.DockerClient, scenario_dirs: list[Path]) 
         "harness": {"version": __version__},
         "sources": collect_git(scenario_dirs[0]) if scenario_dirs else {},
     }
-    environment["fingerprint"] = fingerprint(environment)
+    environment["fingerprint"] = machine or fingerprint(environment)
     return environment
 
 
@@ -79,14 +81,21 @@ def collect_git(directory: Path) -> dict[str, Any]:
     return {"git_commit": commit, "git_dirty": bool(git("status", "--porcelain"))}
 
 
+def machine_key(environment: dict[str, Any]) -> list[Any]:
+    """What makes measurements comparable between runs: the engine and builder versions,
+    storage driver and image store, kernel major version and core count. Not the memory
+    size or the CPU model string, which differ between otherwise alike hosted runners."""
+    engine_facts, host = environment["engine"], environment["host"]
+    builders = environment.get("builders", {})
+    kernel = str(engine_facts.get("kernel") or "")
+    return [engine_facts.get("server_version"), builders.get("buildkit", {}).get("version"),
+            engine_facts.get("storage_driver"), engine_facts.get("image_store", "classic"),
+            kernel.split(".")[0], host.get("cpu_count")]
+
+
 def fingerprint(environment: dict[str, Any]) -> str:
     """Which machine this is, for keeping trends of different machines apart."""
-    engine_facts, host = environment["engine"], environment["host"]
-    key = [host["cpu_model"], host["cpu_count"], host["memory_bytes"],
-           engine_facts["storage_driver"], engine_facts["docker_host"]]
-    if engine_facts.get("image_store", "classic") != "classic":  # classic keys stay as they were
-        key.append(engine_facts["image_store"])
-    return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(machine_key(environment)).encode()).hexdigest()[:12]
 
 
 def _cpu_model() -> str:

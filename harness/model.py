@@ -357,6 +357,8 @@ class RunOptions:
     order: Order = Order.INTERLEAVED
     seed: int | None = None
     """With interleaved order: shuffle each turn's order of variants with this seed."""
+    machine: str | None = None
+    """The machine key trends keep runs apart by, instead of the computed fingerprint."""
 
 
 @dataclass(kw_only=True)

@@ -45,6 +45,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--shard", type=parse_shard, metavar="I/N",
                     help="only the I-th of N slices of the (scenario, variant, builder) matrix, "
                          "as `harness run --shard` (join with `harness merge`)")
+    group.addoption("--machine", metavar="KEY",
+                    help="the machine key trends keep runs apart by (default: a fingerprint)")
     group.addoption("--allow-concurrent", action="store_true",
                     help="run even while another harness run uses the engine")
     group.addoption("--buildx-builder", metavar="NAME",
@@ -61,6 +63,7 @@ def options(config: pytest.Config) -> RunOptions:
                        shard=config.getoption("shard"),
                        buildx_builder=config.getoption("buildx_builder"),
                        allow_concurrent=config.getoption("allow_concurrent"),
+                       machine=config.getoption("machine"),
                        order=Order.SEQUENTIAL)  # a benchmark's rounds run in a row
 
 

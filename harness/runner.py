@@ -143,8 +143,8 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
                 f"run {run_id}"):
             run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
-                      environment=collect_environment(client,
-                                                      sorted({s.path.parent for s in scenarios})))
+                      environment=collect_environment(
+                          client, sorted({s.path.parent for s in scenarios}), options.machine))
             path = store.results_path(results_dir, run.run_id)
             yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
                          finished=finished)

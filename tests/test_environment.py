@@ -6,18 +6,29 @@ import pytest
 
 from harness.environment import collect_engine, collect_git, collect_host, fingerprint
 
-ENVIRONMENT = {"engine": {"storage_driver": "overlay2", "docker_host": "unix:///x.sock"},
+ENVIRONMENT = {"engine": {"storage_driver": "overlay2", "docker_host": "unix:///x.sock",
+                          "server_version": "26.1.5", "image_store": "classic",
+                          "kernel": "6.1.0-18-amd64"},
+               "builders": {"buildkit": {"version": "0.13.1"}},
                "host": {"cpu_model": "CPU", "cpu_count": 2, "memory_bytes": 1 << 34}}
 
 
-def test_the_fingerprint_depends_on_the_machine_not_the_run():
-    same = {"engine": dict(ENVIRONMENT["engine"], server_version="other"),
-            "host": dict(ENVIRONMENT["host"])}
-    assert fingerprint(ENVIRONMENT) == fingerprint(same)
-    other = {"engine": dict(ENVIRONMENT["engine"], storage_driver="vfs"),
-             "host": ENVIRONMENT["host"]}
-    assert fingerprint(ENVIRONMENT) != fingerprint(other)
-    assert len(fingerprint(ENVIRONMENT)) == 12
+def changed(part: str, **values: object) -> dict:
+    return {**ENVIRONMENT, part: {**ENVIRONMENT[part], **values}}
+
+
+def test_the_machine_key_ignores_what_differs_between_alike_hosted_runners():
+    key = fingerprint(ENVIRONMENT)
+    assert len(key) == 12
+    for alike in (changed("host", cpu_model="Other CPU @ 2.4GHz", memory_bytes=1 << 33),
+                  changed("engine", kernel="6.8.0-1017-azure", docker_host="unix:///y.sock")):
+        assert fingerprint(alike) == key
+    for different in (changed("engine", server_version="27.0.1"),
+                      changed("engine", image_store="containerd"),
+                      changed("engine", storage_driver="vfs"),
+                      changed("engine", kernel="5.15.0"), changed("host", cpu_count=4),
+                      changed("builders", buildkit={"version": "0.16.0"})):
+        assert fingerprint(different) != key
 
 
 def test_the_host_facts():

@@ -490,7 +490,7 @@ def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_p
 def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client, tmp_path):
     path = scenario_folder(tmp_path, ORDERED)
     result = harness_run(str(path), "--cache", "cold", "--repeat", "2", "--json", "--out",
-                         str(tmp_path / "out"), cwd=tmp_path)
+                         str(tmp_path / "out"), "--machine", "nightly-runner", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("[")]
     assert [line.split("]")[0] for line in lines] == ["[1/4", "[2/4", "[3/4", "[4/4"]
@@ -498,3 +498,5 @@ def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client
                         r"\(elapsed \dm\d\ds, ETA \dm\d\ds\)", lines[0]), lines[0]
     summary = json.loads(result.stdout)
     assert {g["variant"] for g in summary["groups"]} == {"a", "b"}
+    (results,) = (tmp_path / "out").glob("*.json")
+    assert store.load(results)["environment"]["fingerprint"] == "nightly-runner"
