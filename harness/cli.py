@@ -139,7 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--window", type=positive_int, default=10,
                        help="previous runs the latest is compared with (default 10)")
     trend.add_argument("--fail-on-regression", action="store_true",
-                       help="exit 1 when anything is flagged")
+                       help="exit 1 on a regression that shows in the newest run of its "
+                            "series (a known change from an earlier night does not fail)")
     trend.add_argument("--html", type=Path, metavar="FILE", help="also write a page of charts")
     trend.set_defaults(handler=trend_command)
 
@@ -400,7 +401,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def trend_command(args: argparse.Namespace) -> int:
-    from harness.trend import detect, history, markdown_summary
+    from harness.trend import detect, gate, history, markdown_summary
 
     if not args.directory.is_dir():
         raise HarnessError(f"{args.directory}: not a folder of results files")
@@ -413,7 +414,7 @@ def trend_command(args: argparse.Namespace) -> int:
         from harness.html_report import trend_html
 
         args.html.write_text(trend_html(frame, summary))
-    return 1 if findings and args.fail_on_regression else 0
+    return 1 if gate(findings) and args.fail_on_regression else 0
 
 
 def findings_command(args: argparse.Namespace) -> int:

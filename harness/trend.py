@@ -1,16 +1,23 @@
-"""`harness trend`: regressions across a history of runs, noise-aware.
+"""`harness trend`: changes across a history of runs, noise-aware, for a nightly gate.
 
 A series is one metric of one (scenario, variant, builder, cache mode) on one machine (the
 environment fingerprint): runs of different machines are never mixed. For each series:
 
-- the latest run against the window of previous runs: timings are flagged when the latest
-  median is above the window's 99.9 % one-sided prediction interval (Student's t, centred on
-  the median, spread the larger of the scaled MAD and the standard deviation) and beyond
-  the threshold; size, wasted bytes and layers on any increase over the previous run, the
-  compressed size beyond its threshold (tar timestamps move it by a few bytes);
+- the latest run against the window of previous runs: timings change when the latest
+  median leaves the window's 99.9 % prediction interval (Student's t, centred on the
+  median, spread the larger of the scaled MAD and the standard deviation) and moves beyond
+  the threshold; sizes, waste and layers when they move by more than a floor of
+  SIZE_FLOOR_BYTES (one layer, for layers) over the previous run; the compressed size
+  beyond its threshold (tar timestamps move the estimate by a few bytes);
 - a step change anywhere in the history (as asv does): the split into two levels that best
-  explains the series, reported when the later level is worse beyond the threshold and the
-  two levels differ significantly (at least 3 runs each).
+  explains the series, reported when the levels differ beyond the threshold (and, for
+  timings, significantly, with at least 3 runs each).
+
+Each change has a direction by the metric's own (smaller is better for all but cache hits).
+The gate (`--fail-on-regression`) fails only on a regression that appears in the newest
+run of its series: a nightly is red the night a regression first shows, and from the next
+night on the step is listed as a known change (with its date, metric and size) without
+failing. Improvements are listed, never fail.
 """
 
 from __future__ import annotations
@@ -26,13 +33,17 @@ from scipy import stats as scipy_stats
 
 from harness import store
 from harness.errors import HarnessError
-from harness.model import COMPARED, METRIC, default_thresholds_pct
+from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
 
 STEP_ALPHA = 0.001
 """A step's two levels must differ at this level (one-sided Mann-Whitney U)."""
 PREDICTION = 0.999
 """One-sided level of the prediction interval the latest run must leave to be flagged."""
 DEFAULT_WINDOW = 10
+SIZE_FLOOR_BYTES = 1024
+"""Byte metrics move by more than this to count as a change: real changes of a layer are
+kilobytes or more (a planted +1 MiB shows), while rebuilding identical content can move
+the gzip estimate by a few bytes."""
 SERIES_KEYS = ["fingerprint", "scenario", "variant", "builder", "cache", "metric"]
 
 
@@ -47,6 +58,12 @@ class Finding:
     before: float
     after: float
     change_pct: float
+    regression: bool
+    """Worse by the metric's direction; False: an improvement."""
+    started_at: str
+    """When the run where it shows started (the date of a known change)."""
+    new: bool
+    """It shows in the newest run of its series: the gate fails on new regressions only."""
 
 
 def history(directory: Path, warn: Callable[[str], None] = lambda message: None
@@ -85,49 +102,64 @@ def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
     findings: list[Finding] = []
     for key, series in frame.groupby(SERIES_KEYS, sort=False):
         values = series["value"].tolist()
-        runs = series["run_id"].tolist()
+        runs, dates = series["run_id"].tolist(), series["started_at"].tolist()
         if len(values) < 2:
             continue
         name = "/".join(str(part) for part in key[1:5]) + f" [{key[0]}]"
         metric = str(key[5])
         threshold = limits[metric] / 100
+        changes = []
         latest = _latest(values[-(window + 1):], metric, threshold)
         if latest:
-            findings.append(Finding(series=name, metric=metric, kind="latest", run_id=runs[-1],
-                                    before=latest[0], after=latest[1],
-                                    change_pct=(latest[1] / latest[0] - 1) * 100))
+            changes.append(("latest", len(values) - 1, *latest))
         step = _step(values, metric, threshold)
-        if step and not (latest and step[0] == len(values) - 1):  # the same finding twice
-            index, before, after = step
-            findings.append(Finding(series=name, metric=metric, kind="step", run_id=runs[index],
-                                    before=before, after=after,
-                                    change_pct=(after / before - 1) * 100))
+        if step and not (latest and step[0] == len(values) - 1):  # not the same change twice
+            changes.append(("step", *step))
+        for kind, index, before, after in changes:
+            higher_is_better = METRIC[metric].better is Better.HIGHER
+            findings.append(Finding(
+                series=name, metric=metric, kind=kind, run_id=runs[index], before=before,
+                after=after, change_pct=(after / before - 1) * 100 if before else math.inf,
+                regression=(after < before) if higher_is_better else (after > before),
+                started_at=str(dates[index]), new=index == len(values) - 1))
     return findings
 
 
-def _latest(values: list[float], metric: str, threshold: float) -> tuple[float, float] | None:
-    """(reference, latest) when the latest run is worse: for sizes and layers any increase
-    over the previous run; for timings beyond both the window's noise and the threshold."""
-    previous, latest = values[:-1], values[-1]
+def gate(findings: list[Finding]) -> list[Finding]:
+    """The findings a nightly fails on: regressions that show in their series' newest run."""
+    return [f for f in findings if f.regression and f.new]
+
+
+def _changed(before: float, after: float, metric: str, threshold: float) -> bool:
+    """For exact metrics: moved by more than the floor (sizes) or threshold (estimates)."""
     if METRIC[metric].any_increase:
-        return (previous[-1], latest) if latest > previous[-1] else None
-    if METRIC[metric].exact:  # compressed size: tar mtimes move it by a few bytes
-        return (previous[-1], latest) if latest > previous[-1] * (1 + threshold) else None
+        floor = SIZE_FLOOR_BYTES if METRIC[metric].unit == "bytes" else 0
+        return abs(after - before) > floor
+    return abs(after - before) > abs(before) * threshold
+
+
+def _latest(values: list[float], metric: str, threshold: float) -> tuple[float, float] | None:
+    """(reference, latest) when the latest run moved: exact metrics against the previous run,
+    timings beyond both the window's noise and the threshold."""
+    previous, latest = values[:-1], values[-1]
+    if METRIC[metric].exact:
+        return (previous[-1], latest) if _changed(previous[-1], latest, metric, threshold) \
+            else None
     if len(previous) < 3:
         return None  # too little history to know the noise
     center = statistics.median(previous)
     mad = statistics.median(abs(v - center) for v in previous) * 1.4826
     noise = max(mad, statistics.stdev(previous))  # robust, but never below the sample spread
     n = len(previous)
-    limit = center + scipy_stats.t.ppf(PREDICTION, n - 1) * noise * math.sqrt(1 + 1 / n)
-    if latest > limit and latest > center * (1 + threshold):
+    margin = scipy_stats.t.ppf(PREDICTION, n - 1) * noise * math.sqrt(1 + 1 / n)
+    if abs(latest - center) > margin and abs(latest - center) > center * threshold:
         return center, latest
     return None
 
 
 def _step(values: list[float], metric: str,
           threshold: float) -> tuple[int, float, float] | None:
-    """The best split into two levels, when the later one is worse and clearly apart."""
+    """The best split into two levels, when the levels are clearly apart."""
     if len(values) < 4 and not METRIC[metric].exact:
         return None
     best: tuple[float, int] | None = None
@@ -141,13 +173,11 @@ def _step(values: list[float], metric: str,
     left, right = values[:split], values[split:]
     before, after = statistics.median(left), statistics.median(right)
     if METRIC[metric].exact:
-        grown = after > before if METRIC[metric].any_increase else \
-            after > before * (1 + threshold)
-        return (split, before, after) if grown else None
-    worse = after > before * (1 + threshold)
+        return (split, before, after) if _changed(before, after, metric, threshold) else None
+    moved = abs(after - before) > before * threshold
     apart = len(left) >= 3 and len(right) >= 3 and scipy_stats.mannwhitneyu(
-        left, right, alternative="less").pvalue < STEP_ALPHA
-    return (split, before, after) if worse and apart else None
+        left, right, alternative="two-sided").pvalue < STEP_ALPHA
+    return (split, before, after) if moved and apart else None
 
 
 def _squared_error(values: list[float]) -> float:
@@ -160,11 +190,18 @@ def markdown_summary(findings: list[Finding], frame: pd.DataFrame) -> str:
     machines = frame["fingerprint"].nunique() if len(frame) else 0
     lines = [f"# harness trend: {runs} run(s), {machines} machine(s), "
              f"{len(frame.groupby(SERIES_KEYS)) if len(frame) else 0} series", ""]
-    if not findings:
-        return "\n".join([*lines, "No regressions."]) + "\n"
-    rows = ["| series | metric | kind | run | before | after | Δ |",
-            "|---|---|---|---|---|---|---|"]
-    rows += [f"| {f.series} | {f.metric} | {f.kind} | {f.run_id} | {f.before:.6g} | "
-             f"{f.after:.6g} | {f.change_pct:+.1f} % |" for f in findings]
-    return "\n".join([*lines, *rows]) + "\n"
-
+    failing = gate(findings)
+    known = [f for f in findings if f.regression and not f.new]
+    better = [f for f in findings if not f.regression]
+    lines += [f"New regressions (the gate fails): {len(failing)}"
+              if failing else "No new regression.", ""]
+    for title, chosen in (("New regressions", failing), ("Known changes (not failing)", known),
+                          ("Improvements", better)):
+        if chosen:
+            lines += [f"## {title}", "", "| series | metric | kind | run | date | before | "
+                      "after | Δ |", "|---|---|---|---|---|---|---|---|"]
+            lines += [f"| {f.series} | {f.metric} | {f.kind} | {f.run_id} | "
+                      f"{f.started_at[:10]} | {f.before:.6g} | {f.after:.6g} | "
+                      f"{f.change_pct:+.1f} % |" for f in chosen]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"

@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from harness.trend import detect, history, markdown_summary
+from harness.trend import detect, gate, history, markdown_summary
 
 from .helpers import REAL_RESULTS
 from .test_report import sample
@@ -45,15 +45,28 @@ def test_a_slow_latest_run_is_flagged_against_the_window():
     assert [(f.kind, f.run_id) for f in findings] == [("latest", "run15")]
 
 
-def test_one_more_byte_is_flagged():
-    findings = detect(series([1000.0] * 5 + [1001.0], metric="size_bytes"))
-    assert [(f.kind, f.run_id, f.before, f.after) for f in findings] == [
-        ("latest", "run05", 1000.0, 1001.0)]
+def test_a_size_change_beyond_the_byte_floor_is_a_new_regression():
+    assert detect(series([100_000.0] * 5 + [101_024.0], metric="size_bytes")) == []  # ≤ 1 KiB
+    findings = detect(series([100_000.0] * 5 + [101_025.0], metric="size_bytes"))
+    assert [(f.kind, f.run_id, f.before, f.after, f.regression, f.new) for f in findings] == [
+        ("latest", "run05", 100_000.0, 101_025.0, True, True)]
+    assert gate(findings) == findings
 
 
-def test_an_older_size_increase_shows_as_a_step():
-    findings = detect(series([1000.0] * 3 + [1200.0] * 3, metric="size_bytes"))
-    assert [(f.kind, f.run_id) for f in findings] == [("step", "run03")]
+def test_an_older_size_increase_is_a_known_change_that_does_not_fail_the_gate():
+    findings = detect(series([100_000.0] * 3 + [103_000.0] * 3, metric="size_bytes"))
+    assert [(f.kind, f.run_id, f.started_at, f.new) for f in findings] == [
+        ("step", "run03", "2026-11-04", False)]
+    assert gate(findings) == []
+    assert "## Known changes (not failing)" in markdown_summary(findings, series([1.0]))
+
+
+def test_an_improvement_is_listed_and_never_fails():
+    findings = detect(series([100_000.0] * 5 + [50_000.0], metric="size_bytes"))
+    assert [(f.regression, f.new) for f in findings] == [(False, True)]
+    assert gate(findings) == []
+    faster = detect(series([*noisy(15, seed=5), 7.0]))  # a faster build
+    assert [(f.kind, f.regression) for f in faster] == [("latest", False)]
 
 
 def test_machines_are_kept_apart(tmp_path):
@@ -76,7 +89,7 @@ def test_compressed_size_jitter_of_a_few_bytes_is_not_a_regression():
 
 
 def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
-    for index, size in enumerate([100, 100, 100, 101]):
+    for index, size in enumerate([100_000, 100_000, 100_000, 200_000]):
         document = {"schema_version": 2, "run_id": f"r{index}", "state": "complete",
                     "started_at": f"2026-11-0{index + 1}T00:00:00+00:00", "ended_at": None,
                     "environment": {"fingerprint": "box"}, "options": {}, "scenarios": DEMO,
@@ -89,25 +102,35 @@ def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
     relaxed = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path)],
                              capture_output=True, text=True, timeout=120)
     assert flagged.returncode == 1 and relaxed.returncode == 0
-    assert "| demo/base/legacy/cold [box] | size_bytes | latest | r3 | 100 | 101 |" in (
-        flagged.stdout)
+    assert "| demo/base/legacy/cold [box] | size_bytes | latest | r3 | 2026-11-04 | 100000 | " \
+           "200000 | +100.0 % |" in flagged.stdout
     assert page.read_text().count("<svg") == 3  # build_s, start_s, size_bytes
 
 
-def test_nights_of_a_real_results_file_flag_only_a_planted_megabyte(tmp_path):
+def test_five_nights_a_planted_megabyte_fails_once_and_stays_listed(tmp_path):
+    """Nights 1-3 unchanged, night 4 one variant +1 MiB, night 5 unchanged: the gate fails
+    on night 4 only, naming the variant and size_bytes; night 5 still lists the change."""
     real = json.loads(REAL_RESULTS.read_text())
-    for night in range(1, 5):
+    verdicts = []
+    for night in range(1, 6):
         document = {**real, "run_id": f"night{night}",
                     "started_at": f"2026-11-0{night}T00:00:00+00:00"}
-        if night == 4:
+        if night >= 4:
             document["samples"] = [
                 {**s, "size_bytes": s["size_bytes"] + (1 << 20)}
                 if s["variant"] == "one-run" and s["size_bytes"] is not None else s
                 for s in real["samples"]]
         (tmp_path / f"night{night}.json").write_text(json.dumps(document))
-    frame = history(tmp_path)
-    assert detect(frame[frame["run_id"] != "night4"]) == []
-    flagged = {(f.series.split(" ")[0], f.metric, f.kind) for f in detect(frame)}
-    assert flagged == {(f"fixture/one-run/{builder}/{cache}", "size_bytes", "latest")
-                       for builder in ("legacy", "buildkit")
-                       for cache in ("cold", "warm", "incremental")}
+        done = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path),
+                               "--fail-on-regression"], capture_output=True, text=True,
+                              timeout=120)
+        verdicts.append(done.returncode)
+        if night == 4:
+            assert "New regressions (the gate fails): 6" in done.stdout
+            assert "| fixture/one-run/legacy/cold [" in done.stdout
+            assert "size_bytes | latest | night4 |" in done.stdout
+        if night == 5:
+            assert "No new regression." in done.stdout
+            assert "## Known changes (not failing)" in done.stdout
+            assert "size_bytes | step | night4 | 2026-11-04 |" in done.stdout
+    assert verdicts == [0, 0, 0, 1, 0]
