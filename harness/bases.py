@@ -33,7 +33,10 @@ from harness.transform import label_change
 
 BASE_LABEL = "harness.base"
 RECIPE_LABEL = "harness.base.recipe"
-RECIPE_FORMAT = 1
+RECIPE_FORMAT = 2
+"""2: debootstrapped bases carry their package list (remade once for it)."""
+PACKAGES_LABEL = "harness.base.packages"
+"""A debootstrapped base's packages, name=version, comma-separated."""
 """Bumped when the way harness makes bases changes, so existing bases are remade."""
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ROOTFS_PARENT = Path("/var/tmp")
@@ -64,7 +67,7 @@ def ensure_bases(client: docker.DockerClient, recipes: Mapping[str, BaseRecipe],
                             f"{' → '.join([*visiting, reference])}")
         recipe = recipes.get(reference)
         if recipe is None:
-            outcomes[reference] = _undeclared(client, reference)
+            outcomes[reference] = _undeclared(client, reference, registry_answers)
             return
         if recipe.kind is BaseKind.BUILD:
             for parent in dockerfile.base_images(recipe.options["dockerfile"],
@@ -85,17 +88,15 @@ def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progr
     if existing is not None:
         made_by = existing.labels.get(BASE_LABEL)
         if made_by != recipe.reference or existing.labels.get(RECIPE_LABEL) == digest:
-            return BaseOutcome(reference=recipe.reference, action=Action.PRESENT,
-                               image_id=str(existing.id), size_bytes=_size(existing),
-                               seconds=time.monotonic() - started)
+            return _found(existing, recipe.reference, time.monotonic() - started)
         progress(f"{recipe.reference}: its recipe changed; rebuilding")
     elif recipe.pull and registry_answers():
-        progress(f"{recipe.reference}: pulling")
+        progress(f"{recipe.reference}: pulling (the scenario says pull: true)")
         try:
             image = client.images.pull(recipe.reference)
             return BaseOutcome(reference=recipe.reference, action=Action.PULLED,
                                image_id=str(image.id), size_bytes=_size(image),
-                               seconds=time.monotonic() - started)
+                               seconds=time.monotonic() - started, origin="pulled")
         except docker.errors.APIError as error:
             progress(f"{recipe.reference}: pull failed ({error.explanation}); building it")
     labels = {engine.MANAGED_LABEL: "true", BASE_LABEL: recipe.reference, RECIPE_LABEL: digest}
@@ -107,7 +108,7 @@ def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progr
     outcome = BaseOutcome(
         reference=recipe.reference, action=Action.REBUILT if existing else Action.BUILT,
         image_id=str(image.id), size_bytes=_size(image), seconds=time.monotonic() - started,
-        detail=detail,
+        detail=detail, recipe_hash=digest, packages=_packages(image),
     )
     progress(f"{recipe.reference}: {outcome.action} in {outcome.seconds:.1f} s, "
              f"{outcome.size_bytes / 1e6:.1f} MB" + (f" ({detail})" if detail else ""))
@@ -178,6 +179,7 @@ def make_debootstrap(client: docker.DockerClient, recipe: BaseRecipe, labels: di
         _drop_apt_caches(root)
         after = _tree_bytes(root)
         changes = [f"CMD {json.dumps(options['cmd'])}", f"ENV PATH={DEFAULT_PATH}"]
+        labels = {**labels, PACKAGES_LABEL: ",".join(_installed_packages(root))}
         _import_tree(client, root, recipe.reference, labels, changes)
     return f"rootfs {before / 1e6:.1f} MB before clean-up, {after / 1e6:.1f} MB after"
 
@@ -288,14 +290,53 @@ def _tree_bytes(root: Path) -> int:
     return int(result.stdout.split()[0])
 
 
-def _undeclared(client: docker.DockerClient, reference: str) -> BaseOutcome:
+def _undeclared(client: docker.DockerClient, reference: str,
+                registry_answers: Callable[[], bool]) -> BaseOutcome:
+    """A base with no recipe: the local image, else pulled where a registry answers."""
     image = _local_image(client, reference)
-    if image is None:
-        raise BaseError(f"base image {reference} is not present locally and has no recipe: "
-                        f"declare it under `bases:` in the scenario or in scenarios/bases.yaml "
-                        f"(e.g. `{reference}: {{debootstrap: {{suite: bookworm}}}}`)")
+    if image is not None:
+        return _found(image, reference, 0.0)
+    if registry_answers():
+        started = time.monotonic()
+        try:
+            pulled = client.images.pull(reference)
+        except docker.errors.APIError as error:
+            raise BaseError(f"base image {reference} has no recipe and could not be pulled "
+                            f"({error.explanation})") from None
+        return BaseOutcome(reference=reference, action=Action.PULLED, image_id=str(pulled.id),
+                           size_bytes=_size(pulled), seconds=time.monotonic() - started,
+                           origin="pulled")
+    raise BaseError(f"base image {reference} is not present locally, has no recipe and no "
+                    "registry answers: declare it under `bases:` in the scenario or in "
+                    f"scenarios/bases.yaml (e.g. `{reference}: {{debootstrap: {{suite: "
+                    "bookworm}}}`)")
+
+
+def _found(image: Image, reference: str, seconds: float) -> BaseOutcome:
+    """A base that is there already, with the provenance its labels keep."""
+    made = image.labels.get(BASE_LABEL) == reference
     return BaseOutcome(reference=reference, action=Action.PRESENT, image_id=str(image.id),
-                       size_bytes=_size(image), seconds=0.0)
+                       size_bytes=_size(image), seconds=seconds,
+                       origin="made" if made else "local",
+                       recipe_hash=image.labels.get(RECIPE_LABEL) if made else None,
+                       packages=_packages(image) if made else [])
+
+
+def _packages(image: Image) -> list[str]:
+    text = image.labels.get(PACKAGES_LABEL, "")
+    return text.split(",") if text else []
+
+
+def _installed_packages(root: Path) -> list[str]:
+    """name=version of every package dpkg lists as installed in a rootfs."""
+    status = root / "var" / "lib" / "dpkg" / "status"
+    packages = []
+    for stanza in status.read_text(errors="replace").split("\n\n") if status.exists() else []:
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
+                      if ": " in line and not line.startswith(" "))
+        if fields.get("Status", "").endswith(" installed"):
+            packages.append(f"{fields.get('Package')}={fields.get('Version')}")
+    return sorted(packages)
 
 
 def _local_image(client: docker.DockerClient, reference: str) -> Image | None:

@@ -186,8 +186,9 @@ class BaseRecipe:
     kind: BaseKind
     options: dict[str, Any]
     """Checked options of the kind; paths are absolute."""
-    pull: bool = True
-    """Whether pulling from a registry may be tried before building by recipe."""
+    pull: bool = False
+    """Pull from a registry (when one answers) before making it by recipe: only when the
+    scenario says `pull: true`, so a run measures the base its recipe makes."""
     declared_in: Path
 
 
@@ -269,12 +270,22 @@ class ImageLayers:
 
 @dataclass(frozen=True, kw_only=True)
 class BaseOutcome:
+    """What making (or finding) a base did, and where the base came from."""
+
     reference: str
     action: Action
     image_id: str
     size_bytes: int
     seconds: float
     detail: str = ""
+    origin: str = "made"
+    """made (by harness, from its recipe), pulled (from a registry) or local (there already,
+    not made by harness)."""
+    recipe_hash: str | None = None
+    """The hash of the recipe and its input files the base was made from."""
+    packages: list[str] = field(default_factory=list)
+    """For a debootstrapped base: its Debian packages as name=version, so a size change can
+    be traced to the distribution."""
 
 
 @dataclass(frozen=True, kw_only=True)

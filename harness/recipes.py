@@ -62,7 +62,7 @@ def check_bases(checker: Checker, document: LineDict, folder: Path) -> dict[str,
         if options is not None:
             recipes[reference] = BaseRecipe(reference=reference, kind=kinds[0],
                                             options=options,
-                                            pull=True if pull is None else pull,
+                                            pull=bool(pull),
                                             declared_in=checker.path)
     return recipes
 

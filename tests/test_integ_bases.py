@@ -61,6 +61,17 @@ def test_debootstrap_base_is_made_cleaned_and_labelled(docker_client, unique_ref
     assert run_output(docker_client, reference,
                       ["sh", "-c", "ls /var/lib/apt/lists | grep -v -e lock -e partial; "
                                    "ls /var/cache/apt/archives | grep -c deb$ || true"]) == "0\n"
+    # provenance: the recipe it came from and its packages, as dpkg in the image lists them
+    assert (outcome.origin, outcome.recipe_hash) == ("made", attrs["Config"]["Labels"][
+        "harness.base.recipe"])
+    listed = run_output(docker_client, reference, [
+        "dpkg-query", "-W", "-f", "${Package}=${Version}\n"]).split()
+    assert outcome.packages == sorted(listed) and any(p.startswith("dpkg=") for p in listed)
+    (again,) = ensure(docker_client, recipe(reference, BaseKind.DEBOOTSTRAP, {
+        "suite": "bookworm", "variant": "minbase", "mirror": None, "include": [],
+        "cmd": ["bash"]}))
+    assert (again.action, again.origin, again.packages) == (Action.PRESENT, "made",
+                                                              outcome.packages)
 
 
 def test_a_failing_recipe_names_the_base_and_shows_the_tool_output(docker_client,
@@ -130,8 +141,9 @@ def test_an_image_harness_did_not_make_is_used_and_left_alone(docker_client, uni
 
 
 def test_a_missing_base_without_a_recipe_says_how_to_declare_it(docker_client):
-    with pytest.raises(BaseError, match=r"harness-nothing:1 is not present locally and has no "
-                                        r"recipe: declare it under `bases:`"):
+    with pytest.raises(BaseError, match=r"harness-nothing:1 (is not present locally, has no "
+                                        r"recipe and no registry answers: declare it under "
+                                        r"`bases:`|has no recipe and could not be pulled)"):
         ensure_bases(docker_client, {}, ["harness-nothing:1"], lambda message: None)
 
 

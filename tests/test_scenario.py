@@ -136,6 +136,8 @@ bases:
 """))
     assert scenario.bases["debian:bookworm"].options["suite"] == "trixie"
     assert scenario.bases["debian:bookworm"].pull is False
+    assert all(not recipe.pull for reference, recipe in scenario.bases.items()
+               if reference != "debian:bookworm")  # made from the recipe unless pull: true
     assert scenario.bases["busybox:latest"].kind is BaseKind.SCRATCH
     assert scenario.bases["busybox:latest"].options["cmd"] is None
 
