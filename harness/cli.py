@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine_up.add_argument("--flavor", default="default", choices=["default", *FLAVOR_NAMES],
                            help="default: the host's engine; trixie: Docker 26 beside it; "
                                 "trixie-containerd: the same with the containerd image store")
+    engine_up.add_argument("--experimental", action="store_true",
+                           help="turn on the engine's experimental mode (for legacy --squash) "
+                                "and restart it if it was off")
     engine_up.set_defaults(handler=engine_up_command)
     engine_down = engine_commands.add_parser(
         "down", help="stop a flavour's engine and remove its bridge and rules")
@@ -171,7 +174,7 @@ def engine_up_command(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     if args.flavor == "default":
-        provision(log=engine_log)
+        provision(log=engine_log, experimental=args.experimental)
         host = docker_host()
     else:
         host = flavor_up(FLAVORS[args.flavor], log=engine_log)

@@ -145,9 +145,13 @@ def engine_lock(holder: str, host: str | None = None) -> Iterator[None]:
     holds it: two runs at once spoil each other's warm samples (measured: 0 of 3 steps
     cached). The lock is a flock on a file per engine address; it goes with the process."""
     address = host or docker_host()
-    LOCK_DIR.mkdir(mode=0o1777, exist_ok=True)
+    LOCK_DIR.mkdir(exist_ok=True)
+    if LOCK_DIR.stat().st_uid == os.geteuid():
+        LOCK_DIR.chmod(0o1777)  # every user's runs share the locks (mkdir's mode is umasked)
     path = LOCK_DIR / f"{hashlib.sha256(address.encode()).hexdigest()[:16]}.lock"
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    if os.fstat(descriptor).st_uid == os.geteuid():
+        os.fchmod(descriptor, 0o666)
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -98,7 +98,9 @@ def flavor_up(flavor: Flavor, log: Log) -> str:
     if engine_answers(host=flavor.host):
         log(f"{flavor.name} engine answers at {flavor.host}")
         return flavor.host
-    why_not = why_cannot_provision()
+    why_not = why_cannot_provision() or (None if os.geteuid() == 0 else (
+        "flavours need root (ip, iptables and a second dockerd): run "
+        f"`sudo harness engine up --flavor {flavor.name}`"))
     if why_not:
         raise EngineUnavailable(f"cannot start the {flavor.name} engine: {why_not}")
     apt_install([p for p in HOST_PACKAGES if not dpkg_installed(p)], log)

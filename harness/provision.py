@@ -24,6 +24,7 @@ from harness.engine import (
     HOW_TO_GET_AN_ENGINE,
     EngineUnavailable,
     buildx_version,
+    connect,
     docker_host,
     engine_answers,
 )
@@ -46,8 +47,10 @@ START_TIMEOUT_S = 60.0
 
 Log = Callable[[str], None]
 
-def provision(log: Log) -> None:
-    """Make sure an engine answers and the BuildKit plugin is there, installing what is missing."""
+def provision(log: Log, experimental: bool = False) -> None:
+    """Make sure an engine answers and the BuildKit plugin is there, installing what is missing
+    (as root, or through passwordless sudo, as on hosted CI runners). An engine that answers
+    is never restarted, unless `experimental` asks to turn its experimental mode on."""
     if os.environ.get("HARNESS_NO_ENGINE_SETUP") == "1":
         if not engine_answers():
             raise EngineUnavailable(
@@ -77,6 +80,11 @@ def provision(log: Log) -> None:
     if not answering:
         configure_daemon(DAEMON_JSON, log)
         start_dockerd(log)
+    elif experimental and not engine_experimental():
+        if why_not:
+            raise EngineUnavailable(f"cannot turn on experimental mode: {why_not}")
+        configure_daemon(DAEMON_JSON, log)
+        restart_dockerd(log)
 
     if buildx_version():
         log(f"BuildKit plugin: docker buildx {buildx_version()}")
@@ -90,8 +98,9 @@ def why_cannot_provision() -> str | None:
     """None when this host can be provisioned (Linux, root, apt); otherwise the reason."""
     if platform.system() != "Linux":
         return f"harness provisions engines only on Debian/Ubuntu Linux, not {platform.system()}"
-    if os.geteuid() != 0:
-        return "provisioning needs root (apt-get and dockerd); run `sudo harness engine up`"
+    if os.geteuid() != 0 and not _passwordless_sudo():
+        return ("provisioning needs root or passwordless sudo (apt-get and dockerd); run "
+                "`sudo harness engine up`")
     if not shutil.which("apt-get") or not shutil.which("dpkg-query"):
         return "this host has no apt-get/dpkg, so harness cannot install docker.io"
     return None
@@ -109,9 +118,20 @@ def apt_install(packages: list[str], log: Log) -> None:
     if not packages:
         return
     log(f"installing {' '.join(packages)} with apt-get")
-    _run(["apt-get", "update", "-q"], "apt-get update")
-    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages],
+    apt = as_root(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"])
+    _run([*apt, "update", "-q"], "apt-get update")
+    _run([*apt, "install", "-y", "-q", "--no-install-recommends", *packages],
          f"apt-get install {' '.join(packages)}")
+
+
+def as_root(command: list[str]) -> list[str]:
+    """The command as root: itself when harness is root, else through `sudo -n`."""
+    return command if os.geteuid() == 0 else ["sudo", "-n", *command]
+
+
+def _passwordless_sudo() -> bool:
+    return shutil.which("sudo") is not None and subprocess.run(
+        ["sudo", "-n", "true"], capture_output=True, check=False).returncode == 0
 
 
 def with_experimental(daemon_json: str | None) -> str:
@@ -131,8 +151,11 @@ def configure_daemon(path: Path, log: Log) -> None:
     except ValueError as error:
         raise HarnessError(f"{path}: not a valid daemon.json ({error}); fix or remove it") from None
     if new != old:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(new)
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as written:
+            written.write(new)
+            written.flush()
+            _run(as_root(["install", "-D", "-m", "644", written.name, str(path)]),
+                 f"writing {path}")
         log(f"wrote {path} with experimental: true")
 
 
@@ -142,11 +165,11 @@ def start_dockerd(log: Log, timeout_s: float = START_TIMEOUT_S) -> None:
     if not dockerd:
         raise EngineUnavailable("dockerd is not on PATH after installing docker.io. "
                                 + HOW_TO_GET_AN_ENGINE)
-    log(f"starting dockerd (log: {DOCKERD_LOG})")
-    with DOCKERD_LOG.open("ab") as log_file:
+    log(f"starting dockerd (log: {dockerd_log()})")
+    with dockerd_log().open("ab") as log_file:
         process = subprocess.Popen(
-            [dockerd], stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
+            as_root([dockerd]), stdin=subprocess.DEVNULL, stdout=log_file,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -155,14 +178,51 @@ def start_dockerd(log: Log, timeout_s: float = START_TIMEOUT_S) -> None:
             return
         if process.poll() is not None:
             raise EngineUnavailable(
-                f"dockerd exited with code {process.returncode}. Last lines of {DOCKERD_LOG}:\n"
-                + tail(DOCKERD_LOG)
-            )
+                f"dockerd exited with code {process.returncode}. Last lines of "
+                f"{dockerd_log()}:\n" + tail(dockerd_log()))
         time.sleep(0.5)
     raise EngineUnavailable(
-        f"dockerd did not answer within {timeout_s:.0f} s. Last lines of {DOCKERD_LOG}:\n"
-        + tail(DOCKERD_LOG)
-    )
+        f"dockerd did not answer within {timeout_s:.0f} s. Last lines of {dockerd_log()}:\n"
+        + tail(dockerd_log()))
+
+
+def dockerd_log() -> Path:
+    """Where the dockerd harness starts logs: under /var/log as root, else in the user's cache
+    (the log file is opened by harness, not by the sudo'd dockerd)."""
+    if os.geteuid() == 0:
+        return DOCKERD_LOG
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
+    base.mkdir(parents=True, exist_ok=True)
+    return base / "dockerd.log"
+
+
+def engine_experimental() -> bool:
+    client = connect()
+    try:
+        return bool(client.info().get("ExperimentalBuild"))
+    finally:
+        client.close()
+
+
+def restart_dockerd(log: Log) -> None:
+    """Restart the engine so daemon.json takes effect: through systemd where it runs the
+    engine, else the dockerd of /var/run/docker.pid, stopped and started again."""
+    if subprocess.run(["systemctl", "is-active", "--quiet", "docker"], capture_output=True,
+                      check=False).returncode == 0:
+        log("restarting docker with systemctl")
+        _run(as_root(["systemctl", "restart", "docker"]), "systemctl restart docker")
+        return
+    pidfile = Path("/var/run/docker.pid")
+    if pidfile.exists():
+        pid = pidfile.read_text().strip()
+        log(f"stopping dockerd (pid {pid})")
+        _run(as_root(["kill", pid]), f"kill {pid}")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while engine_answers(timeout_s=1) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    start_dockerd(log)
 
 
 def install_buildx(log: Log) -> None:
@@ -192,10 +252,9 @@ def fetch_buildx_from_suite(suite: str, mirror: str, log: Log) -> None:
         binaries = list((Path(tmp) / "root").rglob("cli-plugins/docker-buildx"))
         if not binaries:
             raise HarnessError(f"{deb} holds no cli-plugins/docker-buildx binary")
-        PLUGIN_DIR.mkdir(parents=True, exist_ok=True)
         target = PLUGIN_DIR / "docker-buildx"
-        shutil.copy2(binaries[0], target)
-        target.chmod(0o755)
+        _run(as_root(["install", "-D", "-m", "755", str(binaries[0]), str(target)]),
+             f"installing {target}")
         log(f"installed {target} from {deb}")
 
 

@@ -324,8 +324,8 @@ class Runner:
                     f"({CLASSIC_STORE_SQUASH[variant.squash]}); use export-import, save-load "
                     "or a multi-stage build")
         if variant.squash is Squash.LEGACY and not self.experimental:
-            return ('--squash needs the engine\'s experimental mode ("experimental": true in '
-                    "/etc/docker/daemon.json)")
+            return ("the engine is not in experimental mode, which --squash needs "
+                    "(`harness engine up --experimental` turns it on and restarts the engine)")
         return None
 
     def ensure_bases(self, scenario: Scenario, variant: Variant) -> str | None:

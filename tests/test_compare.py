@@ -1,8 +1,10 @@
 """`harness compare`: two runs matched by group, regressions beyond noise and thresholds."""
 
+import random
+
 import pytest
 
-from harness.compare import compare_runs, parse_thresholds
+from harness.compare import compare_runs, holm_rejected, parse_thresholds
 
 from .test_report import document, sample
 
@@ -61,3 +63,23 @@ def test_a_build_that_missed_its_cache_is_not_compared_as_a_timing():
     build = next(c for c in compare_runs(old, new, parse_thresholds([]))
                  if c.metric == "build_s")
     assert build.new == pytest.approx(1.0) and not build.regression
+
+
+def test_holm_keeps_the_smallest_p_values_within_alpha_over_m():
+    p_values = [(1, 0.001), (2, 0.013), (3, 0.03), (4, 0.04)]
+    # 0.001 < 0.05/4, 0.013 < 0.05/3, 0.03 >= 0.05/2: stop there
+    assert holm_rejected(p_values, 0.05) == [1, 2]
+    assert holm_rejected(p_values, 0.05, keep=False) == [3, 4]
+    assert holm_rejected([(9, 0.04)], 0.05) == [9]  # one test: no correction
+
+
+def test_many_a_a_comparisons_call_nothing_significant():
+    """Twenty groups of identical-distribution timings (CV 10 %); uncorrected, two of these
+    twenty pass p < 0.05 with a change over 1 %."""
+    rng = random.Random(5)
+
+    def run():
+        return document([sample(f"v{g}", r, rng.gauss(1.0, 0.1), 2_000_000)
+                         for g in range(20) for r in range(1, 6)])
+    changes = compare_runs(run(), run(), parse_thresholds(["build_s=1"]))
+    assert [c for c in changes if c.metric == "build_s" and c.significant] == []
