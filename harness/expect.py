@@ -14,7 +14,7 @@ import operator
 import re
 import statistics
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
 from harness.model import METRIC, STATUS_FIELDS, Status
@@ -129,7 +129,12 @@ class GroupVerdict:
     left: float | str | None
     right: float | str | None
     holds: bool | None
-    """None when a side has no value (no ok sample)."""
+    """None when a side has no value (no ok sample), or the comparison is inconclusive."""
+    inconclusive: bool = False
+    """A timing claim between variants whose ratio's 95 % interval is not all on one side
+    of the claimed bound, or whose sides have fewer than MIN_TIMED samples."""
+    interval: tuple[float, float] | None = None
+    """For a timing claim: the 95 % bootstrap interval of left / right."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -141,7 +146,10 @@ class Verdict:
     left out)."""
     known_false: bool
     as_expected: bool
-    """passed, or (for a known-false claim) not passed; the run fails when this is False."""
+    """Not failed (for a known-false claim: not holding); the run fails when this is False.
+    An inconclusive claim is as expected either way."""
+    inconclusive: bool = False
+    """No group failed, but a timing comparison could not decide."""
     note: str
     values: list[GroupVerdict]
     predicted_failure: str | None
@@ -183,13 +191,62 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
         left = _value(expectation.left, in_group)
         right = _value(expectation.right, in_group)
         holds = None if left is None or right is None else _COMPARE[expectation.op](left, right)
-        values.append(GroupVerdict(group=f"{builder}/{cache}", left=left, right=right,
-                                   holds=holds))
+        group = GroupVerdict(group=f"{builder}/{cache}", left=left, right=right, holds=holds)
+        if holds is not None and _timing_between_variants(expectation):
+            group = _three_way(expectation, in_group, group)
+        values.append(group)
     passed = bool(values) and all(v.holds for v in values)
+    failed = not values or any((v.holds is None and not v.inconclusive) or v.holds is False
+                               for v in values)
+    inconclusive = not passed and not failed
     return Verdict(expr=expectation.expr, passed=passed, known_false=expectation.known_false,
-                   as_expected=passed != expectation.known_false, note=expectation.note,
-                   values=values, predicted_failure=predicted_failure(expectation),
+                   as_expected=inconclusive or (failed if expectation.known_false else passed),
+                   inconclusive=inconclusive, note=expectation.note, values=values,
+                   predicted_failure=predicted_failure(expectation),
                    predicted_start_failure=predicted_failure(expectation, "start_status"))
+
+
+MIN_TIMED = 3
+"""Samples a side needs before a timing claim can hold or fail: one build each says little."""
+
+
+def _timing_between_variants(expectation: Expectation) -> bool:
+    sides = (expectation.left, expectation.right)
+    return expectation.op in ("<", "<=", ">", ">=") and all(
+        side.variant and side.metric in METRIC and not METRIC[side.metric].exact
+        for side in sides)
+
+
+def _three_way(expectation: Expectation, samples: Sequence[SampleLike],
+               group: GroupVerdict) -> GroupVerdict:
+    """Holds or fails only when the 95 % interval of left / right lies wholly on one side of
+    the bound (1, with the factors folded in); else inconclusive, as it is when the two
+    sides were timed on different machines (shards whose fingerprints differ)."""
+    left, right = (_numbers(side, samples) for side in (expectation.left, expectation.right))
+    machines = {getattr(s, "machine", None) for s in samples
+                if s.variant in variants_named(expectation)}
+    if min(len(left), len(right)) < MIN_TIMED or len(machines) > 1:
+        return replace(group, holds=None, inconclusive=True)  # few, or timed on two machines
+    from harness.stats import bootstrap_ratio  # scipy: only when a timing claim is judged
+
+    low, high = bootstrap_ratio(right, left)
+    scale = expectation.left.factor / expectation.right.factor
+    low, high = low * scale, high * scale
+    holds_if, fails_if = {
+        "<": (high < 1, low >= 1), "<=": (high <= 1, low > 1),
+        ">": (low > 1, high <= 1), ">=": (low >= 1, high < 1)}[expectation.op]
+    holds = True if holds_if else (False if fails_if else None)
+    return replace(group, holds=holds, inconclusive=holds is None, interval=(low, high))
+
+
+def _numbers(operand: Operand, samples: Sequence[SampleLike]) -> list[float]:
+    """The operand's metric in the variant's ok samples (a build that missed its cache is
+    not timed); for start_s every container start, not each sample's median of them."""
+    mine = [s for s in samples if s.variant == operand.variant and str(s.status) == "ok"
+            and not getattr(s, "cache_warning", None)]
+    if operand.metric == "start_s":
+        return [start for s in mine for start in getattr(s, "start_samples_s", None) or []]
+    return [n for s in mine if (n := getattr(s, operand.metric or "", None)) is not None]
 
 
 def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) -> list[Verdict]:
@@ -224,8 +281,7 @@ def _value(operand: Operand, samples: Sequence[SampleLike]) -> float | str | Non
     ok = [s for s in mine if str(s.status) == "ok"]
     if operand.metric == "start_status":
         return _status([str(s.start_status) for s in ok]) if ok else None
-    numbers = [getattr(s, operand.metric or "") for s in ok]
-    numbers = [n for n in numbers if n is not None]
+    numbers = [n for s in ok if (n := getattr(s, operand.metric or "")) is not None]
     return operand.factor * statistics.median(numbers) if numbers else None
 
 

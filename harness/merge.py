@@ -53,7 +53,9 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
         "samples": samples,
         "images": [i for _, d in documents for i in d["images"]],
         "bases": list({b["reference"]: b for _, d in documents for b in d["bases"]}.values()),
-        "expectations": judge([s for _, s in scenarios.values()], samples),
+        "expectations": judge([s for _, s in scenarios.values()], [
+            {**s, "machine": d["environment"].get("fingerprint")}
+            for _, d in documents for s in d["samples"]]),
         "shards": [{"path": str(path), "run_id": d["run_id"], "state": d["state"],
                     "shard": d["options"].get("shard"), "environment": d["environment"]}
                    for path, d in documents],

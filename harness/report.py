@@ -229,6 +229,8 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
 
 
 def claim_mark(expectation: dict[str, Any]) -> str:
+    if expectation.get("inconclusive"):
+        return "? inconclusive"
     if expectation["known_false"]:
         return "✗ known false" if expectation["as_expected"] else \
             "**✓ NOW HOLDS (was known false)**"

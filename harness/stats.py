@@ -98,7 +98,7 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
     """
     base, value = statistics.median(baseline), statistics.median(values)
     ratio = value / base
-    low, high = _bootstrap_ratio(baseline, values, seed)
+    low, high = bootstrap_ratio(baseline, values, seed)
     if len({*baseline, *values}) == 1:
         test, p_value = "identical", 1.0
     elif min(len(baseline), len(values)) >= 5:
@@ -122,8 +122,8 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
                       p_value=p_value, test=test, significant=significant)
 
 
-def _bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
-                     seed: int) -> tuple[float, float]:
+def bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
+                    seed: int = 0) -> tuple[float, float]:
     """95 % percentile bootstrap interval of median(values) / median(baseline), seeded so a
     report is the same every time it is made. A side of one value cannot be resampled: the
     interval is then the ratio itself."""

@@ -28,11 +28,39 @@ def test_a_claim_holds_only_if_it_holds_for_every_builder_and_cache_mode():
 
 
 def test_medians_are_compared():
-    samples = [sample("small", 1, build_s=t) for t in (1.0, 9.0, 2.0)] + [
-        sample("big", 1, build_s=t) for t in (2.5, 2.6, 0.1)]
-    verdict = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples)
-    assert [(v.left, v.right) for v in verdict.values] == [(2.0, 2.5)]
+    samples = [sample("small", size) for size in (1, 9, 2)] + [
+        sample("big", size) for size in (25, 26, 1)]
+    verdict = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples)
+    assert [(v.left, v.right) for v in verdict.values] == [(2, 25)]
     assert verdict.passed
+
+
+def timings(small, big):
+    return [sample("small", 1, build_s=t) for t in small] + [
+        sample("big", 1, build_s=t) for t in big]
+
+
+@pytest.mark.parametrize(("small", "big", "outcome"), [
+    ((1.0, 1.05, 0.95, 1.02, 0.98), (2.0, 2.1, 1.9, 2.05, 1.95), "holds"),
+    ((3.0, 3.1, 2.9, 3.05, 2.95), (2.0, 2.1, 1.9, 2.05, 1.95), "fails"),
+    ((1.0, 9.0, 2.0, 1.5, 8.0), (2.5, 2.6, 0.1, 2.4, 0.3), "inconclusive"),  # noise
+    ((1.0,), (2.0,), "inconclusive"),  # one build a side says little
+])
+def test_a_timing_claim_holds_fails_or_is_inconclusive_by_its_interval(small, big, outcome):
+    verdict = evaluate(parse("small.build_s < big.build_s", VARIANTS), timings(small, big))
+    assert (verdict.passed, verdict.inconclusive, verdict.as_expected) == {
+        "holds": (True, False, True), "fails": (False, False, False),
+        "inconclusive": (False, True, True)}[outcome]
+    (group,) = verdict.values
+    if len(small) > 1:
+        low, high = group.interval
+        assert low <= group.left / group.right <= high
+
+
+def test_an_inconclusive_known_false_claim_does_not_fail_the_run_either():
+    verdict = evaluate(parse("small.build_s > big.build_s", VARIANTS, known_false=True),
+                       timings((1.0,), (2.0,)))
+    assert verdict.inconclusive and verdict.as_expected
 
 
 def test_status_claims():
@@ -68,11 +96,11 @@ def test_the_variant_a_claim_predicts_to_fail(expr, variant):
 
 
 def test_a_claim_limited_to_a_cache_mode_ignores_the_others():
-    samples = [sample("small", 1, build_s=1.0), sample("big", 1, build_s=2.0),
-               sample("small", 1, build_s=5.0, cache=CacheMode.WARM),
-               sample("big", 1, build_s=2.0, cache=CacheMode.WARM)]
-    everywhere = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples)
-    cold_only = evaluate(parse("small.build_s < big.build_s", VARIANTS, cache=("cold",)), samples)
+    samples = [sample("small", 1), sample("big", 2), sample("small", 5, cache=CacheMode.WARM),
+               sample("big", 2, cache=CacheMode.WARM)]
+    everywhere = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples)
+    cold_only = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS,
+                               cache=("cold",)), samples)
     assert not everywhere.passed
     assert cold_only.passed and [v.group for v in cold_only.values] == ["legacy/cold"]
 
@@ -95,3 +123,15 @@ def test_groups_where_a_variant_was_not_measured_are_left_out():
     assert verdict.passed and [v.group for v in verdict.values] == ["legacy/cold"]
     wrong = evaluate(parse("small.size_bytes > big.size_bytes", VARIANTS), samples)
     assert not wrong.passed and [v.group for v in wrong.values] == ["legacy/cold"]
+
+
+def test_start_time_claims_use_every_container_start():
+    def started(variant, starts):
+        return Sample(scenario="s", variant=variant, builder=Builder.LEGACY,
+                      cache=CacheMode.COLD, repetition=1, status=Status.OK, size_bytes=1,
+                      start_s=sorted(starts)[len(starts) // 2], start_samples_s=list(starts),
+                      start_status=Status.OK)
+    verdict = evaluate(parse("small.start_s < big.start_s", VARIANTS), [
+        started("small", [0.20, 0.21, 0.19, 0.20, 0.22]),
+        started("big", [0.40, 0.41, 0.39, 0.42, 0.40])])  # one sample a side, five starts
+    assert verdict.passed and not verdict.inconclusive

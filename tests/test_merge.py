@@ -10,7 +10,7 @@ from harness.cli import main
 from harness.errors import HarnessError
 from harness.matrix import matrix
 from harness.merge import judge, merge_files
-from harness.model import CacheMode, Run, RunOptions, RunState, Sample, Status
+from harness.model import Builder, CacheMode, Run, RunOptions, RunState, Sample, Status
 from harness.scenario import load_scenario
 
 from .helpers import REAL_RESULTS
@@ -148,3 +148,23 @@ def test_merge_exits_1_when_a_claim_across_shards_is_false(tmp_path, scenario, c
     assert main(["merge", *map(str, holds), "-o", str(tmp_path / "a.json")]) == 0
     assert main(["merge", *map(str, false), "-o", str(tmp_path / "b.json")]) == 1
     assert "✗ FAILED sizes: small.size_bytes < big.size_bytes" in capsys.readouterr().out
+
+
+def test_a_timing_claim_whose_sides_ran_on_different_machines_is_inconclusive(tmp_path):
+    path = tmp_path / "t.yaml"
+    path.write_text("variants:\n  fast: {dockerfile: FROM scratch}\n"
+                    "  slow: {dockerfile: FROM scratch}\nbuilders: [legacy]\n"
+                    "expect:\n  - fast.build_s < slow.build_s\n")
+    timed = load_scenario(path)
+    paths = []
+    for index, (variant, seconds) in enumerate((("fast", 1.0), ("slow", 9.0)), start=1):
+        run = Run(run_id=f"s{index}", started_at="2026-11-28T00:00:00+00:00",
+                  environment={"fingerprint": f"machine-{index}"},
+                  options=RunOptions(shard=(index, 2)), scenarios=[timed])
+        run.samples += [Sample(scenario=timed.name, variant=variant, builder=Builder.LEGACY,
+                               cache=CacheMode.COLD, repetition=r, status=Status.OK,
+                               build_s=seconds + r / 100) for r in range(1, 6)]
+        paths.append(tmp_path / f"s{index}.json")
+        store.save(run, paths[-1])
+    (claim,) = merge_files(paths)["expectations"]
+    assert claim["inconclusive"] and claim["as_expected"] and not claim["passed"]
