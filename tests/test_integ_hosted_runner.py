@@ -17,6 +17,7 @@ bases:
   harness-test/bb:1:
     scratch: {files: {/bin/busybox: /bin/busybox}}
 repeat: 1
+run: {command: ["/bin/busybox", "true"], start_repeat: 1}
 quick: {builders: [legacy]}
 variants:
   one: {dockerfile: "FROM harness-test/bb:1\\nCOPY f /f\\n"}
