@@ -7,22 +7,20 @@ command's own verdict is "no"); anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import __version__
 from harness.errors import HarnessError
 from harness.matrix import parse_shard
-from harness.model import Builder, CacheMode, Order, Position, RunOptions, Sample, Status
+from harness.model import Builder, CacheMode, Order, RunOptions
 
 if TYPE_CHECKING:
-    from harness.runner import Finished, Progress
+    pass
 
 FLAVOR_NAMES = ["trixie", "trixie-containerd"]
 """harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
@@ -226,6 +224,7 @@ def bases_build_command(args: argparse.Namespace) -> int:
 
     from harness.bases import ensure_bases
     from harness.engine import connect
+    from harness.progress import progress_reporter
     from harness.scenario import all_bases
 
     recipes = all_bases(args.paths)
@@ -245,6 +244,7 @@ def bases_build_command(args: argparse.Namespace) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from harness.html_report import write_reports
     from harness.matrix import planned_samples
+    from harness.progress import run_progress
     from harness.runner import run_scenarios, started_run, unexpected_failures
     from harness.scenario import load_scenarios
     from harness.store import results_path
@@ -302,54 +302,6 @@ def run_options(args: argparse.Namespace) -> RunOptions:
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM ends a run like Ctrl-C: saved, cleaned up, reported."""
     raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def run_progress(total: int) -> Iterator[tuple[Progress, Finished]]:
-    """A progress bar on a terminal (current sample, k of n, elapsed); elsewhere, as in a CI
-    log, a line per finished sample with k/N, what it was, its figures, elapsed and ETA."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-    from rich.progress import Progress as Bar
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        started = time.monotonic()
-
-        def line(sample: Sample, done: int) -> None:
-            elapsed = time.monotonic() - started
-            figures = (f"build {sample.build_s:.2f} s" if sample.build_s else "no build time")
-            if sample.size_bytes is not None:
-                figures += f", {sample.size_bytes / 1e6:.1f} MB"
-            if sample.status is not Status.OK:
-                figures += f", {sample.status}"
-            print(f"[{done}/{total}] {sample.scenario}/{sample.variant} {sample.builder} "
-                  f"{sample.cache} rep {sample.repetition}: {figures} (elapsed "
-                  f"{_clock(elapsed)}, ETA {_clock(elapsed / done * (total - done))})",
-                  file=sys.stderr, flush=True)
-        yield (lambda position, done: None), line
-        return
-    with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
-        task = bar.add_task("starting", total=total)
-
-        def show(position: Position, done: int) -> None:
-            step = (f"rep {position.repetition}/{position.repeat}" if position.repetition
-                    else "priming")
-            bar.update(task, completed=done, description=(
-                f"{position.scenario}/{position.variant} {position.builder} {position.cache} "
-                f"{step}"))
-        yield show, (lambda sample, done: None)
-
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"
 
 
 def positive_int(text: str) -> int:
@@ -467,17 +419,3 @@ def clean_command(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def progress_reporter() -> Iterator[Callable[[str], None]]:
-    """Progress lines for long work: a live status line on a terminal, plain lines otherwise."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield lambda message: print(message, file=sys.stderr, flush=True)
-        return
-    started = time.monotonic()
-    with console.status("") as status:
-        def report(message: str) -> None:
-            status.update(f"[{time.monotonic() - started:5.1f} s] {message}")
-        yield report

@@ -24,6 +24,7 @@ import docker.errors
 import requests.exceptions
 
 from harness.errors import HarnessError
+from harness.model import Sample
 
 MANAGED_LABEL = "harness.managed"
 """Every image and container harness creates carries this label (value "true"). It is
@@ -295,3 +296,25 @@ def buildx_version() -> str | None:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+ENGINE_FAILURES = {
+    "no space left on device": "build or run anything: its disk is full (free space: "
+                               "`harness clean`, `docker system prune`)",
+    "could not find bridge": "run containers: its network bridge is gone (restart dockerd)",
+    "network bridge not found": "run containers: its network bridge is gone (restart dockerd)",
+    "failed to create endpoint": "run containers: it cannot attach them to a network "
+                                 "(restart dockerd)",
+}
+"""Errors of the engine itself, as the engine words them: they fail every build alike."""
+
+
+def engine_failure(sample: Sample) -> str | None:
+    """What is wrong with the engine, when the sample failed for an engine-level reason.
+    Only the engine's error line is read, not the build log (a RUN may print anything)."""
+    for error in (sample.error, sample.start_error):
+        first = (error or "").splitlines()[0] if error else ""
+        for words, meaning in ENGINE_FAILURES.items():
+            if words in first.lower():
+                return meaning
+    return None

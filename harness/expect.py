@@ -17,7 +17,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
-from harness.model import METRIC, STATUS_FIELDS, Status
+from harness.checks import Checker, found
+from harness.model import METRIC, STATUS_FIELDS, Builder, CacheMode, Status
+from harness.yamlsource import LineDict
 
 NUMERIC_METRICS = frozenset(METRIC)
 STATUS_METRICS = frozenset(STATUS_FIELDS)
@@ -322,3 +324,41 @@ def unexpected_failures(samples: Sequence[S], verdicts: Sequence[tuple[str, Any]
     return [s for s in samples
             if (str(s.status) == "failed" and (s.scenario, s.variant) not in build)
             or (str(s.start_status) == "failed" and (s.scenario, s.variant) not in start)]
+
+
+def check_claims(checker: Checker, document: LineDict,
+                 variants: Collection[str]) -> tuple[Expectation, ...]:
+    """`expect:` items: an expression, or {expr, known_false, note, cache, builders}.
+
+    `known_false` marks a claim known not to hold here (the run then fails only if it
+    starts holding); `cache`/`builders` limit the claim to those modes/builders.
+    """
+    items = checker.typed(document, "expect", list, "a list of expressions like "
+                                                 "`a.size_bytes < b.size_bytes`")
+    parsed = []
+    for index, item in enumerate(items or []):
+        line = items.line_of(index)
+        where = f"expect[{index}]"
+        options: dict[str, Any] = {}
+        if isinstance(item, LineDict):
+            checker.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
+                           f"{where}.")
+            options["known_false"] = bool(checker.typed(item, "known_false", bool,
+                                                     "true or false", f"{where}."))
+            options["note"] = checker.typed(item, "note", str, "a string", f"{where}.") or ""
+            options["cache"] = checker.choices(item, "cache", CacheMode, f"{where}.") or ()
+            options["builders"] = checker.choices(item, "builders", Builder, f"{where}.") or ()
+            item = checker.typed(item, "expr", str, "an expression", f"{where}.")
+            if item is None:
+                checker.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")
+                continue
+        if not isinstance(item, str):
+            checker.problem(line, f"{where}: expected an expression like `a.size_bytes < "
+                               f"b.size_bytes` or {{expr, known_false, note}}, found "
+                               f"{found(item)}")
+            continue
+        try:
+            parsed.append(parse(item, variants, **options))
+        except ExpectError as error:
+            checker.problem(line, f"{where}: {error}")
+    return tuple(parsed)

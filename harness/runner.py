@@ -25,7 +25,6 @@ from harness import engine, expect, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
-from harness.dockerfile import steps_before_the_context
 from harness.environment import collect_environment
 from harness.errors import HarnessError
 from harness.expect import judge
@@ -52,6 +51,7 @@ from harness.model import (
     new_run_id,
     now,
 )
+from harness.series import Series, cache_warning
 from harness.transform import TransformOutcome, transform
 
 NONCE = "{nonce}"
@@ -71,28 +71,6 @@ class EngineLost(HarnessError):
 
 class EngineFailed(HarnessError):
     pass
-
-
-ENGINE_FAILURES = {
-    "no space left on device": "build or run anything: its disk is full (free space: "
-                               "`harness clean`, `docker system prune`)",
-    "could not find bridge": "run containers: its network bridge is gone (restart dockerd)",
-    "network bridge not found": "run containers: its network bridge is gone (restart dockerd)",
-    "failed to create endpoint": "run containers: it cannot attach them to a network "
-                                 "(restart dockerd)",
-}
-"""Errors of the engine itself, as the engine words them: they fail every build alike."""
-
-
-def engine_failure(sample: Sample) -> str | None:
-    """What is wrong with the engine, when the sample failed for an engine-level reason.
-    Only the engine's error line is read, not the build log (a RUN may print anything)."""
-    for error in (sample.error, sample.start_error):
-        first = (error or "").splitlines()[0] if error else ""
-        for words, meaning in ENGINE_FAILURES.items():
-            if words in first.lower():
-                return meaning
-    return None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,7 +227,7 @@ class Runner:
                                         start_error=self.redact(sample.start_error)))
         self.save(self.run)
         self.finished(self.run.samples[-1], len(self.run.samples))
-        broken = engine_failure(sample)
+        broken = engine.engine_failure(sample)
         if broken:
             raise EngineFailed(f"the Docker engine at {engine.docker_host()} cannot {broken}; "
                                f"{len(self.run.samples)} sample(s) are saved. Its error: "
@@ -439,80 +417,6 @@ class Runner:
                            labels=engine.run_labels(self.run.run_id), command=run.command,
                            ready_log=run.ready_log, expect_exit=run.expect_exit,
                            timeout_s=run.timeout_s)
-
-
-class Series:
-    """One (variant, builder, cache mode) being measured: an untimed priming build (warm,
-    incremental), then timed rounds. Each round's post-build transform and sample (layers,
-    start time) are taken after its build, outside the timed call: only the build itself is
-    inside `timed` (pytest-benchmark's timing is build_s)."""
-
-    def __init__(self, *, runner: Runner, scenario: Scenario, variant: Variant,
-                 builder: Builder, cache: CacheMode, repeat: int, context: Path,
-                 stack: contextlib.ExitStack) -> None:
-        self.runner, self.scenario, self.variant = runner, scenario, variant
-        self.builder, self.cache, self.repeat = builder, cache, repeat
-        self.context, self.stack = context, stack
-        self.position = Position(scenario=scenario.name, variant=variant.name,
-                                 builder=builder, cache=cache, repetition=0, repeat=repeat)
-        self.blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
-                            cache=cache, repetition=0, status=Status.SKIPPED)
-        self.repetition = 0
-        self.built: BuildOutcome | None = None
-        self.build_context = context
-
-    def prime(self) -> bool:
-        """The untimed build that fills the cache; False (samples recorded as failed) if it
-        fails."""
-        if self.cache is CacheMode.COLD:
-            return True
-        runner = self.runner
-        runner.progress(self.position, len(runner.run.samples))  # repetition 0: priming
-        priming = runner.transformed(self.variant, runner.build(
-            self.scenario, self.variant, self.builder, self.context, no_cache=False,
-            tag="prime"))
-        if priming.error:
-            for repetition in range(1, self.repeat + 1):
-                runner.record(replace(self.blank, repetition=repetition, status=Status.FAILED,
-                                      error=f"the untimed priming build failed: "
-                                            f"{priming.error}"))
-            return False
-        return True
-
-    def setup(self) -> None:
-        """Untimed, before each round: the last round's sample, the incremental change."""
-        self.record_built()
-        self.repetition += 1
-        self.runner.progress(replace(self.position, repetition=self.repetition),
-                             len(self.runner.run.samples))
-        if self.cache is CacheMode.INCREMENTAL:
-            self.build_context = self.runner.changed_context(
-                self.scenario, self.context,
-                f"{self.variant.name}-{self.cache}-{self.repetition}", self.stack)
-
-    def timed(self) -> None:
-        self.built = self.runner.build(self.scenario, self.variant, self.builder,
-                                       self.build_context, no_cache=self.cache is CacheMode.COLD,
-                                       tag=f"{self.cache}-{self.repetition}")
-
-    def record_built(self) -> None:
-        if self.built is not None:
-            runner = self.runner
-            runner.record(runner.sample(replace(self.blank, repetition=self.repetition),
-                                        self.scenario, self.variant,
-                                        runner.transformed(self.variant, self.built)))
-            self.built = None
-
-
-def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -> str | None:
-    """Why a build hit less cache than its mode implies, if it did."""
-    if cache is CacheMode.WARM and cached < total:
-        return f"warm build not fully cached: {cached}/{total} steps"
-    expected = steps_before_the_context(variant.dockerfile)
-    if cache is CacheMode.INCREMENTAL and expected is not None and cached < expected:
-        return (f"incremental build cached {cached} step(s); the {expected} before the first "
-                "COPY/ADD of the context should be")
-    return None
 
 
 def unexpected_failures(run: Run) -> list[Sample]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +135,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
     elif declared and baseline not in declared:
         c.at(document, "baseline", f"baseline: no variant `{baseline}`; expected one of: "
                                    f"{', '.join(declared)}")
-    expectations = c.expectations(document, declared)
+    expectations = expect.check_claims(c, document, declared)
     quick = c.quick(document, declared, builders)
     if c.problems:
         return None, sorted(c.problems, key=lambda p: (str(p.file), p.line))
@@ -428,39 +428,3 @@ class ScenarioChecker(Checker):
                 chosen["restore_config"] = restore
         return chosen
 
-    def expectations(self, document: LineDict,
-                     variants: Collection[str]) -> tuple[expect.Expectation, ...]:
-        """`expect:` items: an expression, or {expr, known_false, note, cache, builders}.
-
-        `known_false` marks a claim known not to hold here (the run then fails only if it
-        starts holding); `cache`/`builders` limit the claim to those modes/builders.
-        """
-        items = self.typed(document, "expect", list, "a list of expressions like "
-                                                     "`a.size_bytes < b.size_bytes`")
-        parsed = []
-        for index, item in enumerate(items or []):
-            line = items.line_of(index)
-            where = f"expect[{index}]"
-            options: dict[str, Any] = {}
-            if isinstance(item, LineDict):
-                self.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
-                               f"{where}.")
-                options["known_false"] = bool(self.typed(item, "known_false", bool,
-                                                         "true or false", f"{where}."))
-                options["note"] = self.typed(item, "note", str, "a string", f"{where}.") or ""
-                options["cache"] = self.choices(item, "cache", CacheMode, f"{where}.") or ()
-                options["builders"] = self.choices(item, "builders", Builder, f"{where}.") or ()
-                item = self.typed(item, "expr", str, "an expression", f"{where}.")
-                if item is None:
-                    self.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")
-                    continue
-            if not isinstance(item, str):
-                self.problem(line, f"{where}: expected an expression like `a.size_bytes < "
-                                   f"b.size_bytes` or {{expr, known_false, note}}, found "
-                                   f"{found(item)}")
-                continue
-            try:
-                parsed.append(expect.parse(item, variants, **options))
-            except expect.ExpectError as error:
-                self.problem(line, f"{where}: {error}")
-        return tuple(parsed)

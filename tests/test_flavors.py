@@ -15,6 +15,8 @@ import pytest
 from harness import flavors
 from harness.engine import connect, image_store
 
+from .test_integ_runner import sleeping
+
 FLAVOR = flavors.FLAVORS["trixie-containerd"]
 
 
@@ -109,11 +111,6 @@ SLEEPY = ("bases:\n  harness-test/bb:1:\n    scratch:\n      files: {/bin/busybo
           "repeat: 1\ncache: [cold]\nbuilders: [legacy]\nvariants:\n  sleeps:\n"
           "    dockerfile: |\n      FROM harness-test/bb:1\n      RUN echo before > /before\n"
           "      RUN sleep 47\n")
-
-
-def sleeping() -> bool:
-    return any(cmdline.read_bytes() == b"sleep\x0047\x00"
-               for cmdline in Path("/proc").glob("[0-9]*/cmdline") if cmdline.exists())
 
 
 @pytest.mark.docker

@@ -64,10 +64,14 @@ def test_debian_mirror_defaults_when_nothing_fits():
     assert provision.debian_mirror([only_updates, ""]) == provision.DEFAULT_DEBIAN_MIRROR
 
 
-def test_provisioning_needs_root(monkeypatch):
+def test_provisioning_needs_root_or_passwordless_sudo(monkeypatch):
     monkeypatch.setattr(provision.platform, "system", lambda: "Linux")
     monkeypatch.setattr(provision.os, "geteuid", lambda: 1000)
-    assert "needs root" in provision.why_cannot_provision()
+    monkeypatch.setattr(provision, "_passwordless_sudo", lambda: False)
+    assert "needs root or passwordless sudo" in provision.why_cannot_provision()
+    monkeypatch.setattr(provision, "_passwordless_sudo", lambda: True)
+    assert provision.why_cannot_provision() is None
+    assert provision.as_root(["apt-get", "update"]) == ["sudo", "-n", "apt-get", "update"]
 
 
 def test_provisioning_refused_off_linux(monkeypatch):

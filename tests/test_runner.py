@@ -5,8 +5,9 @@ from dataclasses import replace
 import pytest
 
 from harness import expect
+from harness.engine import engine_failure
 from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status, Variant
-from harness.runner import cache_warning, engine_failure, unexpected_failures, unique_change
+from harness.runner import cache_warning, unexpected_failures, unique_change
 
 VARIANT = Variant(name="v", dockerfile="FROM a\nRUN deps\nCOPY . .\nRUN build\n",
                   dockerfile_origin="x:1")

@@ -1,0 +1,90 @@
+"""One (variant, builder, cache mode) being measured: its priming build, its timed rounds, and
+whether each build hit the cache its mode implies."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.build import BuildOutcome
+from harness.dockerfile import steps_before_the_context
+from harness.model import Builder, CacheMode, Position, Sample, Scenario, Status, Variant
+
+if TYPE_CHECKING:
+    from harness.runner import Runner
+
+
+class Series:
+    """One (variant, builder, cache mode) being measured: an untimed priming build (warm,
+    incremental), then timed rounds. Each round's post-build transform and sample (layers,
+    start time) are taken after its build, outside the timed call: only the build itself is
+    inside `timed` (pytest-benchmark's timing is build_s)."""
+
+    def __init__(self, *, runner: Runner, scenario: Scenario, variant: Variant,
+                 builder: Builder, cache: CacheMode, repeat: int, context: Path,
+                 stack: contextlib.ExitStack) -> None:
+        self.runner, self.scenario, self.variant = runner, scenario, variant
+        self.builder, self.cache, self.repeat = builder, cache, repeat
+        self.context, self.stack = context, stack
+        self.position = Position(scenario=scenario.name, variant=variant.name,
+                                 builder=builder, cache=cache, repetition=0, repeat=repeat)
+        self.blank = Sample(scenario=scenario.name, variant=variant.name, builder=builder,
+                            cache=cache, repetition=0, status=Status.SKIPPED)
+        self.repetition = 0
+        self.built: BuildOutcome | None = None
+        self.build_context = context
+
+    def prime(self) -> bool:
+        """The untimed build that fills the cache; False (samples recorded as failed) if it
+        fails."""
+        if self.cache is CacheMode.COLD:
+            return True
+        runner = self.runner
+        runner.progress(self.position, len(runner.run.samples))  # repetition 0: priming
+        priming = runner.transformed(self.variant, runner.build(
+            self.scenario, self.variant, self.builder, self.context, no_cache=False,
+            tag="prime"))
+        if priming.error:
+            for repetition in range(1, self.repeat + 1):
+                runner.record(replace(self.blank, repetition=repetition, status=Status.FAILED,
+                                      error=f"the untimed priming build failed: "
+                                            f"{priming.error}"))
+            return False
+        return True
+
+    def setup(self) -> None:
+        """Untimed, before each round: the last round's sample, the incremental change."""
+        self.record_built()
+        self.repetition += 1
+        self.runner.progress(replace(self.position, repetition=self.repetition),
+                             len(self.runner.run.samples))
+        if self.cache is CacheMode.INCREMENTAL:
+            self.build_context = self.runner.changed_context(
+                self.scenario, self.context,
+                f"{self.variant.name}-{self.cache}-{self.repetition}", self.stack)
+
+    def timed(self) -> None:
+        self.built = self.runner.build(self.scenario, self.variant, self.builder,
+                                       self.build_context, no_cache=self.cache is CacheMode.COLD,
+                                       tag=f"{self.cache}-{self.repetition}")
+
+    def record_built(self) -> None:
+        if self.built is not None:
+            runner = self.runner
+            runner.record(runner.sample(replace(self.blank, repetition=self.repetition),
+                                        self.scenario, self.variant,
+                                        runner.transformed(self.variant, self.built)))
+            self.built = None
+
+
+def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -> str | None:
+    """Why a build hit less cache than its mode implies, if it did."""
+    if cache is CacheMode.WARM and cached < total:
+        return f"warm build not fully cached: {cached}/{total} steps"
+    expected = steps_before_the_context(variant.dockerfile)
+    if cache is CacheMode.INCREMENTAL and expected is not None and cached < expected:
+        return (f"incremental build cached {cached} step(s); the {expected} before the first "
+                "COPY/ADD of the context should be")
+    return None
