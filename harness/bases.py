@@ -347,11 +347,12 @@ def _local_image(client: docker.DockerClient, reference: str) -> Image | None:
 
 
 def _remove_if_unused(client: docker.DockerClient, image_id: str) -> None:
-    """Drop a superseded base unless images or containers still use it (then `clean` will)."""
+    """Drop a superseded base unless images or containers still use it (then `clean` will).
+    On the containerd image store an image that lost its last tag is gone already."""
     try:
         client.images.remove(image_id)
     except docker.errors.APIError as error:
-        if error.status_code != 409:  # 409: still in use
+        if error.status_code not in (404, 409):  # 409: still in use
             raise
 
 

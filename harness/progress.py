@@ -46,7 +46,7 @@ def run_progress(total: int) -> Iterator[tuple[Progress, Finished]]:
         yield (lambda position, done: None), line
         return
     with Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as bar:
+             TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("starting", total=total)
 
         def show(position: Position, done: int) -> None:

@@ -178,3 +178,23 @@ def test_clean_bases_removes_an_unused_base(docker_client, unique_reference):
     assert remove_bases(docker_client, only=[base]) == ([base], [])
     with pytest.raises(docker.errors.ImageNotFound):
         docker_client.images.get(base)
+
+
+def test_a_changed_imported_base_is_remade_on_either_store(docker_client, unique_reference,
+                                                            tmp_path):
+    """An imported base that loses its tag is gone at once on the containerd store (the
+    removal of the superseded one then answers 404), kept untagged on the classic one."""
+    reference = unique_reference("imported")
+    outcomes = []
+    for content in (b"one\n", b"two\n"):
+        root = tmp_path / content.decode().strip()
+        (root / "etc").mkdir(parents=True)
+        (root / "etc" / "version").write_bytes(content)
+        tarball = tmp_path / f"{root.name}.tar"
+        subprocess.run(["tar", "-C", str(root), "-cf", str(tarball), "."], check=True)
+        (outcome,) = ensure(docker_client, recipe(reference, BaseKind.TAR,
+                                                  {"path": str(tarball)}))
+        outcomes.append(outcome)
+    assert [o.action for o in outcomes] == [Action.BUILT, Action.REBUILT]
+    with pytest.raises(docker.errors.ImageNotFound):
+        docker_client.images.get(outcomes[0].image_id)

@@ -100,7 +100,12 @@ def test_bench_plugin_times_the_runner_builds_and_saves_both_result_files(
     assert docker_client.images.list(filters={"reference": repository}) == []
 
 
-def test_bench_plugin_fails_on_a_claim_that_does_not_hold(tmp_path: Path) -> None:
+def test_bench_plugin_fails_on_a_claim_that_does_not_hold(tmp_path: Path,
+                                                          docker_client: docker.DockerClient
+                                                          ) -> None:
+    if engine.image_store(docker_client.info()) == "containerd":
+        pytest.skip("the false claim is about a legacy --squash variant, which the containerd "
+                    "image store skips")
     done, _ = run_bench(tmp_path, "<", "--quick", "-k", "legacy-cold or expect")
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
