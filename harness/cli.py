@@ -247,7 +247,6 @@ def run_command(args: argparse.Namespace) -> int:
     from harness.progress import run_progress
     from harness.runner import run_scenarios, started_run, unexpected_failures
     from harness.scenario import load_scenarios
-    from harness.store import results_path
 
     scenarios = load_scenarios(args.paths)  # every file checked before anything is built
     options = run_options(args)
@@ -256,9 +255,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise HarnessError("nothing to run: no variant matches the selection")
     signal.signal(signal.SIGTERM, _interrupt)
     with run_progress(total) as (progress, finished), \
-            started_run(scenarios, options, args.out, progress, finished) as runner:
+            started_run(scenarios, options, args.out, progress, finished) as (runner, path):
         run = runner.run
-        path = results_path(args.out, run.run_id)
         try:
             run_scenarios(runner)
         except KeyboardInterrupt:

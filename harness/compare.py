@@ -45,11 +45,11 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any],
             if not before or not after:
                 continue
             threshold = thresholds_pct[metric]
-            result = (compare_timings(before, after, min_effect=threshold / 100)
-                      if not METRIC[metric].exact else compare_exact(before, after))
+            result = (compare_timings(before, after, min_effect=threshold / 100) if timed
+                      else compare_exact(before, after))
             change_pct = (result.ratio - 1) * 100 if result.baseline else 0.0
             significant = result.significant and (
-                METRIC[metric].any_increase or not METRIC[metric].exact
+                timed or METRIC[metric].any_increase
                 or abs(change_pct) > threshold)  # the estimate moves with tar timestamps
             worse = (result.value > result.baseline if METRIC[metric].better is Better.LOWER
                      else result.value < result.baseline)

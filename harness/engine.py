@@ -23,6 +23,7 @@ import docker.constants
 import docker.errors
 import requests.exceptions
 
+from harness import cache_home
 from harness.errors import HarnessError
 from harness.model import Sample
 
@@ -179,8 +180,7 @@ def run_repository(run_id: str) -> str:
 
 
 def ledger_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "harness" / "runs"
+    return cache_home() / "runs"
 
 
 def ledger_path(run_id: str) -> Path:
@@ -313,7 +313,7 @@ def engine_failure(sample: Sample) -> str | None:
     """What is wrong with the engine, when the sample failed for an engine-level reason.
     Only the engine's error line is read, not the build log (a RUN may print anything)."""
     for error in (sample.error, sample.start_error):
-        first = (error or "").splitlines()[0] if error else ""
+        first = error.splitlines()[0] if error else ""
         for words, meaning in ENGINE_FAILURES.items():
             if words in first.lower():
                 return meaning

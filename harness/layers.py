@@ -47,6 +47,7 @@ from typing import IO, cast
 import docker
 import zstandard
 
+from harness import cache_home
 from harness.errors import HarnessError
 from harness.model import ImageLayers, LayerRow, Waste
 
@@ -96,8 +97,7 @@ class LayerFacts:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "harness" / "layers"
+    return cache_home() / "layers"
 
 
 def analyse_image(client: docker.DockerClient, image_ref: str, *, stored_blobs: bool = False,
@@ -113,10 +113,12 @@ def analyse_image(client: docker.DockerClient, image_ref: str, *, stored_blobs: 
     facts = {d: f for d in diff_ids if (f := cache.get(d)) is not None
              and (stored_blobs or not f.compressed_stored)}  # the classic store estimates
     stored: dict[str, int] = {}
+    streamed = False
     for skip_sizes in ({f.tar_bytes for f in facts.values()}, set()):
         missing = set(diff_ids) - set(facts)
-        if not missing and not (stored_blobs and not stored):
+        if not missing and (streamed or not stored_blobs):
             break
+        streamed = True
         try:
             for layer, blob_bytes in stream_layers(client.api.get_image(attrs["Id"]), missing,
                                                    skip_sizes, cache):

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from harness import cache_home
 from harness.engine import (
     HOW_TO_GET_AN_ENGINE,
     EngineUnavailable,
@@ -191,9 +192,8 @@ def dockerd_log() -> Path:
     (the log file is opened by harness, not by the sudo'd dockerd)."""
     if os.geteuid() == 0:
         return DOCKERD_LOG
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
-    base.mkdir(parents=True, exist_ok=True)
-    return base / "dockerd.log"
+    cache_home().mkdir(parents=True, exist_ok=True)
+    return cache_home() / "dockerd.log"
 
 
 def engine_experimental() -> bool:

@@ -184,9 +184,8 @@ def harness_runner(request: pytest.FixtureRequest) -> Iterator[Runner]:
                 if isinstance(item.parent, ScenarioFile)}
     scenarios = list(selected.values())
     with started_run(scenarios, options(config), config.getoption("results_dir"),
-                     progress=lambda position, done: None) as runner:
+                     progress=lambda position, done: None) as (runner, path):
         run = runner.run
-        path = store.results_path(config.getoption("results_dir"), run.run_id)
         config.stash[RUNNER] = runner
         config.stash[RESULTS] = path
         try:

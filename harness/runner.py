@@ -111,9 +111,9 @@ Finished = Callable[[Sample, int], None]
 @contextmanager
 def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Path,
                 progress: Progress, finished: Finished = lambda sample, done: None
-                ) -> Iterator[Runner]:
+                ) -> Iterator[tuple[Runner, Path]]:
     """The run setup `harness run` and the pytest plugin share: a connection, the environment,
-    and a Runner whose run is saved to `results_dir` after every sample."""
+    a Runner whose run is saved after every sample, and the results file it is saved to."""
     store.check_writable(results_dir)
     client = engine.connect()
     run_id = new_run_id()
@@ -125,7 +125,7 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
             path = store.results_path(results_dir, run.run_id)
             yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
-                         finished=finished)
+                         finished=finished), path
     finally:
         client.close()
 

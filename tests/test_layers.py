@@ -6,6 +6,7 @@ import io
 import os
 import tarfile
 
+import pytest
 import zstandard
 
 from harness import layers as layers_module
@@ -13,6 +14,7 @@ from harness.layers import (
     Entry,
     LayerCache,
     LayerFacts,
+    analyse_image,
     analyse_layer,
     image_layers,
     stream_layers,
@@ -225,3 +227,27 @@ def test_compression_work_in_flight_is_bounded(monkeypatch):
     assert len(in_flight) == 21  # 20 full blocks of 4 MiB and the tail
     assert max(in_flight) == layers_module.IN_FLIGHT_BLOCKS < 21
     assert facts.compressed_bytes < 100_000  # zeros: every block was counted
+
+
+class SaveCounter:
+    """An engine that answers inspect and `docker save` for one image, counting saves."""
+
+    def __init__(self, diff_ids, chunks):
+        self.api, self.saves = self, 0
+        self.diff_ids, self.chunks = diff_ids, chunks
+
+    def inspect_image(self, reference):
+        return {"Id": "sha256:" + "e" * 64, "RootFS": {"Layers": self.diff_ids}}
+
+    def get_image(self, image_id):
+        self.saves += 1
+        return iter(self.chunks)
+
+
+@pytest.mark.parametrize("layers", [[], [LAYER_A]])
+def test_the_containerd_store_is_saved_once_per_analysis(tmp_path, layers):
+    engine = SaveCounter([diff_id(layer) for layer in layers],
+                         containerd_save(*[gzip.compress(layer) for layer in layers]))
+    result = analyse_image(engine, "img", stored_blobs=True, cache_dir=tmp_path)
+    assert engine.saves == 1
+    assert result.compressed_stored is bool(layers)
