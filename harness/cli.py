@@ -344,12 +344,15 @@ def compare_command(args: argparse.Namespace) -> int:
                            "cache mode) in common")
     rows = [[f"{c.scenario}/{c.variant}", c.builder, c.cache, c.metric, f"{c.old:.6g}",
              f"{c.new:.6g}", f"{c.change_pct:+.1f} %",
-             "REGRESSION" if c.regression else ("significant" if c.significant else "")]
+             "REGRESSION" if c.regression else c.verdict]
             for c in changes]
     print(tabulate(rows, headers=["variant", "builder", "cache", "metric", "old", "new", "Δ",
                                   "verdict"], tablefmt="github", disable_numparse=True))
     regressions = [c for c in changes if c.regression]
-    print(f"{len(regressions)} regression(s) in {len(changes)} comparison(s)")
+    inconclusive = sum(c.verdict == "inconclusive" for c in changes)
+    print(f"{len(regressions)} regression(s) in {len(changes)} comparison(s)"
+          + (f", {inconclusive} inconclusive (timings too noisy to tell)" if inconclusive
+             else ""))
     return 1 if regressions else 0
 
 

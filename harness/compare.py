@@ -1,7 +1,9 @@
 """`harness compare`: two runs matched by (scenario, variant, builder, cache mode).
 
 A regression is a change for the worse that is both real (significant for timings, any
-difference for deterministic metrics) and beyond the metric's threshold.
+difference for deterministic metrics) and beyond the metric's threshold. Each comparison
+gets a verdict: regression, improvement, unchanged, or, for a timing whose 95 % interval
+of the ratio neither shows a change nor rules one out, inconclusive.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
-from harness.stats import ALPHA, compare_exact, compare_timings
+from harness.stats import ALPHA, compare_exact, compare_timings, holm_rejected
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +27,8 @@ class Change:
     change_pct: float
     significant: bool
     regression: bool
+    verdict: str
+    """regression, improvement, unchanged, or (timings) inconclusive."""
 
 
 def compare_runs(old: dict[str, Any], new: dict[str, Any],
@@ -55,27 +59,25 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any],
                      else result.value < result.baseline)
             if timed and result.p_value is not None:
                 timing_p.append((len(changes), result.p_value))
+            changed = significant and abs(change_pct) > threshold
+            within = timed and result.ci_low is not None and result.ci_high is not None and (
+                1 - threshold / 100 <= result.ci_low and result.ci_high <= 1 + threshold / 100)
             changes.append(Change(
                 scenario=key[0], variant=key[1], builder=key[2], cache=key[3], metric=metric,
                 old=result.baseline, new=result.value, change_pct=change_pct,
-                significant=significant,
-                regression=significant and worse and abs(change_pct) > threshold))
+                significant=significant, regression=changed and worse,
+                verdict=_verdict(changed, worse, timed, within)))
     for index in holm_rejected(timing_p, ALPHA, keep=False):
-        changes[index] = replace(changes[index], significant=False, regression=False)
+        changes[index] = replace(
+            changes[index], significant=False, regression=False,
+            verdict="unchanged" if changes[index].verdict == "unchanged" else "inconclusive")
     return changes
 
 
-def holm_rejected(p_values: list[tuple[int, float]], alpha: float, *,
-                  keep: bool = True) -> list[int]:
-    """Holm-Bonferroni: the ids whose p-value stays significant (keep) or not (keep=False)
-    when m tests are run: the k-th smallest p must be below alpha / (m - k)."""
-    ordered = sorted(p_values, key=lambda item: item[1])
-    passing: set[int] = set()
-    for rank, (identity, p_value) in enumerate(ordered):
-        if p_value >= alpha / (len(ordered) - rank):
-            break
-        passing.add(identity)
-    return [i for i, _ in p_values if (i in passing) == keep]
+def _verdict(changed: bool, worse: bool, timed: bool, within_threshold: bool) -> str:
+    if changed:
+        return "regression" if worse else "improvement"
+    return "unchanged" if not timed or within_threshold else "inconclusive"
 
 
 def parse_thresholds(texts: list[str]) -> dict[str, float]:

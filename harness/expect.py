@@ -158,6 +158,9 @@ class Verdict:
     """The variant this claim says fails to build (`V.status == failed`), if any."""
     predicted_start_failure: str | None = None
     """The variant this claim says fails to start (`V.start_status == failed`), if any."""
+    skipped: str | None = None
+    """Why no group could judge the claim: a variant it names was skipped in every group
+    (e.g. legacy --squash on an engine without experimental mode); fails nothing."""
 
 
 S = TypeVar("S", bound="SampleLike")
@@ -178,6 +181,8 @@ class SampleLike(Protocol):
     def status(self) -> str: ...
     @property
     def start_status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
 
 
 def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict:
@@ -186,9 +191,12 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
                      if (not expectation.cache or s.cache in expectation.cache)
                      and (not expectation.builders or s.builder in expectation.builders)})
     values = []
+    skip_reasons = []
     for builder, cache in groups:
         in_group = [s for s in samples if (str(s.builder), str(s.cache)) == (builder, cache)]
         if any(_not_measured(name, in_group) for name in variants_named(expectation)):
+            skip_reasons += [s.error for s in in_group if str(s.status) == "skipped"
+                             and s.variant in variants_named(expectation) and s.error]
             continue  # e.g. legacy --squash with BuildKit, or deselected: nothing to compare
         left = _value(expectation.left, in_group)
         right = _value(expectation.right, in_group)
@@ -197,15 +205,18 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
         if holds is not None and _timing_between_variants(expectation):
             group = _three_way(expectation, in_group, group)
         values.append(group)
+    skipped = None if values or not skip_reasons else "; ".join(dict.fromkeys(skip_reasons))
     passed = bool(values) and all(v.holds for v in values)
-    failed = not values or any((v.holds is None and not v.inconclusive) or v.holds is False
-                               for v in values)
-    inconclusive = not passed and not failed
+    failed = not skipped and (not values or any(
+        (v.holds is None and not v.inconclusive) or v.holds is False for v in values))
+    inconclusive = not passed and not failed and not skipped
     return Verdict(expr=expectation.expr, passed=passed, known_false=expectation.known_false,
-                   as_expected=inconclusive or (failed if expectation.known_false else passed),
+                   as_expected=bool(skipped) or inconclusive or (
+                       failed if expectation.known_false else passed),
                    inconclusive=inconclusive, note=expectation.note, values=values,
                    predicted_failure=predicted_failure(expectation),
-                   predicted_start_failure=predicted_failure(expectation, "start_status"))
+                   predicted_start_failure=predicted_failure(expectation, "start_status"),
+                   skipped=skipped)
 
 
 MIN_TIMED = 3
@@ -257,7 +268,7 @@ def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) ->
     rather than failed."""
     measured = {s.variant for s in samples}
     verdicts = [evaluate(e, samples) for e in expectations if variants_named(e) <= measured]
-    return [v for v in verdicts if v.values]
+    return [v for v in verdicts if v.values or v.skipped]
 
 
 def variants_named(expectation: Expectation) -> set[str]:

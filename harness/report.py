@@ -229,6 +229,8 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
 
 
 def claim_mark(expectation: dict[str, Any]) -> str:
+    if expectation.get("skipped"):
+        return f"– skipped: {expectation['skipped']}"
     if expectation.get("inconclusive"):
         return "? inconclusive"
     if expectation["known_false"]:
@@ -297,6 +299,8 @@ def _key_numbers(claim: dict[str, Any], expectation: Expectation) -> str:
 
     shown = [(v["group"], f"{side(v['left'], expectation.left)} vs "
                           f"{side(v['right'], expectation.right)}") for v in claim["values"]]
+    if not shown:
+        return "-"
     if len({text for _, text in shown}) == 1:
         return f"{shown[0][1]} (all {len(shown)} groups)" if len(shown) > 1 else \
             f"{shown[0][0]}: {shown[0][1]}"

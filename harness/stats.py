@@ -139,3 +139,16 @@ def bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
         n_resamples=RESAMPLES, method="percentile", vectorized=True,
         random_state=np.random.default_rng(seed)).confidence_interval
     return float(interval.low), float(interval.high)
+
+
+def holm_rejected(p_values: list[tuple[int, float]], alpha: float, *,
+                  keep: bool = True) -> list[int]:
+    """Holm-Bonferroni: the ids whose p-value stays significant (keep) or not (keep=False)
+    when m tests are run: the k-th smallest p must be below alpha / (m - k)."""
+    ordered = sorted(p_values, key=lambda item: item[1])
+    passing: set[int] = set()
+    for rank, (identity, p_value) in enumerate(ordered):
+        if p_value >= alpha / (len(ordered) - rank):
+            break
+        passing.add(identity)
+    return [i for i, _ in p_values if (i in passing) == keep]

@@ -4,14 +4,18 @@ A series is one metric of one (scenario, variant, builder, cache mode) on one ma
 environment fingerprint): runs of different machines are never mixed. For each series:
 
 - the latest run against the window of previous runs: timings change when the latest
-  median leaves the window's 99.9 % prediction interval (Student's t, centred on the
-  median, spread the larger of the scaled MAD and the standard deviation) and moves beyond
-  the threshold; sizes, waste and layers when they move by more than a floor of
-  SIZE_FLOOR_BYTES (one layer, for layers) over the previous run; the compressed size
-  beyond its threshold (tar timestamps move the estimate by a few bytes);
+  median is an outlier of the window (Student's t prediction, centred on the median, spread
+  the larger of the scaled MAD and the standard deviation) and moves beyond the threshold;
+  sizes, waste and layers when they move by more than a floor of SIZE_FLOOR_BYTES (one
+  layer, for layers) over the previous run; the compressed size beyond its threshold (tar
+  timestamps move the estimate by a few bytes);
 - a step change anywhere in the history (as asv does): the split into two levels that best
   explains the series, reported when the levels differ beyond the threshold (and, for
   timings, significantly, with at least 3 runs each).
+
+Every timing test of a report (each series' latest run and its step) is one family,
+corrected with Holm-Bonferroni at FAMILY_ALPHA: a hundred series tested every night would
+otherwise raise a false alarm most weeks.
 
 Each change has a direction by the metric's own (smaller is better for all but cache hits).
 The gate (`--fail-on-regression`) fails only on a regression that appears in the newest
@@ -34,11 +38,11 @@ from scipy import stats as scipy_stats
 from harness import store
 from harness.errors import HarnessError
 from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
+from harness.stats import holm_rejected
 
-STEP_ALPHA = 0.001
-"""A step's two levels must differ at this level (one-sided Mann-Whitney U)."""
-PREDICTION = 0.999
-"""One-sided level of the prediction interval the latest run must leave to be flagged."""
+FAMILY_ALPHA = 0.01
+"""Family-wise error rate of a report's timing tests (Holm-Bonferroni): about one false
+alarm in a hundred nightly reports of unchanged code."""
 DEFAULT_WINDOW = 10
 SIZE_FLOOR_BYTES = 1024
 """Byte metrics move by more than this to count as a change: real changes of a layer are
@@ -99,7 +103,8 @@ def history(directory: Path, warn: Callable[[str], None] = lambda message: None
 def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
            thresholds_pct: dict[str, float] | None = None) -> list[Finding]:
     limits = thresholds_pct or default_thresholds_pct()
-    findings: list[Finding] = []
+    candidates: list[Finding | None] = []  # one per test; None: the test found no change
+    timing_p: list[tuple[int, float]] = []  # (index in candidates, p-value)
     for key, series in frame.groupby(SERIES_KEYS, sort=False):
         values = series["value"].tolist()
         runs, dates = series["run_id"].tolist(), series["started_at"].tolist()
@@ -108,21 +113,41 @@ def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
         name = "/".join(str(part) for part in key[1:5]) + f" [{key[0]}]"
         metric = str(key[5])
         threshold = limits[metric] / 100
-        changes = []
         latest = _latest(values[-(window + 1):], metric, threshold)
-        if latest:
-            changes.append(("latest", len(values) - 1, *latest))
         step = _step(values, metric, threshold)
-        if step and not (latest and step[0] == len(values) - 1):  # not the same change twice
-            changes.append(("step", *step))
-        for kind, index, before, after in changes:
+        if latest and step and step.index == len(values) - 1 and step.change:
+            step = None  # the same change twice
+        for kind, test in (("latest", latest), ("step", step)):
+            if test is None:
+                continue
+            if test.p_value is not None:
+                timing_p.append((len(candidates), test.p_value))
+            if not test.change:
+                candidates.append(None)
+                continue
+            index = len(values) - 1 if kind == "latest" else test.index
             higher_is_better = METRIC[metric].better is Better.HIGHER
-            findings.append(Finding(
-                series=name, metric=metric, kind=kind, run_id=runs[index], before=before,
-                after=after, change_pct=(after / before - 1) * 100 if before else math.inf,
-                regression=(after < before) if higher_is_better else (after > before),
+            candidates.append(Finding(
+                series=name, metric=metric, kind=kind, run_id=runs[index], before=test.before,
+                after=test.after,
+                change_pct=(test.after / test.before - 1) * 100 if test.before else math.inf,
+                regression=((test.after < test.before) if higher_is_better
+                            else (test.after > test.before)),
                 started_at=str(dates[index]), new=index == len(values) - 1))
-    return findings
+    noise = set(holm_rejected(timing_p, FAMILY_ALPHA, keep=False))
+    return [f for i, f in enumerate(candidates) if f is not None and i not in noise]
+
+
+@dataclass(frozen=True)
+class _Test:
+    index: int
+    """The run where the change shows."""
+    before: float
+    after: float
+    change: bool
+    """Moved beyond the floor or threshold (for timings, before the family's correction)."""
+    p_value: float | None = None
+    """For timings: the test's p-value, corrected across the report by Holm."""
 
 
 def gate(findings: list[Finding]) -> list[Finding]:
@@ -138,30 +163,28 @@ def _changed(before: float, after: float, metric: str, threshold: float) -> bool
     return abs(after - before) > abs(before) * threshold
 
 
-def _latest(values: list[float], metric: str, threshold: float) -> tuple[float, float] | None:
-    """(reference, latest) when the latest run moved: exact metrics against the previous run,
-    timings beyond both the window's noise and the threshold."""
+def _latest(values: list[float], metric: str, threshold: float) -> _Test | None:
+    """The latest run against the window: exact metrics against the previous run, timings
+    against the window's centre and noise (too little history: no test)."""
     previous, latest = values[:-1], values[-1]
+    last = len(values) - 1
     if METRIC[metric].exact:
-        return (previous[-1], latest) if _changed(previous[-1], latest, metric, threshold) \
-            else None
+        return _Test(last, previous[-1], latest, _changed(previous[-1], latest, metric,
+                                                          threshold))
     if len(previous) < 3:
-        return None  # too little history to know the noise
+        return None
     center = statistics.median(previous)
     mad = statistics.median(abs(v - center) for v in previous) * 1.4826
     noise = max(mad, statistics.stdev(previous))  # robust, but never below the sample spread
     n = len(previous)
-    margin = scipy_stats.t.ppf(PREDICTION, n - 1) * noise * math.sqrt(1 + 1 / n)
-    if abs(latest - center) > margin and abs(latest - center) > center * threshold:
-        return center, latest
-    return None
+    spread = noise * math.sqrt(1 + 1 / n)
+    p_value = float(2 * scipy_stats.t.sf(abs(latest - center) / spread, n - 1)) if spread \
+        else (0.0 if latest != center else 1.0)
+    return _Test(last, center, latest, abs(latest - center) > center * threshold, p_value)
 
 
-def _step(values: list[float], metric: str,
-          threshold: float) -> tuple[int, float, float] | None:
-    """The best split into two levels, when the levels are clearly apart."""
-    if len(values) < 4 and not METRIC[metric].exact:
-        return None
+def _step(values: list[float], metric: str, threshold: float) -> _Test | None:
+    """The best split into two levels; timings need at least 3 runs a side to be tested."""
     best: tuple[float, int] | None = None
     for split in range(1, len(values)):
         left, right = values[:split], values[split:]
@@ -173,11 +196,11 @@ def _step(values: list[float], metric: str,
     left, right = values[:split], values[split:]
     before, after = statistics.median(left), statistics.median(right)
     if METRIC[metric].exact:
-        return (split, before, after) if _changed(before, after, metric, threshold) else None
-    moved = abs(after - before) > before * threshold
-    apart = len(left) >= 3 and len(right) >= 3 and scipy_stats.mannwhitneyu(
-        left, right, alternative="two-sided").pvalue < STEP_ALPHA
-    return (split, before, after) if moved and apart else None
+        return _Test(split, before, after, _changed(before, after, metric, threshold))
+    if len(left) < 3 or len(right) < 3:
+        return None
+    p_value = float(scipy_stats.mannwhitneyu(left, right, alternative="two-sided").pvalue)
+    return _Test(split, before, after, abs(after - before) > before * threshold, p_value)
 
 
 def _squared_error(values: list[float]) -> float:

@@ -4,7 +4,8 @@ import random
 
 import pytest
 
-from harness.compare import compare_runs, holm_rejected, parse_thresholds
+from harness.compare import compare_runs, parse_thresholds
+from harness.stats import holm_rejected
 
 from .test_report import document, sample
 
@@ -83,3 +84,20 @@ def test_many_a_a_comparisons_call_nothing_significant():
                          for g in range(20) for r in range(1, 6)])
     changes = compare_runs(run(), run(), parse_thresholds(["build_s=1"]))
     assert [c for c in changes if c.metric == "build_s" and c.significant] == []
+
+
+def verdicts(old, new):
+    return {c.metric: c.verdict for c in compare_runs(old, new, parse_thresholds([]))}
+
+
+def test_timing_comparisons_are_three_way():
+    tight = [1.0, 1.01, 0.99, 1.005, 0.995]
+    steady = document([sample("base", r, t, 2_000_000) for r, t in enumerate(tight, 1)])
+    assert verdicts(steady, steady)["build_s"] == "unchanged"  # interval within ±10 %
+    slower = document([sample("base", r, t * 1.5, 2_000_000) for r, t in enumerate(tight, 1)])
+    assert verdicts(steady, slower)["build_s"] == "regression"
+    assert verdicts(slower, steady)["build_s"] == "improvement"
+    wild = document([sample("base", r, t, 2_000_000)
+                     for r, t in enumerate([0.6, 1.0, 1.5, 0.8, 1.3], 1)])
+    assert verdicts(steady, wild)["build_s"] == "inconclusive"  # neither shown nor ruled out
+    assert verdicts(steady, wild)["size_bytes"] == "unchanged"  # exact metrics: two-way

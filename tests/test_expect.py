@@ -1,7 +1,10 @@
+from dataclasses import asdict, replace
+
 import pytest
 
-from harness.expect import evaluate, parse, predicted_failure
+from harness.expect import evaluate, judge, parse, predicted_failure
 from harness.model import Builder, CacheMode, Sample, Status
+from harness.report import findings_table, verdict_lines
 
 VARIANTS = ("small", "big", "broken")
 
@@ -113,6 +116,26 @@ def test_groups_where_a_variant_was_skipped_are_left_out():
     assert verdict.passed and [v.group for v in verdict.values] == ["legacy/cold"]
     only_skipped = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples[2:])
     assert not only_skipped.passed and only_skipped.values == []
+
+
+def test_a_claim_whose_variant_was_skipped_everywhere_is_skipped_with_the_reason():
+    reason = "the engine is not in experimental mode, which --squash needs"
+    samples = [sample("small", None, status=Status.SKIPPED), sample("big", 20),
+               sample("small", None, builder=Builder.BUILDKIT, status=Status.SKIPPED),
+               sample("big", 20, builder=Builder.BUILDKIT)]
+    samples[0] = replace(samples[0], error=reason)
+    samples[2] = replace(samples[2], error="BuildKit has no --squash")
+    verdict = evaluate(parse("small.size_bytes < big.size_bytes", VARIANTS), samples)
+    assert verdict.skipped == f"BuildKit has no --squash; {reason}"
+    assert verdict.as_expected and not verdict.passed and not verdict.inconclusive
+    assert judge([parse("small.size_bytes < big.size_bytes", VARIANTS)], samples) == [verdict]
+    document = {"expectations": [{"scenario": "s", **asdict(verdict)}]}
+    assert verdict_lines(document)[0].startswith(
+        "– skipped: BuildKit has no --squash; the engine is not in experimental mode")
+    document |= {"scenarios": [{"name": "s", "variants": dict.fromkeys(VARIANTS)}],
+                 "run_id": "r", "started_at": "2026-11-29", "environment": {}, "samples": []}
+    assert "| – skipped: BuildKit has no --squash; the engine is not in experimental mode" \
+        in findings_table(document)
 
 
 def test_groups_where_a_variant_was_not_measured_are_left_out():

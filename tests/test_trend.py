@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 
+from harness import trend
 from harness.trend import detect, gate, history, markdown_summary
 
 from .helpers import REAL_RESULTS
@@ -27,9 +28,16 @@ def noisy(n, center=10.0, seed=1):
     return [generator.gauss(center, 0.4) for _ in range(n)]
 
 
-def test_a_flat_noisy_history_flags_nothing():
-    for seed in range(10):
-        assert detect(series(noisy(20, seed=seed))) == []
+def test_a_hundred_flat_noisy_series_flag_nothing_as_one_corrected_family():
+    frame = pd.concat([series(noisy(20, seed=seed)).assign(variant=f"v{seed}")
+                       for seed in range(100)])
+    assert detect(frame) == []
+    uncorrected = [
+        test.p_value for seed in range(100) for test in (
+            trend._latest(noisy(20, seed=seed)[-11:], "build_s", 0.1),
+            trend._step(noisy(20, seed=seed), "build_s", 0.1))
+        if test and test.p_value is not None and test.p_value < trend.FAMILY_ALPHA]
+    assert len(uncorrected) > 5  # what each test alone at 1 % would call a change
 
 
 def test_a_15_percent_step_is_flagged_at_the_run_it_starts():
