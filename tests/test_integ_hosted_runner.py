@@ -82,3 +82,59 @@ def test_a_quick_run_works_as_that_user(runner_user, tmp_path):
     (results,) = (folder / "out").glob("*.json")
     assert results.stat().st_uid != 0
     assert "[2/2] tiny/one legacy warm rep 1" in done.stderr  # the CI log's lines
+
+
+NIGHTLY_TINY = """\
+bases:
+  harness-test/bb:1:
+    scratch: {files: {/bin/busybox: /bin/busybox}}
+repeat: 1
+builders: [legacy]
+run: {command: ["/bin/busybox", "true"], start_repeat: 1}
+variants:
+  one: {dockerfile: "FROM harness-test/bb:1\\nCOPY f /f\\n"}
+  two: {dockerfile: "FROM harness-test/bb:1\\nCOPY f /f\\nCOPY g /g\\n"}
+"""
+
+
+def test_four_nights_of_the_nightly_rehearsed_as_that_user(runner_user):
+    """scripts/nightly rehearse, the workflow's own steps (two shards, merge, the history
+    branch on a bare remote, the trend gate): green, green, red on a planted +1 MiB, green."""
+    home = Path(f"/home/{USER}")
+    checkout, remote, tiny = home / "nightly-src", home / "nightly-remote.git", home / "tiny"
+    for folder in (checkout, remote, tiny):
+        shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(
+        ".git", ".nox", "results", "__pycache__", "*.egg-info", "build", "artifacts"))
+    tiny.mkdir()
+    as_root("chown", "-R", f"{USER}:{USER}", str(checkout), str(tiny))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
+    for command in (["git", "init", "-q", "--bare", str(remote)], ["git", "init", "-q"],
+                    ["git", "add", "-A"], [*git, "commit", "-q", "-m", "source"],
+                    ["git", "remote", "add", "origin", str(remote)],
+                    ["git", "push", "-q", "origin", "HEAD:refs/heads/main"]):
+        done = as_user(*command, cwd=checkout)
+        assert done.returncode == 0, done.stderr
+
+    def night(number: int, extra_bytes: int) -> subprocess.CompletedProcess[str]:
+        (tiny / "tiny.yaml").write_text(
+            NIGHTLY_TINY + f'files: {{f: "x\\n", g: "{"y" * (1 + extra_bytes)}"}}\n')
+        return as_user("env", f"PYTHON={runner_user / 'python'}", f"BENCH_SCENARIOS={tiny}",
+                       f"NIGHTLY_ID=night{number}", "scripts/nightly", "rehearse",
+                       cwd=checkout)
+
+    for number, extra, green in ((1, 0, True), (2, 0, True), (3, 1 << 20, False),
+                                 (4, 1 << 20, True)):
+        done = night(number, extra)
+        log = done.stdout + done.stderr
+        assert (done.returncode == 0) == green, f"night {number}:\n{log[-3000:]}"
+        if number == 3:
+            regressions = log.split("## New regressions")[1].split("##")[0]
+            assert "tiny/two/legacy/cold" in regressions and "| size_bytes |" in regressions
+            assert "tiny/one" not in regressions
+        if number == 4:
+            assert "No new regression." in log
+            assert "tiny/two/legacy/cold" in log.split("## Known changes (not failing)")[1]
+    kept = as_user("git", "--git-dir", str(remote), "ls-tree", "--name-only",
+                   "bench-history", "results/")
+    assert kept.stdout.split() == [f"results/nightly-night{n}.json" for n in range(1, 5)]
