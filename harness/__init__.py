@@ -14,3 +14,9 @@ def cache_home() -> Path:
     """Where harness keeps what outlives a run (layer facts, run ledgers, a user's dockerd
     log): $XDG_CACHE_HOME/harness, else ~/.cache/harness."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "harness"
+
+
+def state_home() -> Path:
+    """Where harness keeps state of what it started (a local registry): $XDG_STATE_HOME/harness,
+    else ~/.local/state/harness."""
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "harness"

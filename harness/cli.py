@@ -18,6 +18,7 @@ from harness import __version__
 from harness.errors import HarnessError
 from harness.matrix import parse_shard
 from harness.model import Builder, CacheMode, Order, RunOptions
+from harness.registry import DEFAULT_PORT as DEFAULT_REGISTRY_PORT
 
 if TYPE_CHECKING:
     pass
@@ -62,6 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
         "down", help="stop a flavour's engine and remove its bridge and rules")
     engine_down.add_argument("--flavor", required=True, choices=FLAVOR_NAMES)
     engine_down.set_defaults(handler=engine_down_command)
+
+    registry = commands.add_parser(
+        "registry", help="a local registry for measuring push and pull (`run --registry`)")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True,
+                                                metavar="ACTION")
+    registry_up = registry_commands.add_parser(
+        "up", help="start Debian's docker-registry on 127.0.0.1 (fetched if missing); the last "
+                   "line printed is `export HARNESS_REGISTRY=127.0.0.1:PORT`")
+    registry_up.add_argument("--port", type=positive_int, default=DEFAULT_REGISTRY_PORT,
+                             help=f"default {DEFAULT_REGISTRY_PORT}")
+    registry_up.set_defaults(handler=registry_up_command)
+    registry_down = registry_commands.add_parser(
+        "down", help="stop the registry `registry up` started and delete its storage")
+    registry_down.set_defaults(handler=registry_down_command)
 
     doctor = commands.add_parser("doctor", help="check what this engine can do for harness")
     doctor.add_argument("--json", action="store_true", help="print the facts as JSON")
@@ -109,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "of the engine and builder versions, storage, kernel, cores)")
     run.add_argument("--json", action="store_true",
                      help="print the final summary (statistics per group, claims) as JSON")
+    run.add_argument("--registry", metavar="HOST:PORT",
+                     help="measure push and pull of cold builds on this plain-HTTP registry "
+                          "(default: $HARNESS_REGISTRY; scenarios with `registry: true` start "
+                          "`harness registry up`'s when none is given)")
     run.add_argument("--allow-concurrent", action="store_true",
                      help="run even while another harness run uses the engine (its warm "
                           "samples and yours may then miss the cache)")
@@ -187,6 +206,25 @@ def engine_down_command(args: argparse.Namespace) -> int:
     flavor_down(FLAVORS[args.flavor], log=engine_log)
     engine_log(f"{args.flavor} is down")
     return 0
+
+
+def registry_up_command(args: argparse.Namespace) -> int:
+    from harness.registry import registry_up
+
+    registry = registry_up(args.port, log=registry_log)
+    print(f"export HARNESS_REGISTRY={registry.address}")
+    return 0
+
+
+def registry_down_command(args: argparse.Namespace) -> int:
+    from harness.registry import registry_down
+
+    registry_down(log=registry_log)
+    return 0
+
+
+def registry_log(message: str) -> None:
+    print(f"registry: {message}", file=sys.stderr, flush=True)
 
 
 def engine_log(message: str) -> None:
@@ -294,7 +332,7 @@ def run_options(args: argparse.Namespace) -> RunOptions:
         repeat=args.repeat, select=args.select, keep_images=args.keep_images, shard=args.shard,
         builders=tuple(Builder(b) for b in args.builder) if args.builder else None,
         buildx_builder=args.buildx_builder, allow_concurrent=args.allow_concurrent,
-        order=Order(args.order), seed=args.seed, machine=args.machine)
+        order=Order(args.order), seed=args.seed, machine=args.machine, registry=args.registry)
 
 
 def _interrupt(signum: int, frame: object) -> None:

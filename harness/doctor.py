@@ -7,6 +7,7 @@ from version numbers: a builder counts as available only if a build with it succ
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import tempfile
 import urllib.error
@@ -53,6 +54,9 @@ class Facts:
     buildx_version: str | None = None
     squash: Check | None = None
     registry: Check | None = None
+    """A public registry (bases with `pull: true`)."""
+    push_registry: Check | None = None
+    """Where push and pull are measured: $HARNESS_REGISTRY, else `harness registry up`'s."""
     data_root: str | None = None
     free_disk_bytes: int | None = None
 
@@ -76,7 +80,8 @@ def collect_facts() -> Facts:
         client = engine.connect()
     except engine.EngineUnavailable as error:
         return Facts(docker_host=host, reachable=Check(ok=False, detail=error.reason),
-                     buildx_version=engine.buildx_version(), registry=probe_registry())
+                     buildx_version=engine.buildx_version(), registry=probe_registry(),
+                     push_registry=push_registry())
     try:
         version = client.version()
         info = client.info()
@@ -107,6 +112,7 @@ def collect_facts() -> Facts:
         buildx_version=buildx_version,
         squash=squash,
         registry=probe_registry(),
+        push_registry=push_registry(),
         data_root=data_root,
         free_disk_bytes=local_free_bytes(host, data_root),
     )
@@ -135,6 +141,19 @@ def probe_registry(url: str = REGISTRY_URL, timeout_s: float = REGISTRY_TIMEOUT_
         reason = getattr(error, "reason", error)
         return Check(ok=False, detail=f"{url}: {reason}")
     return Check(ok=True, detail=url)
+
+
+def push_registry() -> Check:
+    from harness.registry import answers, local_registry
+
+    address = os.environ.get("HARNESS_REGISTRY")
+    if address:
+        ok = answers(address)
+        return Check(ok=ok, detail=f"{address} ($HARNESS_REGISTRY)"
+                     + ("" if ok else ": /v2/ does not answer"))
+    local = local_registry()
+    return Check(ok=True, detail=f"{local.address} (harness registry up)") if local else \
+        Check(ok=False, detail="none: `harness registry up` starts one")
 
 
 def local_free_bytes(host: str, data_root: str | None) -> int | None:
@@ -199,6 +218,7 @@ def render(facts: Facts, found: list[Problem]) -> str:
             f"squash          {mark(facts.squash)}",
             f"registry        {mark(facts.registry)}"
             + ("" if facts.registry and facts.registry.ok else " — bases are built locally"),
+            f"push and pull   {_detail(facts.push_registry)}",
             f"disk            {disk}",
         ]
     for problem in found:
@@ -206,6 +226,12 @@ def render(facts: Facts, found: list[Problem]) -> str:
         lines.append(f"{kind}: {problem.what}\n  what to do: {problem.fix}")
     lines.append("builds can run" if not any(p.blocking for p in found) else "builds cannot run")
     return "\n".join(lines)
+
+
+def _detail(check: Check | None) -> str:
+    if check is None:
+        return "?"
+    return ("✓ " if check.ok else "✗ ") + check.detail
 
 
 def _gib(size_bytes: int) -> str:

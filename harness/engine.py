@@ -187,11 +187,14 @@ def ledger_path(run_id: str) -> Path:
     return ledger_dir() / f"{run_id}.ids"
 
 
-def note_leftovers(ledger: Path, images: Sequence[str], containers: Sequence[str] = ()) -> None:
+def note_leftovers(ledger: Path, images: Sequence[str], containers: Sequence[str] = (),
+                   tags: Sequence[str] = ()) -> None:
     """Add what a run made that no tag or label finds to its ledger, so cleanup finds it
     whatever stops the run: the legacy builder's step images (with --squash nothing tagged
-    keeps them), and the step container and images of a build the engine died under."""
-    lines = [f"container {c}\n" for c in containers] + [f"image {i}\n" for i in images]
+    keeps them), the step container and images of a build the engine died under, and the
+    tags of pushed and pulled images (in a registry's name, not the run's repository)."""
+    lines = ([f"container {c}\n" for c in containers] + [f"tag {t}\n" for t in tags]
+             + [f"image {i}\n" for i in images])
     if lines:
         ledger.parent.mkdir(parents=True, exist_ok=True)
         with ledger.open("a") as file:
@@ -219,6 +222,10 @@ def remove_run(client: docker.DockerClient, run_id: str | None = None) -> int:
                 if kind == "container":
                     with contextlib.suppress(docker.errors.NotFound):
                         client.api.remove_container(object_id, force=True)
+                        removed += 1
+                elif kind == "tag":
+                    with contextlib.suppress(docker.errors.NotFound):
+                        client.images.remove(object_id)
                         removed += 1
             for kind, object_id in reversed(entries):  # children first
                 if kind == "image":

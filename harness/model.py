@@ -123,6 +123,15 @@ METRICS: tuple[Metric, ...] = (
     Metric(name="base_layer_count", unit="layers", exact=True),
     Metric(name="steps_total", unit="steps", exact=True),
     Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True),
+    # distribution, with a registry (harness.distribute): blob sizes are exact
+    Metric(name="push_s", unit="s", exact=False, threshold_pct=10.0),
+    Metric(name="pull_s", unit="s", exact=False, threshold_pct=10.0),
+    Metric(name="push_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
+           charted=True),
+    Metric(name="push_after_baseline_bytes", unit="bytes", exact=True, threshold_pct=1.0,
+           any_increase=True),
+    Metric(name="pull_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
+           charted=True),
 )
 METRIC: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 COMPARED: tuple[str, ...] = tuple(m.name for m in METRICS if m.threshold_pct is not None)
@@ -220,6 +229,9 @@ class Scenario:
     expect: tuple[Expectation, ...]
     secret_build_args: frozenset[str] = frozenset()
     quick: Quick = Quick()
+    registry: bool = False
+    """Measures push and pull (harness.distribute): needs a registry, which `harness run`
+    starts (`harness registry up`) when none is given."""
 
 
 # ---------------------------------------------------------------------------- measurements
@@ -315,10 +327,12 @@ class Sample:
     base_size_bytes: int | None = None
     base_layer_count: int | None = None
     compressed_bytes: int | None = None
-    """Sum of the layers' compressed sizes: stored blob sizes where the image store keeps
-    layers compressed (containerd), else an estimate (gzip -6 of each layer tar)."""
+    """Sum of the layers' compressed sizes: with a registry, the pushed manifest's blob
+    sizes; else stored blob sizes where the image store keeps layers compressed
+    (containerd), else an estimate (gzip -6 of each layer tar)."""
     compressed_stored: bool | None = None
-    """Whether compressed_bytes is stored blob sizes (True) or the gzip -6 estimate (False)."""
+    """Whether compressed_bytes is real blob sizes (True: the registry's or the image
+    store's) or the gzip -6 estimate (False)."""
     wasted_bytes: int | None = None
     """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
     start_s: float | None = None
@@ -326,6 +340,19 @@ class Sample:
     start_samples_s: list[float] = field(default_factory=list)
     start_status: Status = Status.SKIPPED
     start_error: str | None = None
+    push_s: float | None = None
+    """With a registry, cold builds only (harness.distribute): the `docker push` of the image
+    to a repository that holds its base."""
+    push_bytes: int | None = None
+    """The blobs that push uploaded (layers the CLI reported Pushed, config, manifest)."""
+    push_after_baseline_bytes: int | None = None
+    """The bytes of the image's blobs that the scenario's baseline image does not have."""
+    pull_s: float | None = None
+    """The `docker pull` of the image after removing it locally (base layers kept)."""
+    pull_bytes: int | None = None
+    """What that pull fetched: manifest, config and the layers not already there."""
+    distribution_error: str | None = None
+    """Why the push or pull could not be measured (the build's own figures stand)."""
     cache_warning: str | None = None
     """Set when the build hit less cache than its mode implies (a warm build not fully
     cached, an incremental one missing steps before the change): another run on the engine,
@@ -370,6 +397,9 @@ class RunOptions:
     """With interleaved order: shuffle each turn's order of variants with this seed."""
     machine: str | None = None
     """The machine key trends keep runs apart by, instead of the computed fingerprint."""
+    registry: str | None = None
+    """HOST:PORT of a plain-HTTP registry on this host (`harness registry up`): push and
+    pull are measured there (harness.distribute)."""
 
 
 @dataclass(kw_only=True)

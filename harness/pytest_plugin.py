@@ -47,6 +47,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "as `harness run --shard` (join with `harness merge`)")
     group.addoption("--machine", metavar="KEY",
                     help="the machine key trends keep runs apart by (default: a fingerprint)")
+    group.addoption("--registry", metavar="HOST:PORT",
+                    help="measure push and pull on this registry, as `harness run --registry`")
     group.addoption("--allow-concurrent", action="store_true",
                     help="run even while another harness run uses the engine")
     group.addoption("--buildx-builder", metavar="NAME",
@@ -64,6 +66,7 @@ def options(config: pytest.Config) -> RunOptions:
                        buildx_builder=config.getoption("buildx_builder"),
                        allow_concurrent=config.getoption("allow_concurrent"),
                        machine=config.getoption("machine"),
+                       registry=config.getoption("registry"),
                        order=Order.SEQUENTIAL)  # a benchmark's rounds run in a row
 
 

@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import docker
 import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from harness import engine, expect, store
+from harness import distribute, engine, expect, registry, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
@@ -117,6 +118,7 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
     store.check_writable(results_dir)
     client = engine.connect()
     run_id = new_run_id()
+    options, registry_missing = registry.for_run(options, scenarios)
     try:
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
                 f"run {run_id}"):
@@ -124,8 +126,10 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
                       environment=collect_environment(
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
             path = store.results_path(results_dir, run.run_id)
-            yield Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
-                         finished=finished), path
+            runner = Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
+                            finished=finished)
+            runner.registry_missing = registry_missing
+            yield runner, path
     finally:
         client.close()
 
@@ -181,6 +185,10 @@ class Runner:
                                for variant in scenario.variants.values()
                                for name in scenario.secret_build_args
                                if variant.build_args.get(name)}, key=len, reverse=True)
+        self.registry_missing: str | None = None
+        """Why a `registry: true` scenario has no registry (its samples are skipped)."""
+        self.pushed: dict[tuple[str, str, Builder, int], dict[str, int]] = {}
+        """The blobs of each pushed image (scenario, variant, builder, repetition)."""
         info = client.info()
         self.experimental = bool(info.get("ExperimentalBuild"))
         self.image_store = engine.image_store(info)
@@ -216,7 +224,12 @@ class Runner:
             engine.remove_run(self.client, self.run.run_id)
 
     def judge(self, scenario: Scenario) -> None:
-        """The scenario's claims on its measured samples."""
+        """The scenario's claims on its measured samples (first, what each pushed image adds
+        to the baseline's: the baseline's image may be built after the others)."""
+        if self.pushed:
+            self.run.samples = distribute.with_push_after_baseline(self.run.samples, self.pushed,
+                                                        scenario.name, scenario.baseline)
+            self.save(self.run)
         self.run.verdicts[scenario.name] = judge(
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
 
@@ -278,7 +291,8 @@ class Runner:
         with its samples recorded as failed or skipped, when it cannot be built here."""
         repeat = repeat_of(scenario, self.run.options)
         problem = self.ensure_bases(scenario, variant)
-        skip = self.why_skip(variant, builder)
+        skip = self.why_skip(variant, builder) or (
+            self.registry_missing if scenario.registry else None)
         if problem or skip:
             for repetition in range(1, repeat + 1):
                 self.record(Sample(
@@ -387,7 +401,7 @@ class Runner:
                     replace(entry, created_by=self.redact(entry.created_by) or "")
                     for entry in image_history(self.client, image_id)]))
         start = self.time_start(variant, image_id)
-        return replace(
+        return replace(replace(
             blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
             cache_warning=cache_warning(blank.cache, variant, outcome.steps_total,
                                         outcome.steps_cached),
@@ -400,7 +414,18 @@ class Runner:
             wasted_bytes=layers.wasted_bytes,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
-        )
+        ), **self.distribution(blank, variant, image_id))
+
+    def distribution(self, blank: Sample, variant: Variant, image_id: str) -> dict[str, Any]:
+        """With a registry, a cold build's push and pull: the sample's fields, taken last,
+        as the pull replaces the image."""
+        if not self.run.options.registry or blank.cache is not CacheMode.COLD:
+            return {}
+        fields, blobs = distribute.sample_fields(self.client, self.run, blank, image_id,
+                                                 variant.base)
+        if blobs is not None:
+            self.pushed[(blank.scenario, blank.variant, blank.builder, blank.repetition)] = blobs
+        return {k: self.redact(v) if k == "distribution_error" else v for k, v in fields.items()}
 
     def image_layers(self, reference: str) -> ImageLayers:
         """The layer analysis of an image (a variant's, or a base), once per run."""

@@ -37,7 +37,8 @@ _VARIANT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
 
 TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "builders", "cache",
-            "repeat", "incremental", "run", "variants", "expect", "secret_build_args", "quick")
+            "repeat", "incremental", "run", "variants", "expect", "secret_build_args", "quick",
+            "registry")
 VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
                 "target", "run", "squash", "squash_from", "restore_config")
 RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
@@ -137,13 +138,14 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
                                    f"{', '.join(declared)}")
     expectations = expect.check_claims(c, document, declared)
     quick = c.quick(document, declared, builders)
+    registry = c.typed(document, "registry", bool, "true or false") or False
     if c.problems:
         return None, sorted(c.problems, key=lambda p: (str(p.file), p.line))
     return Scenario(
         name=name, path=path, description=description, bases=bases, files=files,
         context=context, baseline=baseline, builders=builders, cache=cache, repeat=repeat,
         incremental=incremental, run=run, variants=variants, expect=expectations,
-        secret_build_args=secret_build_args | c.env_secrets, quick=quick,
+        secret_build_args=secret_build_args | c.env_secrets, quick=quick, registry=registry,
     ), []
 
 

@@ -38,6 +38,10 @@ SCHEMA_VERSION = 3
 #      (a build that hit less cache than its mode implies; not timed); options gain
 #      allow_concurrent and order; start_s is each sample's own. Version 2 files are
 #      migrated on load (they come from the classic store, where the sizes agree).
+#      Later additions, optional, so readers of 3 read them as they did: expectations gain
+#      inconclusive and skipped; samples gain push_s, push_bytes, push_after_baseline_bytes,
+#      pull_s, pull_bytes and distribution_error (harness.distribute); options and
+#      scenarios gain registry.
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -193,6 +197,7 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
                    for e in scenario.expect],
         "secret_build_args": sorted(scenario.secret_build_args),
         "quick": dataclasses.asdict(scenario.quick),
+        "registry": scenario.registry,
     }
 
 

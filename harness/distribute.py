@@ -1,0 +1,265 @@
+"""Distribution cost on a real registry: what `docker push` sends and `docker pull` fetches.
+
+One measurement, for a cold build's image (warm and incremental builds need the image kept
+as cache, and push the same content):
+
+- the image is pushed with the docker CLI into a repository of its own in the registry,
+  which already holds the variant's base (pushed untimed first: a real registry has the
+  base, as a real host does). `push_s` is that `docker push`; `push_bytes` the blobs it
+  uploaded: the layers the CLI reports `Pushed`, with their sizes from the pushed manifest,
+  plus the config and the manifest when the base did not have them;
+- then the image is removed locally, tags and all, with the layers only it holds (base
+  layers stay, as on a host that has the base), and pulled back: `pull_s` is that
+  `docker pull`; `pull_bytes` the manifest, the config and the layers the CLI did not
+  report `Already exists`. When one of the image's own layers was there already, the pull
+  was not cold and is not recorded: BuildKit's build cache keeps the layers of what it
+  built (on the classic store, measured: 2,850 of 6,297,406 bytes fetched), and pruning
+  it would delete the user's cache too;
+- `compressed_bytes` is then the manifest's layer sizes: real blobs, not an estimate;
+- every blob of the image (digest and size) is kept for `push_after_baseline_bytes`, the
+  bytes of the variant's blobs the baseline's image does not have: the registry stores a
+  blob once per digest, so that is what a push after the baseline uploads.
+
+The repository is deleted afterwards through the registry's API (manifests, then blob
+links): a later push of the same blobs uploads them again instead of mounting them from it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import docker
+import requests
+
+from harness import engine
+from harness.model import Builder, CacheMode, Run, Sample
+
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.index.v1+json"])
+INDEX_TYPES = ("application/vnd.docker.distribution.manifest.list.v2+json",
+               "application/vnd.oci.image.index.v1+json")
+TIMEOUT_S = 600
+_STATUS = re.compile(r"^([0-9a-f]{12}): (.+)$", re.MULTILINE)
+
+
+class DistributionError(Exception):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class Distribution:
+    push_s: float
+    push_bytes: int
+    pull_s: float | None
+    """None when the pull was not cold (pull_not_cold says why)."""
+    pull_bytes: int | None
+    compressed_bytes: int
+    """The layers' blob sizes in the pushed manifest."""
+    blobs: dict[str, int] = field(default_factory=dict)
+    """Every blob of the image in the registry (manifests, config, layers): digest → bytes."""
+    pull_not_cold: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pushed:
+    """What the registry holds of one pushed tag."""
+
+    blobs: dict[str, int]
+    manifests: list[str]
+    """The manifest digests (an index and the manifests it lists)."""
+    layers: list[tuple[str, int]]
+    """(blob digest, size) of the image's layers, in order."""
+    config: str
+
+
+def distribute(client: docker.DockerClient, registry: str, repository: str, image_id: str,
+               base: str | None, note_tag: Callable[[str], None]) -> Distribution:
+    """Push (timed) into `registry`/`repository`, which holds `base` first; remove the image
+    locally and pull it back (timed). `note_tag` records each tag made, so cleanup finds it
+    whatever stops the run."""
+    name = f"{registry}/{repository}"
+    try:
+        base_blobs: dict[str, int] = {}
+        if base:
+            _tag(client, base, f"{name}:base", note_tag)
+            _docker("push", f"{name}:base")
+            base_blobs = registry_image(registry, repository, "base").blobs
+        _tag(client, image_id, f"{name}:image", note_tag)
+        diff_ids = client.api.inspect_image(image_id)["RootFS"]["Layers"]
+        push_s, output = _docker("push", f"{name}:image")
+        pushed = registry_image(registry, repository, "image")
+        push_bytes = uploaded_bytes(output, pushed, diff_ids, base_blobs)
+        with contextlib.suppress(docker.errors.NotFound):
+            client.images.remove(image_id, force=True)
+        pull_s, output = _docker("pull", f"{name}:image")
+        pull_bytes, held = fetched_bytes(output, pushed, base_blobs)
+        return Distribution(
+            push_s=push_s, push_bytes=push_bytes, pull_s=None if held else pull_s,
+            pull_bytes=None if held else pull_bytes,
+            compressed_bytes=sum(size for _, size in pushed.layers), blobs=pushed.blobs,
+            pull_not_cold=f"pull not measured: {len(held)} of the image's own layers stayed "
+                          "on the engine after removing it (BuildKit's build cache holds "
+                          "them; harness never prunes your build cache)" if held else None)
+    finally:
+        delete_repository(registry, repository)
+        for tag in (f"{name}:image", f"{name}:base"):
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(tag)
+
+
+def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_id: str,
+                  base: str | None) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """A cold sample's distribution fields, and its image's blobs (None if it failed): in a
+    repository of the run's, named after the sample; its tags noted in the run's ledger."""
+    assert run.options.registry is not None
+    ledger = engine.ledger_path(run.run_id)
+    repository = re.sub(r"[^a-z0-9._/-]+", "-", (
+        f"{engine.run_repository(run.run_id)}/{sample.scenario}/{sample.variant}-"
+        f"{sample.builder}-{sample.repetition}").lower())
+    try:
+        shipped = distribute(client, run.options.registry, repository, image_id, base,
+                             note_tag=lambda tag: engine.note_leftovers(ledger, [], tags=[tag]))
+    except (DistributionError, docker.errors.APIError) as error:
+        return {"distribution_error": str(error)}, None
+    return {"push_s": shipped.push_s, "push_bytes": shipped.push_bytes,
+            "pull_s": shipped.pull_s, "pull_bytes": shipped.pull_bytes,
+            "compressed_bytes": shipped.compressed_bytes, "compressed_stored": True,
+            "distribution_error": shipped.pull_not_cold}, \
+        shipped.blobs
+
+
+def uploaded_bytes(push_output: str, pushed: Pushed, diff_ids: list[str],
+                   base_blobs: dict[str, int]) -> int:
+    """The layers `docker push` reported Pushed (it names them by diff ID on the classic
+    store, by blob digest on containerd's), and the manifests and config the base lacks."""
+    uploaded = {short for short, status in _STATUS.findall(push_output) if status == "Pushed"}
+    layers = sum(size for (digest, size), diff_id in zip(pushed.layers, diff_ids, strict=False)
+                 if _short(digest) in uploaded or _short(diff_id) in uploaded)
+    return layers + sum(size for digest, size in pushed.blobs.items()
+                        if digest not in base_blobs and not _is_layer(digest, pushed))
+
+
+def fetched_bytes(pull_output: str, pushed: Pushed,
+                  base_blobs: dict[str, int]) -> tuple[int, list[str]]:
+    """What `docker pull` fetched: the manifests, the config and the layers it did not report
+    `Already exists`; and the image's own layers (not the base's) that were there already."""
+    present = {short for short, status in _STATUS.findall(pull_output)
+               if status == "Already exists"}
+    held = [digest for digest, _ in pushed.layers
+            if _short(digest) in present and digest not in base_blobs]
+    return sum(size for digest, size in pushed.blobs.items() if not _is_layer(digest, pushed)) \
+        + sum(size for digest, size in pushed.layers if _short(digest) not in present), held
+
+
+def with_push_after_baseline(samples: list[Sample],
+                             pushed: dict[tuple[str, str, Builder, int], dict[str, int]],
+                             scenario: str, baseline: str) -> list[Sample]:
+    """The scenario's pushed samples with push_after_baseline_bytes: the bytes of their
+    blobs that the baseline's image (same builder, same repetition where there is one) does
+    not have. The registry stores a blob once per digest: that is what the push uploads."""
+    def baseline_blobs(builder: Builder, repetition: int) -> dict[str, int] | None:
+        mine = {rep: blobs for (s, v, b, rep), blobs in pushed.items()
+                if (s, v, b) == (scenario, baseline, builder)}
+        return mine.get(repetition) or next(iter(mine.values()), None)
+
+    filled = []
+    for sample in samples:
+        blobs = pushed.get((sample.scenario, sample.variant, sample.builder, sample.repetition))
+        if sample.scenario == scenario and blobs is not None and sample.cache is CacheMode.COLD:
+            already = baseline_blobs(sample.builder, sample.repetition)
+            if already is not None:
+                sample = replace(sample, push_after_baseline_bytes=sum(
+                    size for digest, size in blobs.items() if digest not in already))
+        filled.append(sample)
+    return filled
+
+
+def registry_image(registry: str, repository: str, tag: str) -> Pushed:
+    """The blobs the registry holds for repository:tag, from its manifests."""
+    manifest, digest, size = _manifest(registry, repository, tag)
+    blobs = {digest: size}
+    manifests = [digest]
+    if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
+        chosen = None
+        for entry in manifest["manifests"]:  # the image, and attestations buildx adds
+            child, child_digest, child_size = _manifest(registry, repository, entry["digest"])
+            blobs[child_digest] = child_size
+            manifests.append(child_digest)
+            blobs |= _blob_sizes(child)
+            if entry.get("platform", {}).get("os") not in (None, "unknown") and chosen is None:
+                chosen = child
+        manifest = chosen or manifest
+    blobs |= _blob_sizes(manifest)
+    return Pushed(blobs=blobs, manifests=manifests,
+                  layers=[(layer["digest"], layer["size"]) for layer in manifest["layers"]],
+                  config=manifest["config"]["digest"])
+
+
+def delete_repository(registry: str, repository: str) -> None:
+    """Delete what the measurement pushed: the tags' manifests, then the blob links."""
+    base_url = f"http://{registry}/v2/{repository}"
+    for tag in ("image", "base"):
+        try:
+            pushed = registry_image(registry, repository, tag)
+        except DistributionError:
+            continue
+        for digest in pushed.manifests:
+            requests.delete(f"{base_url}/manifests/{digest}", timeout=30)
+        for digest in pushed.blobs:
+            if digest not in pushed.manifests:
+                requests.delete(f"{base_url}/blobs/{digest}", timeout=30)
+
+
+def _manifest(registry: str, repository: str, reference: str) -> tuple[dict, str, int]:
+    try:
+        answer = requests.get(f"http://{registry}/v2/{repository}/manifests/{reference}",
+                              headers={"Accept": MANIFEST_TYPES}, timeout=30)
+    except requests.RequestException as error:
+        raise DistributionError(f"the registry at {registry} does not answer: {error}") \
+            from None
+    if answer.status_code != 200:
+        raise DistributionError(f"the registry has no manifest {repository}:{reference} "
+                                f"(HTTP {answer.status_code})")
+    return answer.json(), answer.headers["Docker-Content-Digest"], len(answer.content)
+
+
+def _blob_sizes(manifest: dict) -> dict[str, int]:
+    entries = [manifest["config"], *manifest.get("layers", [])] if "config" in manifest else []
+    return {entry["digest"]: entry["size"] for entry in entries}
+
+
+def _is_layer(digest: str, pushed: Pushed) -> bool:
+    return any(digest == layer for layer, _ in pushed.layers)
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
+
+
+def _tag(client: docker.DockerClient, image: str, reference: str,
+         note_tag: Callable[[str], None]) -> None:
+    repository, _, tag = reference.rpartition(":")
+    note_tag(reference)
+    client.api.tag(image, repository, tag)
+
+
+def _docker(command: str, reference: str) -> tuple[float, str]:
+    """The docker CLI's push or pull, as a user runs it, timed; nothing else in the window."""
+    cli = engine.docker_cli()
+    started = time.perf_counter()
+    result = subprocess.run([cli, command, reference], capture_output=True, text=True,
+                            timeout=TIMEOUT_S, check=False)
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise DistributionError(f"docker {command} {reference} failed: "
+                                f"{(result.stderr or result.stdout).strip()[-2000:]}")
+    return elapsed, result.stdout

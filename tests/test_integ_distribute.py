@@ -1,0 +1,136 @@
+"""Push and pull on a real registry (Debian's docker-registry, started by `harness registry
+up`): the issue's busybox + 6 MiB of /dev/urandom, layered and squashed by export-import."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import requests
+
+from harness import distribute, engine
+from harness.model import Builder, Run, RunOptions, new_run_id, now
+from harness.runner import Runner, run_scenarios
+from harness.scenario import load_scenario
+
+pytestmark = pytest.mark.docker
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
+PORT = 5056  # not harness's default: a registry of the user's own may run there
+MIB = 1 << 20
+DISTRIBUTION = """\
+repeat: 1
+cache: [cold]
+run: {start_repeat: 1, command: ["true"]}
+variants:
+  layered:
+    dockerfile: |
+      FROM busybox:latest
+      RUN head -c 6291456 /dev/urandom > /random
+      COPY f /f
+  export-import: {extends: layered, squash: export-import}
+files: {f: "x\\n"}
+"""
+
+
+def harness(*args: str, state: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "XDG_STATE_HOME": str(state)})
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    state = tmp_path_factory.mktemp("state")
+    up = harness("registry", "up", "--port", str(PORT), state=state)
+    assert up.returncode == 0, up.stderr
+    assert up.stdout.splitlines()[-1] == f"export HARNESS_REGISTRY=127.0.0.1:{PORT}"
+    yield f"127.0.0.1:{PORT}", state
+    harness("registry", "down", state=state)
+
+
+@pytest.fixture(scope="module")
+def pushed(registry, docker_client, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("distribution")
+    (folder / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (folder / "distribution.yaml").write_text(textwrap.dedent(DISTRIBUTION))
+    run = Run(run_id=new_run_id(), started_at=now(), environment={},
+              options=RunOptions(registry=registry[0]),
+              scenarios=[load_scenario(folder / "distribution.yaml")])
+    run_scenarios(Runner(docker_client, run, save=lambda r: None,
+                         progress=lambda p, done: None))
+    yield run
+    engine.remove_run(docker_client, run.run_id)
+
+
+def by_key(run):
+    return {(s.variant, s.builder): s for s in run.samples}
+
+
+@pytest.mark.parametrize("builder", [Builder.LEGACY, Builder.BUILDKIT])
+def test_the_layered_image_pushes_its_own_layers_only(pushed, builder):
+    layered = by_key(pushed)[("layered", builder)]
+    assert layered.distribution_error is None or "pull not measured" in \
+        layered.distribution_error
+    assert 6 * MIB < layered.push_bytes < 8.5 * MIB  # the random layer, not the base's
+    assert layered.push_after_baseline_bytes == 0  # the baseline adds nothing after itself
+    assert layered.push_s > 0
+    assert layered.compressed_stored and layered.compressed_bytes > layered.push_bytes
+
+
+@pytest.mark.parametrize("builder", [Builder.LEGACY, Builder.BUILDKIT])
+def test_an_export_import_image_shares_nothing_with_the_base(pushed, builder):
+    squashed = by_key(pushed)[("export-import", builder)]
+    layered = by_key(pushed)[("layered", builder)]
+    assert 6 * MIB < squashed.push_after_baseline_bytes < 8.5 * MIB
+    assert squashed.push_bytes > layered.push_bytes  # it carries the base's files again
+    assert squashed.pull_s > 0 and squashed.pull_bytes >= squashed.push_bytes
+
+
+def test_a_legacy_build_is_pulled_cold(pushed, docker_client):
+    layered = by_key(pushed)[("layered", Builder.LEGACY)]
+    assert layered.pull_s > 0
+    if engine.image_store(docker_client.info()) == "classic":
+        assert layered.pull_bytes == layered.push_bytes  # what only it holds comes back
+    else:  # an imported base has no compressed blob there: its layer is fetched too
+        assert layered.pull_bytes > layered.push_bytes
+
+
+def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path):
+    """The ground truth: the blob files a push adds to the registry's storage."""
+    address, state = registry
+    blobs = state / "harness" / "registry" / "storage" / "docker" / "registry" / "v2" / "blobs"
+    (tmp_path / "f").write_text("x\n")
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:latest\nRUN head -c 2000000 /dev/urandom > /r\nCOPY f /f\n")
+    image, _ = docker_client.images.build(path=str(tmp_path), labels=engine.run_labels("t"),
+                                          rm=True)
+    docker_client.api.tag("busybox:latest", f"{address}/harness-test/gt", "base")
+    distribute._docker("push", f"{address}/harness-test/gt:base")
+    before = {p: p.stat().st_size for p in blobs.rglob("data")}
+    shipped = distribute.distribute(docker_client, address, "harness-test/gt", image.id,
+                                    "busybox:latest", note_tag=lambda tag: None)
+    added = sum(p.stat().st_size for p in blobs.rglob("data") if p not in before)
+    assert shipped.push_bytes == added  # and distribute removed its tags and the image
+    assert not docker_client.images.list(name=f"{address}/harness-test/gt")
+
+
+def test_the_run_leaves_no_tag_and_no_manifest(pushed, registry, docker_client):
+    address = registry[0]
+    assert not [tag for image in docker_client.images.list() for tag in image.tags
+                if tag.startswith(address)]
+    catalog = requests.get(f"http://{address}/v2/_catalog", timeout=10).json()
+    for repository in catalog["repositories"]:
+        tags = requests.get(f"http://{address}/v2/{repository}/tags/list", timeout=10).json()
+        assert not tags.get("tags"), repository
+
+
+def test_registry_down_stops_it_and_deletes_its_storage(registry):
+    address, state = registry
+    again = harness("registry", "up", "--port", str(PORT), state=state)
+    assert "registry answers at" in again.stderr and "starting" not in again.stderr
+    down = harness("registry", "down", state=state)
+    assert down.returncode == 0, down.stderr
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{address}/v2/", timeout=5)
+    assert not (state / "harness" / "registry" / "storage").exists()
