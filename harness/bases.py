@@ -26,7 +26,7 @@ from harness import dockerfile, engine, provision
 from harness.build import BuildRequest, build_legacy
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.dockerfile import split_reference
-from harness.doctor import probe_registry
+from harness.doctor import REGISTRY_URL, probe_registry
 from harness.errors import HarnessError
 from harness.model import Action, BaseKind, BaseOutcome, BaseRecipe
 from harness.transform import label_change
@@ -52,12 +52,13 @@ def ensure_bases(client: docker.DockerClient, recipes: Mapping[str, BaseRecipe],
                  references: Iterable[str], progress: Progress) -> list[BaseOutcome]:
     """Make each referenced base available, bases that other bases build FROM first."""
     outcomes: dict[str, BaseOutcome] = {}
-    registry_ok: list[bool] = []  # probed once, and only if a pull is worth trying
+    registry_ok: dict[str, bool] = {}  # probed once each, and only if a pull is worth trying
 
-    def registry_answers() -> bool:
-        if not registry_ok:
-            registry_ok.append(probe_registry().ok)
-        return registry_ok[0]
+    def registry_answers(reference: str) -> bool:
+        url = registry_url(reference)
+        if url not in registry_ok:
+            registry_ok[url] = probe_registry(url).ok
+        return registry_ok[url]
 
     def ensure(reference: str, visiting: tuple[str, ...]) -> None:
         if reference in outcomes:
@@ -80,8 +81,18 @@ def ensure_bases(client: docker.DockerClient, recipes: Mapping[str, BaseRecipe],
     return list(outcomes.values())
 
 
+def registry_url(reference: str) -> str:
+    """The /v2/ endpoint of the registry a reference names: Docker Hub's without a host part;
+    plain HTTP on this host (as the engine talks to 127.0.0.1 and localhost), else HTTPS."""
+    first, slash, _ = reference.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        return REGISTRY_URL
+    local = first.split(":")[0] in ("localhost", "127.0.0.1")
+    return f"{'http' if local else 'https'}://{first}/v2/"
+
+
 def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progress,
-                registry_answers: Callable[[], bool]) -> BaseOutcome:
+                registry_answers: Callable[[str], bool]) -> BaseOutcome:
     started = time.monotonic()
     digest = recipe_hash(recipe)
     existing = _local_image(client, recipe.reference)
@@ -90,7 +101,7 @@ def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progr
         if made_by != recipe.reference or existing.labels.get(RECIPE_LABEL) == digest:
             return _found(existing, recipe.reference, time.monotonic() - started)
         progress(f"{recipe.reference}: its recipe changed; rebuilding")
-    elif recipe.pull and registry_answers():
+    elif recipe.pull and registry_answers(recipe.reference):
         progress(f"{recipe.reference}: pulling (the scenario says pull: true)")
         try:
             image = client.images.pull(recipe.reference)
@@ -291,12 +302,12 @@ def _tree_bytes(root: Path) -> int:
 
 
 def _undeclared(client: docker.DockerClient, reference: str,
-                registry_answers: Callable[[], bool]) -> BaseOutcome:
+                registry_answers: Callable[[str], bool]) -> BaseOutcome:
     """A base with no recipe: the local image, else pulled where a registry answers."""
     image = _local_image(client, reference)
     if image is not None:
         return _found(image, reference, 0.0)
-    if registry_answers():
+    if registry_answers(reference):
         started = time.monotonic()
         try:
             pulled = client.images.pull(reference)

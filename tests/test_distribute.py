@@ -58,3 +58,14 @@ def test_push_after_baseline_is_what_the_baselines_blobs_lack():
         [sample("squashed"), sample("layered"), sample("layered", 2),
          sample("squashed", builder=Builder.BUILDKIT)], pushed, "s", "layered")
     assert [s.push_after_baseline_bytes for s in filled] == [71, 0, 0, None]
+
+
+def test_a_base_is_pulled_from_the_registry_its_reference_names():
+    from harness.bases import registry_url
+    from harness.doctor import REGISTRY_URL
+
+    assert registry_url("debian:bookworm") == REGISTRY_URL
+    assert registry_url("library/debian") == REGISTRY_URL
+    assert registry_url("127.0.0.1:5055/team/base:1") == "http://127.0.0.1:5055/v2/"
+    assert registry_url("localhost:5000/x") == "http://localhost:5000/v2/"
+    assert registry_url("ghcr.io/team/base") == "https://ghcr.io/v2/"

@@ -125,6 +125,40 @@ def test_the_run_leaves_no_tag_and_no_manifest(pushed, registry, docker_client):
         assert not tags.get("tags"), repository
 
 
+def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, docker_client,
+                                                                      tmp_path):
+    address = registry[0]
+    reference = f"{address}/harness-test/pulled:1"
+    docker_client.api.tag("busybox:latest", f"{address}/harness-test/pulled", "1")
+    distribute._docker("push", reference)
+    docker_client.images.remove(reference)
+    (tmp_path / "pulled.yaml").write_text(textwrap.dedent(f"""\
+        bases:
+          {reference}:
+            scratch: {{files: {{/bin/busybox: /bin/busybox}}}}
+            pull: true
+        repeat: 1
+        cache: [cold]
+        builders: [legacy]
+        run: {{start_repeat: 1, command: ["/bin/busybox", "true"]}}
+        variants:
+          on-pulled: {{dockerfile: "FROM {reference}\\nCOPY f /f\\n"}}
+        files: {{f: "x\\n"}}
+        """))
+    run = Run(run_id=new_run_id(), started_at=now(), environment={}, options=RunOptions(),
+              scenarios=[load_scenario(tmp_path / "pulled.yaml")])
+    try:
+        run_scenarios(Runner(docker_client, run, save=lambda r: None,
+                             progress=lambda p, done: None))
+        (base,) = run.bases
+        assert (base.reference, base.action, base.origin) == (reference, "pulled", "pulled")
+        assert [s.status for s in run.samples] == ["ok"]
+    finally:
+        engine.remove_run(docker_client, run.run_id)
+        docker_client.images.remove(reference)
+        distribute.delete_repository(address, "harness-test/pulled")
+
+
 def test_registry_down_stops_it_and_deletes_its_storage(registry):
     address, state = registry
     again = harness("registry", "up", "--port", str(PORT), state=state)
