@@ -1,8 +1,9 @@
 """The HTML report: one self-contained page (charts as inline SVG, no script, no network).
 
 Per scenario: image size per variant stacked as base / the variant's own bytes / wasted
-bytes, and build time per cache mode with its spread (min to max) — the numbers people
-compare — plus the Markdown-equivalent tables, the claims, the environment and warnings.
+bytes, build time per cache mode with its spread (min to max), and with a registry push
+and pull bytes — the numbers people compare — plus the Markdown-equivalent tables, the
+claims, the environment and warnings.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ def _scenario(scenario: dict[str, Any], rows: list[dict[str, Any]],
     parts = [f"<h2 id='{_e(name)}'>{_e(name)}</h2><p>{_e(scenario['description'])}</p>",
              f"<p>Baseline: <code>{_e(scenario['baseline'])}</code></p>",
              "<div class='charts'>", _figure(size_chart(rows), f"{name}: image size"),
-             _figure(build_time_chart(rows), f"{name}: build time"), "</div>"]
+             _figure(build_time_chart(rows), f"{name}: build time"),
+             *([_figure(distribution_chart(rows), f"{name}: push and pull")]
+               if any("push_bytes" in r["metrics"] for r in rows) else []), "</div>"]
     for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in rows):
         table = [markdown_row(r) for r in rows if (r["builder"], r["cache"]) == (builder, cache)]
         parts.append(f"<h3>{_e(builder)}, {_e(cache)}</h3>" + _table(MARKDOWN_HEADERS, table))
@@ -96,6 +99,26 @@ def size_chart(rows: list[dict[str, Any]]) -> str:
              label="wasted (deleted or replaced later)", color="#d62728")
     axes.set_ylabel("MB")
     axes.set_title("image size (cold builds)")
+    axes.legend(fontsize="small")
+    return _svg(figure)
+
+
+def distribution_chart(rows: list[dict[str, Any]]) -> str:
+    """Per variant and builder (cold builds, with a registry): what a push uploads where the
+    registry has the base, what it adds after the baseline, and what a cold pull fetches."""
+    bars = [r for r in rows if "push_bytes" in r["metrics"]]
+    shown = [("push_bytes", "push (registry has the base)", "#1f77b4"),
+             ("push_after_baseline_bytes", "push after the baseline", "#ff7f0e"),
+             ("pull_bytes", "cold pull (host has the base)", "#2ca02c")]
+    figure, axes = plt.subplots(figsize=(max(4, 1.1 * len(bars) + 2), 3.6))
+    width = 0.8 / len(shown)
+    for index, (metric, label, color) in enumerate(shown):
+        axes.bar([i + index * width for i in range(len(bars))],
+                 [_median(r, metric) / 1e6 for r in bars], width, label=label, color=color)
+    axes.set_xticks([i + width for i in range(len(bars))],
+                    [f"{r['variant']}\n{r['builder']}" for r in bars])
+    axes.set_ylabel("MB")
+    axes.set_title("distribution (cold builds)")
     axes.legend(fontsize="small")
     return _svg(figure)
 

@@ -17,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,6 +31,8 @@ DEFAULT_PORT = 5055
 """Not 5000, where Debian's own docker-registry service listens once installed."""
 START_TIMEOUT_S = 15.0
 SUITE = "bookworm"
+_children: dict[int, subprocess.Popen[bytes]] = {}
+"""Registries this process started, reaped when it stops them."""
 
 
 def registry_home() -> Path:
@@ -80,6 +84,7 @@ def registry_up(port: int, log: Log) -> LocalRegistry:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if answers(registry.address):
+            _children[process.pid] = process
             (home / "registry.pid").write_text(f"{process.pid}\n")
             (home / "address").write_text(registry.address + "\n")
             log(f"registry answers at {registry.address} (pid {process.pid})")
@@ -105,6 +110,8 @@ def registry_down(log: Log) -> None:
             time.sleep(0.1)
         if _pid(home) is not None:
             os.kill(pid, signal.SIGKILL)
+        if pid in _children:
+            _children.pop(pid).wait()
     else:
         log("no registry of harness's runs")
     for name in ("registry.pid", "address"):
@@ -151,14 +158,25 @@ def _unpacked_binary(home: Path, log: Log) -> str:
     return str(binary)
 
 
-def for_run(options: RunOptions, scenarios: list[Scenario]) -> tuple[RunOptions, str | None]:
+@contextmanager
+def for_run(options: RunOptions, scenarios: list[Scenario]
+            ) -> Iterator[tuple[RunOptions, str | None]]:
     """The registry push and pull are measured on: --registry, else HARNESS_REGISTRY, else,
-    when a scenario says `registry: true`, the local one (`harness registry up`), started if
-    need be. Also why there is none, when one was wanted and could not be started."""
+    when a scenario says `registry: true`, the local one (`harness registry up`); one the run
+    had to start is stopped when it ends. Also why there is none, when one was wanted and
+    could not be started."""
     registry = options.registry or os.environ.get("HARNESS_REGISTRY") or None
+    started = False
     if registry is None and any(s.registry for s in scenarios):
+        running = local_registry()
         try:
-            registry = registry_up(DEFAULT_PORT, log=lambda message: None).address
+            registry = (running or registry_up(DEFAULT_PORT, log=lambda message: None)).address
+            started = running is None
         except HarnessError as error:
-            return options, f"it needs a registry and none could be started: {error}"
-    return replace(options, registry=registry), None
+            yield options, f"it needs a registry and none could be started: {error}"
+            return
+    try:
+        yield replace(options, registry=registry), None
+    finally:
+        if started:
+            registry_down(log=lambda message: None)

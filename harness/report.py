@@ -24,7 +24,9 @@ from harness.stats import compare_exact, compare_timings, summarize
 def summary_table(document: dict[str, Any]) -> str:
     """What `harness run` prints: one row per variant, builder and cache mode (medians)."""
     rows = []
-    for row in group_stats(document):
+    stats = group_stats(document)
+    shipped = any("push_bytes" in row["metrics"] for row in stats)
+    for row in stats:
         metrics = row["metrics"]
 
         def median(metric: str, form: str, scale: float = 1.0,
@@ -42,9 +44,12 @@ def summary_table(document: dict[str, Any]) -> str:
                      median("build_s", "{:.2f}"), median("size_bytes", "{:.1f}", 1e6),
                      median("layer_count", "{:.0f}"),
                      f"{median('steps_cached', '{:.0f}')}/{median('steps_total', '{:.0f}')}",
-                     start])
+                     start, *([median("push_bytes", "{:.2f}", 1e6),
+                               median("pull_bytes", "{:.2f}", 1e6)] if shipped else [])])
     return tabulate(rows, headers=["variant", "builder", "cache", "status", "build_s", "MB",
-                                   "layers", "cached", "start_s"], tablefmt="github")
+                                   "layers", "cached", "start_s",
+                                   *(["push MB", "pull MB"] if shipped else [])],
+                    tablefmt="github")
 
 
 def _first_line(text: str | None) -> str:

@@ -118,17 +118,16 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
     store.check_writable(results_dir)
     client = engine.connect()
     run_id = new_run_id()
-    options, registry_missing = registry.for_run(options, scenarios)
     try:
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
-                f"run {run_id}"):
+                f"run {run_id}"), registry.for_run(options, scenarios) as (options, missing):
             run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
                       environment=collect_environment(
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
             path = store.results_path(results_dir, run.run_id)
             runner = Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
                             finished=finished)
-            runner.registry_missing = registry_missing
+            runner.registry_missing = missing
             yield runner, path
     finally:
         client.close()

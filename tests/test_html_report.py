@@ -27,3 +27,19 @@ def test_the_page_renders_in_headless_chromium_without_console_errors(tmp_path):
     page = tmp_path / "report.html"
     page.write_text(html_report(DOC))
     render_in_chromium(page, tmp_path, "report.png")
+
+
+def test_push_and_pull_bytes_get_a_chart_and_summary_columns_when_measured():
+    from harness.report import summary_table
+
+    from .test_report import document, sample
+
+    shipped = document([sample(v, 1, 1.0, 4_000_000, push_bytes=push, pull_bytes=push,
+                               push_after_baseline_bytes=after)
+                        for v, push, after in (("base", 5_249_004, 0),
+                                               ("squashed", 3_168_227, 3_168_227))])
+    page = html_report(shipped)
+    assert page.count("<svg") == 3 and "distribution (cold builds)" in page
+    assert "push MB" not in summary_table(DOC)
+    table = summary_table(shipped)
+    assert "push MB" in table and "5.25 |" in table and "3.17 |" in table

@@ -12,7 +12,8 @@ import requests
 
 from harness import distribute, engine
 from harness.model import Builder, Run, RunOptions, new_run_id, now
-from harness.runner import Runner, run_scenarios
+from harness.registry import DEFAULT_PORT, local_registry
+from harness.runner import Runner, run_scenarios, started_run
 from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
@@ -157,6 +158,25 @@ def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, 
         engine.remove_run(docker_client, run.run_id)
         docker_client.images.remove(reference)
         distribute.delete_repository(address, "harness-test/pulled")
+
+
+def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(
+        docker_client, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.delenv("HARNESS_REGISTRY", raising=False)
+    (tmp_path / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (tmp_path / "own.yaml").write_text("registry: true\n" + textwrap.dedent(
+        DISTRIBUTION).replace("  export-import: {extends: layered, squash: export-import}\n",
+                              "").replace("6291456", "100000"))
+    with started_run([load_scenario(tmp_path / "own.yaml")], RunOptions(allow_concurrent=True),
+                     tmp_path / "out",
+                     progress=lambda p, done: None) as (runner, _):
+        run_scenarios(runner)
+        address = runner.run.options.registry
+    assert address == f"127.0.0.1:{DEFAULT_PORT}"
+    assert all(s.push_bytes for s in runner.run.samples) and runner.run.samples
+    assert local_registry() is None  # stopped, as the run started it
+    assert not (tmp_path / "state" / "harness" / "registry" / "storage").exists()
 
 
 def test_registry_down_stops_it_and_deletes_its_storage(registry):
