@@ -112,6 +112,8 @@ METRICS: tuple[Metric, ...] = (
     Metric(name="build_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
     Metric(name="transform_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="start_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
+    Metric(name="push_s", unit="s", exact=False, threshold_pct=10.0),
+    Metric(name="pull_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="size_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
            charted=True),
     # an estimate whose tar timestamps move it by a few bytes: beyond the threshold only
@@ -124,8 +126,6 @@ METRICS: tuple[Metric, ...] = (
     Metric(name="steps_total", unit="steps", exact=True),
     Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True),
     # distribution, with a registry (harness.distribute): blob sizes are exact
-    Metric(name="push_s", unit="s", exact=False, threshold_pct=10.0),
-    Metric(name="pull_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="push_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
            charted=True),
     Metric(name="push_after_baseline_bytes", unit="bytes", exact=True, threshold_pct=1.0,

@@ -29,10 +29,12 @@ def test_every_numeric_sample_field_is_in_the_metric_table() -> None:
 
 
 def test_compared_metrics_have_thresholds_and_timings_come_first() -> None:
-    assert COMPARED == ("build_s", "transform_s", "start_s", "size_bytes", "compressed_bytes",
-                        "wasted_bytes", "layer_count")
+    assert COMPARED == ("build_s", "transform_s", "start_s", "push_s", "pull_s", "size_bytes",
+                        "compressed_bytes", "wasted_bytes", "layer_count", "push_bytes",
+                        "push_after_baseline_bytes", "pull_bytes")
     assert set(default_thresholds_pct()) == set(COMPARED)
-    assert all(not METRIC[m].exact for m in COMPARED[:3])
+    assert all(not METRIC[m].exact for m in COMPARED[:5])
+    assert all(METRIC[m].exact for m in COMPARED[5:])
 
 
 def test_units_and_directions() -> None:

@@ -309,7 +309,8 @@ def test_duplicate_keys(tmp_path):
                         "between two operands"),
     ("ghost.size_bytes < 1", "`ghost.size_bytes < 1`: no variant `ghost` (variants: only)"),
     ("only.girth < 1", "`only.girth < 1`: unknown metric `girth` (metrics: base_layer_count, "
-                       "base_size_bytes, build_s, compressed_bytes, layer_count, size_bytes, "
+                       "base_size_bytes, build_s, compressed_bytes, layer_count, pull_bytes, "
+                       "pull_s, push_after_baseline_bytes, push_bytes, push_s, size_bytes, "
                        "start_s, start_status, status, steps_cached, steps_total, "
                        "transform_s, wasted_bytes)"),
     ("only.status < failed", "`only.status < failed`: status compares with == or != to a "
