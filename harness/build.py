@@ -12,6 +12,7 @@ import base64
 import contextlib
 import dataclasses
 import json
+import os
 import re
 import signal
 import subprocess
@@ -57,6 +58,12 @@ class BuildRequest:
     ledger: Path | None = None
     """Legacy only: where to note the step container and images of a build that ended
     before it could clean up (the engine died under it), for `harness clean`."""
+    cache_from: str | None = None
+    """BuildKit only: an image in a registry whose inline cache the build may use."""
+    inline_cache: bool = False
+    """BuildKit only: write cache metadata into the image (`--cache-to type=inline`)."""
+    docker_host: str | None = None
+    """BuildKit only: the engine to build on, when not DOCKER_HOST's (harness.remote)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,9 +216,15 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
             command += ["--builder", request.buildx_builder]
         if request.no_cache:
             command.append("--no-cache")
+        if request.cache_from:
+            command += ["--cache-from", f"type=registry,ref={request.cache_from}"]
+        if request.inline_cache:
+            command += ["--cache-to", "type=inline"]
         command.append(str(request.context))
+        environment = {**os.environ, "DOCKER_HOST": request.docker_host} \
+            if request.docker_host else None
         started = time.perf_counter()
-        result = _run_to_the_end(command)
+        result = _run_to_the_end(command, environment)
         build_s = time.perf_counter() - started
         metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     steps = buildkit_steps(result.stderr)
@@ -229,11 +242,12 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
     )
 
 
-def _run_to_the_end(command: list[str]) -> subprocess.CompletedProcess[str]:
+def _run_to_the_end(command: list[str], environment: dict[str, str] | None = None
+                    ) -> subprocess.CompletedProcess[str]:
     """Run the builder; when harness is interrupted, interrupt the builder too and wait for
     it to exit, so nothing it makes appears after harness has cleaned up."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+                               text=True, env=environment)
     try:
         stdout, stderr = process.communicate()
     except BaseException:

@@ -23,7 +23,7 @@ from harness.registry import DEFAULT_PORT as DEFAULT_REGISTRY_PORT
 if TYPE_CHECKING:
     pass
 
-FLAVOR_NAMES = ["trixie", "trixie-containerd"]
+FLAVOR_NAMES = ["trixie", "trixie-containerd", "ci-runner"]
 """harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
 DEFAULT_SCENARIOS = Path("scenarios")
 DEFAULT_RESULTS = Path("results")
@@ -54,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "the last line printed is `export DOCKER_HOST=...`")
     engine_up.add_argument("--flavor", default="default", choices=["default", *FLAVOR_NAMES],
                            help="default: the host's engine; trixie: Docker 26 beside it; "
-                                "trixie-containerd: the same with the containerd image store")
+                                "trixie-containerd: the same with the containerd image store; "
+                                "ci-runner: the throwaway runner of `cache: remote`")
     engine_up.add_argument("--experimental", action="store_true",
                            help="turn on the engine's experimental mode (for legacy --squash) "
                                 "and restart it if it was off")

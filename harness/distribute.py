@@ -204,19 +204,21 @@ def registry_image(registry: str, repository: str, tag: str) -> Pushed:
                   config=manifest["config"]["digest"])
 
 
-def delete_repository(registry: str, repository: str) -> None:
-    """Delete what the measurement pushed: the tags' manifests, then the blob links."""
+def delete_repository(registry: str, repository: str,
+                      tags: tuple[str, ...] = ("image", "base")) -> None:
+    """Delete what harness pushed there: the tags' manifests, then the blob links."""
     base_url = f"http://{registry}/v2/{repository}"
-    for tag in ("image", "base"):
+    for tag in tags:
         try:
             pushed = registry_image(registry, repository, tag)
         except DistributionError:
             continue
-        for digest in pushed.manifests:
-            requests.delete(f"{base_url}/manifests/{digest}", timeout=30)
-        for digest in pushed.blobs:
-            if digest not in pushed.manifests:
-                requests.delete(f"{base_url}/blobs/{digest}", timeout=30)
+        with contextlib.suppress(requests.RequestException):  # a registry gone: nothing left
+            for digest in pushed.manifests:
+                requests.delete(f"{base_url}/manifests/{digest}", timeout=30)
+            for digest in pushed.blobs:
+                if digest not in pushed.manifests:
+                    requests.delete(f"{base_url}/blobs/{digest}", timeout=30)
 
 
 def _manifest(registry: str, repository: str, reference: str) -> tuple[dict, str, int]:

@@ -46,6 +46,8 @@ HOST_PACKAGES = ("runc", "iptables", "iproute2", "busybox-static", "debootstrap"
 bases."""
 SUITE_PACKAGES = ["docker.io", "containerd"]
 STOP_TIMEOUT_S = 30.0
+_children: dict[int, subprocess.Popen[bytes]] = {}
+"""dockerds this process started, reaped when it stops them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,10 +59,17 @@ class Flavor:
     bridge: str
     bridge_address: str
     """The bridge's own address with the prefix of its subnet."""
+    binaries_of: str = ""
+    """Another flavour whose unpacked engine this one runs (the same packages once)."""
 
     @property
     def state(self) -> Path:
         return STATE_ROOT / self.name
+
+    @property
+    def root(self) -> Path:
+        """Where the suite's docker.io and containerd are unpacked."""
+        return STATE_ROOT / (self.binaries_of or self.name) / "root"
 
     @property
     def run_dir(self) -> Path:
@@ -89,6 +98,9 @@ FLAVORS = {flavor.name: flavor for flavor in (
            bridge_address="10.221.1.1/24"),
     Flavor(name="trixie-containerd", suite="trixie", containerd_store=True,
            bridge="harness-tc0", bridge_address="10.221.2.1/24"),
+    # a throwaway CI runner for `cache: remote` (harness.remote): everything in it is harness's
+    Flavor(name="ci-runner", suite="trixie", containerd_store=False, bridge="harness-cr0",
+           bridge_address="10.221.3.1/24", binaries_of="trixie"),
 )}
 """Besides `default`, the host's own engine (`harness.provision`)."""
 
@@ -106,7 +118,7 @@ def flavor_up(flavor: Flavor, log: Log) -> str:
     apt_install([p for p in HOST_PACKAGES if not dpkg_installed(p)], log)
     if not buildx_present():
         install_buildx(log)
-    root = flavor.state / "root"
+    root = flavor.root
     if not (root / "usr" / "sbin" / "dockerd").exists():
         unpack_from_suite(flavor.suite, debian_mirror(read_apt_sources()), SUITE_PACKAGES,
                           root, log)
@@ -131,6 +143,8 @@ def flavor_down(flavor: Flavor, log: Log) -> None:
             time.sleep(0.2)
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
+        if pid in _children:
+            _children.pop(pid).wait()
     for rule in flavor_rules(flavor):
         _run(["iptables", *rule])
     if Path(f"/sys/class/net/{flavor.bridge}").exists():
@@ -174,7 +188,8 @@ def flavor_rules(flavor: Flavor) -> list[list[str]]:
 
 
 def start_flavor_dockerd(flavor: Flavor, log: Log) -> None:
-    root = flavor.state / "root"
+    root = flavor.root
+    flavor.state.mkdir(parents=True, exist_ok=True)
     flavor.run_dir.mkdir(parents=True, exist_ok=True)
     config = flavor.state / "daemon.json"
     config.write_text(json.dumps({"features": {"containerd-snapshotter":
@@ -194,6 +209,7 @@ def start_flavor_dockerd(flavor: Flavor, log: Log) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if engine_answers(timeout_s=2, host=flavor.host):
+            _children[process.pid] = process
             log(f"{flavor.name} dockerd answers (pid {process.pid})")
             return
         if process.poll() is not None:

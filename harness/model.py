@@ -26,6 +26,8 @@ class CacheMode(enum.StrEnum):
     COLD = "cold"
     WARM = "warm"
     INCREMENTAL = "incremental"
+    REMOTE = "remote"
+    """A cold CI runner building with --cache-from a registry image (harness.remote)."""
 
 
 class Squash(enum.StrEnum):

@@ -13,7 +13,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +52,9 @@ from harness.model import (
     new_run_id,
     now,
 )
+from harness.remote import RemoteRunner, remote_cache_reference, runner_for_run
 from harness.series import Series, cache_warning
-from harness.transform import TransformOutcome, transform
+from harness.transform import Made, transform
 
 NONCE = "{nonce}"
 
@@ -72,24 +73,6 @@ class EngineLost(HarnessError):
 
 class EngineFailed(HarnessError):
     pass
-
-
-@dataclass(frozen=True, kw_only=True)
-class Made:
-    """A build, and the variant's post-build transform of its image when it has one."""
-
-    build: BuildOutcome
-    transform: TransformOutcome | None = None
-
-    @property
-    def image_id(self) -> str | None:
-        return self.transform.image_id if self.transform else self.build.image_id
-
-    @property
-    def error(self) -> str | None:
-        if not self.build.ok:
-            return f"{self.build.error}\n{self.build.log_tail}"
-        return self.transform.error if self.transform and not self.transform.ok else None
 
 
 Rounds = Callable[[Callable[[], None], Callable[[], None], int], None]
@@ -120,7 +103,9 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
     run_id = new_run_id()
     try:
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
-                f"run {run_id}"), registry.for_run(options, scenarios) as (options, missing):
+                f"run {run_id}"), registry.for_run(options, scenarios) as (options, missing), \
+                runner_for_run(any(CacheMode.REMOTE in cache_modes_of(s, options)
+                                   for s in scenarios)) as (remote, remote_missing):
             run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
                       environment=collect_environment(
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
@@ -128,6 +113,7 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
             runner = Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
                             finished=finished)
             runner.registry_missing = missing
+            runner.remote, runner.remote_missing = remote, remote_missing
             yield runner, path
     finally:
         client.close()
@@ -184,6 +170,9 @@ class Runner:
                                for variant in scenario.variants.values()
                                for name in scenario.secret_build_args
                                if variant.build_args.get(name)}, key=len, reverse=True)
+        self.remote: RemoteRunner | None = None
+        """The CI runner of `cache: remote` builds (harness.remote)."""
+        self.remote_missing: str | None = None
         self.registry_missing: str | None = None
         """Why a `registry: true` scenario has no registry (its samples are skipped)."""
         self.pushed: dict[tuple[str, str, Builder, int], dict[str, int]] = {}
@@ -291,7 +280,8 @@ class Runner:
         repeat = repeat_of(scenario, self.run.options)
         problem = self.ensure_bases(scenario, variant)
         skip = self.why_skip(variant, builder) or (
-            self.registry_missing if scenario.registry else None)
+            self.registry_missing if scenario.registry else None) or (
+            self.why_no_remote(builder) if cache is CacheMode.REMOTE else None)
         if problem or skip:
             for repetition in range(1, repeat + 1):
                 self.record(Sample(
@@ -302,6 +292,14 @@ class Runner:
         return Series(runner=self, scenario=scenario, variant=variant, builder=builder,
                       cache=cache, repeat=repeat, stack=stack,
                       context=stack.enter_context(self.context(scenario, variant)))
+
+    def why_no_remote(self, builder: Builder) -> str | None:
+        if builder is not Builder.BUILDKIT:
+            return ("cache: remote is measured for BuildKit (--cache-from a registry image); "
+                    "the legacy builder uses only images pulled before the build")
+        if not self.run.options.registry:
+            return "cache: remote needs a registry (--registry, or `harness registry up`)"
+        return self.remote_missing
 
     def why_skip(self, variant: Variant, builder: Builder) -> str | None:
         """Why this builder cannot build this variant here (a skip, not a failure)."""
@@ -349,17 +347,22 @@ class Runner:
         return changed
 
     def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
-              no_cache: bool, tag: str) -> BuildOutcome:
+              no_cache: bool, tag: str, remote: bool = False,
+              image_tag: str | None = None, inline_cache: bool = False) -> BuildOutcome:
         """The build, timed inside; tagged in the run's repository, with no label (the legacy
-        builder would add one as a step): the user's Dockerfile, exactly."""
-        image_tag = (f"{engine.run_repository(self.run.run_id)}:"
-                     f"{f'{scenario.name}.{variant.name}-{builder}-{tag}'[:126]}")  # room for -t
+        builder would add one as a step): the user's Dockerfile, exactly. `remote`: on the
+        CI runner, with --cache-from the registry's cache (harness.remote)."""
+        image_tag = image_tag or (f"{engine.run_repository(self.run.run_id)}:"
+                                  f"{f'{scenario.name}.{variant.name}-{builder}-{tag}'[:126]}")
+        remote_host = self.remote.host if self.remote and (remote or inline_cache) else None
         outcome = build(builder, BuildRequest(
             context=context, dockerfile=DOCKERFILE_NAME, labels={}, no_cache=no_cache,
             tag=image_tag, build_args=variant.build_args, target=variant.target,
             squash=variant.squash is Squash.LEGACY,
             buildx_builder=self.run.options.buildx_builder,
-            ledger=engine.ledger_path(self.run.run_id)), self.client)
+            ledger=engine.ledger_path(self.run.run_id), docker_host=remote_host,
+            cache_from=remote_cache_reference(self.run, scenario, variant) if remote else None,
+            inline_cache=inline_cache), self.client)
         engine.note_leftovers(engine.ledger_path(self.run.run_id), outcome.created_image_ids)
         return outcome
 

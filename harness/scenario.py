@@ -121,7 +121,8 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
     incremental = c.incremental(document, files, context)
     cache = c.choices(document, "cache", CacheMode)
     if cache is None:
-        cache = tuple(CacheMode) if incremental else (CacheMode.COLD, CacheMode.WARM)
+        cache = (CacheMode.COLD, CacheMode.WARM) + ((CacheMode.INCREMENTAL,) if incremental
+                                                    else ())
     elif CacheMode.INCREMENTAL in cache and not incremental and "incremental" not in document:
         c.at(document, "cache", "cache: `incremental` needs an `incremental:` change, e.g. "
                                 "`incremental: {append: {path: app/main.py, text: \"# x\\n\"}}`")

@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.build import BuildOutcome
 from harness.dockerfile import steps_before_the_context
 from harness.model import Builder, CacheMode, Position, Sample, Scenario, Status, Variant
+from harness.remote import remote_cache_reference
 
 if TYPE_CHECKING:
     from harness.runner import Runner
@@ -37,20 +38,24 @@ class Series:
         self.build_context = context
 
     def prime(self) -> bool:
-        """The untimed build that fills the cache; False (samples recorded as failed) if it
-        fails."""
+        """The untimed build that fills the cache (for `remote`, the registry's); False
+        (samples recorded as failed) if it fails."""
         if self.cache is CacheMode.COLD:
             return True
         runner = self.runner
         runner.progress(self.position, len(runner.run.samples))  # repetition 0: priming
-        priming = runner.transformed(self.variant, runner.build(
-            self.scenario, self.variant, self.builder, self.context, no_cache=False,
-            tag="prime"))
-        if priming.error:
+        if self.cache is CacheMode.REMOTE:
+            priming_error = self.push_remote_cache()
+        else:
+            priming = runner.transformed(self.variant, runner.build(
+                self.scenario, self.variant, self.builder, self.context, no_cache=False,
+                tag="prime"))
+            priming_error = priming.error
+        if priming_error:
             for repetition in range(1, self.repeat + 1):
                 runner.record(replace(self.blank, repetition=repetition, status=Status.FAILED,
                                       error=f"the untimed priming build failed: "
-                                            f"{priming.error}"))
+                                            f"{priming_error}"))
             return False
         return True
 
@@ -60,6 +65,8 @@ class Series:
         self.repetition += 1
         self.runner.progress(replace(self.position, repetition=self.repetition),
                              len(self.runner.run.samples))
+        if self.cache is CacheMode.REMOTE:
+            self.make_remote_runner_cold()
         if self.cache is CacheMode.INCREMENTAL:
             self.build_context = self.runner.changed_context(
                 self.scenario, self.context,
@@ -68,21 +75,53 @@ class Series:
     def timed(self) -> None:
         self.built = self.runner.build(self.scenario, self.variant, self.builder,
                                        self.build_context, no_cache=self.cache is CacheMode.COLD,
-                                       tag=f"{self.cache}-{self.repetition}")
+                                       tag=f"{self.cache}-{self.repetition}",
+                                       remote=self.cache is CacheMode.REMOTE)
 
     def record_built(self) -> None:
         if self.built is not None:
             runner = self.runner
-            runner.record(runner.sample(replace(self.blank, repetition=self.repetition),
-                                        self.scenario, self.variant,
+            blank = replace(self.blank, repetition=self.repetition)
+            runner.record(remote_sample(blank, self.variant, self.built)
+                          if self.cache is CacheMode.REMOTE else
+                          runner.sample(blank, self.scenario, self.variant,
                                         runner.transformed(self.variant, self.built)))
             self.built = None
 
 
+    def push_remote_cache(self) -> str | None:
+        """The earlier CI run: on the runner, build with inline cache and push; its error."""
+        self.make_remote_runner_cold()
+        runner = self.runner
+        reference = remote_cache_reference(runner.run, self.scenario, self.variant)
+        built = runner.build(self.scenario, self.variant, Builder.BUILDKIT, self.context,
+                             no_cache=True, tag="", image_tag=reference, inline_cache=True)
+        assert runner.remote is not None
+        return f"{built.error}\n{built.log_tail}" if built.error else \
+            runner.remote.push(reference)
+
+    def make_remote_runner_cold(self) -> None:
+        assert self.runner.remote is not None
+        self.runner.remote.make_cold(self.runner.client, list(self.variant.bases))
+
+
+def remote_sample(blank: Sample, variant: Variant, built: BuildOutcome) -> Sample:
+    """A build on the CI runner: its time and cache hits (its image stays there)."""
+    fields: dict[str, Any] = {
+        "build_s": built.build_s, "steps_total": built.steps_total,
+        "steps_cached": built.steps_cached, "step_durations_s": built.step_durations_s}
+    if not built.ok:
+        return replace(blank, status=Status.FAILED, error=f"{built.error}\n{built.log_tail}",
+                       **fields)
+    return replace(blank, status=Status.OK, image_id=built.image_id, **fields,
+                   cache_warning=cache_warning(blank.cache, variant, built.steps_total,
+                                               built.steps_cached))
+
+
 def cache_warning(cache: CacheMode, variant: Variant, total: int, cached: int) -> str | None:
     """Why a build hit less cache than its mode implies, if it did."""
-    if cache is CacheMode.WARM and cached < total:
-        return f"warm build not fully cached: {cached}/{total} steps"
+    if cache in (CacheMode.WARM, CacheMode.REMOTE) and cached < total:
+        return f"{cache} build not fully cached: {cached}/{total} steps"
     expected = steps_before_the_context(variant.dockerfile)
     if cache is CacheMode.INCREMENTAL and expected is not None and cached < expected:
         return (f"incremental build cached {cached} step(s); the {expected} before the first "

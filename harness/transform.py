@@ -19,6 +19,7 @@ import docker.errors
 from docker_squash.errors import Error as SquashError
 from docker_squash.squash import Squash as DockerSquash
 
+from harness.build import BuildOutcome
 from harness.dockerfile import split_reference
 from harness.model import Squash
 
@@ -134,3 +135,21 @@ def _export(client: docker.DockerClient, container_id: str) -> Iterator[bytes]:
 
 def label_change(labels: Mapping[str, str]) -> str:
     return "LABEL " + " ".join(f"{json.dumps(k)}={json.dumps(v)}" for k, v in labels.items())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Made:
+    """A build, and the variant's post-build transform of its image when it has one."""
+
+    build: BuildOutcome
+    transform: TransformOutcome | None = None
+
+    @property
+    def image_id(self) -> str | None:
+        return self.transform.image_id if self.transform else self.build.image_id
+
+    @property
+    def error(self) -> str | None:
+        if not self.build.ok:
+            return f"{self.build.error}\n{self.build.log_tail}"
+        return self.transform.error if self.transform and not self.transform.ok else None

@@ -13,6 +13,7 @@ import requests
 from harness import distribute, engine
 from harness.model import Builder, Run, RunOptions, new_run_id, now
 from harness.registry import DEFAULT_PORT, local_registry
+from harness.remote import RUNNER
 from harness.runner import Runner, run_scenarios, started_run
 from harness.scenario import load_scenario
 
@@ -177,6 +178,33 @@ def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(
     assert all(s.push_bytes for s in runner.run.samples) and runner.run.samples
     assert local_registry() is None  # stopped, as the run started it
     assert not (tmp_path / "state" / "harness" / "registry" / "storage").exists()
+
+
+def test_cache_remote_gives_a_cold_runner_every_step_from_the_registry(registry, docker_client,
+                                                                       tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("the CI runner is an engine flavour: root only")
+    runner_was_up = engine.engine_answers(host=RUNNER.host)
+    (tmp_path / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (tmp_path / "remote.yaml").write_text(textwrap.dedent(DISTRIBUTION).replace(
+        "cache: [cold]", "cache: [remote]\nbuilders: [buildkit, legacy]").replace(
+        "  export-import: {extends: layered, squash: export-import}\n", ""))
+    with started_run([load_scenario(tmp_path / "remote.yaml")],
+                     RunOptions(registry=registry[0], allow_concurrent=True), tmp_path / "out",
+                     progress=lambda p, done: None) as (runner, _):
+        run_scenarios(runner)
+    samples = {s.builder: s for s in runner.run.samples}
+    remote = samples[Builder.BUILDKIT]
+    assert (remote.status, remote.steps_cached, remote.steps_total) == ("ok", 2, 2), remote.error
+    assert remote.build_s > 0 and remote.cache_warning is None
+    assert samples[Builder.LEGACY].status == "skipped"
+    assert "BuildKit" in samples[Builder.LEGACY].error
+    assert engine.engine_answers(host=RUNNER.host) == runner_was_up  # stopped if it started it
+    address = registry[0]
+    catalog = requests.get(f"http://{address}/v2/_catalog", timeout=10).json()["repositories"]
+    for repository in catalog:  # the cache image is deleted after the run
+        assert not requests.get(f"http://{address}/v2/{repository}/tags/list",
+                                timeout=10).json().get("tags"), repository
 
 
 def test_registry_down_stops_it_and_deletes_its_storage(registry):

@@ -20,6 +20,8 @@ VARIANT = Variant(name="v", dockerfile="FROM a\nRUN deps\nCOPY . .\nRUN build\n"
     (CacheMode.INCREMENTAL, 3, 0, "incremental build cached 0 step(s); the 1 before the "
                                   "first COPY/ADD of the context should be"),
     (CacheMode.COLD, 3, 0, None),
+    (CacheMode.REMOTE, 3, 3, None),
+    (CacheMode.REMOTE, 3, 2, "remote build not fully cached: 2/3 steps"),
 ])
 def test_a_build_that_missed_the_cache_its_mode_implies_is_flagged(cache, total, cached,
                                                                    warning):

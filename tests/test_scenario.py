@@ -63,7 +63,7 @@ def test_incremental_change_turns_on_the_incremental_mode(tmp_path):
 files: {app: "v1\\n"}
 incremental: {append: {path: app, text: "v2\\n"}}
 """))
-    assert scenario.cache == tuple(CacheMode)
+    assert scenario.cache == (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL)
     assert (scenario.incremental.path, scenario.incremental.text) == ("app", "v2\n")
 
 
@@ -184,7 +184,8 @@ def test_unknown_variant_key_suggests_the_nearest(tmp_path):
                          "('legacy')"),
     ("builders: [legacy, kaniko]", "builders: unknown `kaniko`; expected one of: legacy, "
                                    "buildkit"),
-    ("cache: []", "cache: the list is empty; expected some of: cold, warm, incremental"),
+    ("cache: []", "cache: the list is empty; expected some of: cold, warm, incremental, "
+                  "remote"),
     ("description: [a]", "description: expected a string, found a list"),
     ("run: {timeout_s: fast}", "run.timeout_s: expected a number of seconds, found a string "
                                "('fast')"),
