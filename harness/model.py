@@ -402,6 +402,9 @@ class RunOptions:
     registry: str | None = None
     """HOST:PORT of a plain-HTTP registry on this host (`harness registry up`): push and
     pull are measured there (harness.distribute)."""
+    registry_all: bool = False
+    """Push and pull every scenario's cold builds (a registry was given); else only those
+    of scenarios with `registry: true`."""
 
 
 @dataclass(kw_only=True)

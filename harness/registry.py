@@ -161,22 +161,22 @@ def _unpacked_binary(home: Path, log: Log) -> str:
 @contextmanager
 def for_run(options: RunOptions, scenarios: list[Scenario]
             ) -> Iterator[tuple[RunOptions, str | None]]:
-    """The registry push and pull are measured on: --registry, else HARNESS_REGISTRY, else,
-    when a scenario says `registry: true`, the local one (`harness registry up`); one the run
-    had to start is stopped when it ends. Also why there is none, when one was wanted and
-    could not be started."""
-    registry = options.registry or os.environ.get("HARNESS_REGISTRY") or None
-    started = False
-    if registry is None and any(s.registry for s in scenarios):
-        running = local_registry()
-        try:
-            registry = (running or registry_up(DEFAULT_PORT, log=lambda message: None)).address
-            started = running is None
-        except HarnessError as error:
-            yield options, f"it needs a registry and none could be started: {error}"
-            return
+    """The registry push and pull are measured on: --registry, else HARNESS_REGISTRY (for
+    every scenario), else, when a selected scenario says `registry: true`, the local one
+    (`harness registry up`; for those scenarios), stopped after the run if the run started
+    it. Also why there is none, when one was wanted and could not be started."""
+    given = options.registry or os.environ.get("HARNESS_REGISTRY") or None
+    if given or not any(s.registry for s in scenarios):
+        yield replace(options, registry=given, registry_all=bool(given)), None
+        return
+    running = local_registry()
     try:
-        yield replace(options, registry=registry), None
+        address = (running or registry_up(DEFAULT_PORT, log=lambda message: None)).address
+    except HarnessError as error:
+        yield options, f"it needs a registry and none could be started: {error}"
+        return
+    try:
+        yield replace(options, registry=address), None
     finally:
-        if started:
+        if running is None:
             registry_down(log=lambda message: None)

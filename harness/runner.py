@@ -101,11 +101,12 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
     store.check_writable(results_dir)
     client = engine.connect()
     run_id = new_run_id()
+    selected = list({id(s): s for s, _, _ in matrix(scenarios, options)}.values())
     try:
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
-                f"run {run_id}"), registry.for_run(options, scenarios) as (options, missing), \
+                f"run {run_id}"), registry.for_run(options, selected) as (options, missing), \
                 runner_for_run(any(CacheMode.REMOTE in cache_modes_of(s, options)
-                                   for s in scenarios)) as (remote, remote_missing):
+                                   for s in selected)) as (remote, remote_missing):
             run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
                       environment=collect_environment(
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
@@ -416,12 +417,15 @@ class Runner:
             wasted_bytes=layers.wasted_bytes,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
-        ), **self.distribution(blank, variant, image_id))
+        ), **self.distribution(blank, scenario, variant, image_id))
 
-    def distribution(self, blank: Sample, variant: Variant, image_id: str) -> dict[str, Any]:
+    def distribution(self, blank: Sample, scenario: Scenario, variant: Variant,
+                     image_id: str) -> dict[str, Any]:
         """With a registry, a cold build's push and pull: the sample's fields, taken last,
         as the pull replaces the image."""
-        if not self.run.options.registry or blank.cache is not CacheMode.COLD:
+        options = self.run.options
+        if not options.registry or blank.cache is not CacheMode.COLD or not (
+                options.registry_all or scenario.registry):
             return {}
         fields, blobs = distribute.sample_fields(self.client, self.run, blank, image_id,
                                                  variant.base)

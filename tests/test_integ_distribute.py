@@ -57,7 +57,7 @@ def pushed(registry, docker_client, tmp_path_factory):
     (folder / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
     (folder / "distribution.yaml").write_text(textwrap.dedent(DISTRIBUTION))
     run = Run(run_id=new_run_id(), started_at=now(), environment={},
-              options=RunOptions(registry=registry[0]),
+              options=RunOptions(registry=registry[0], registry_all=True),  # as --registry
               scenarios=[load_scenario(folder / "distribution.yaml")])
     run_scenarios(Runner(docker_client, run, save=lambda r: None,
                          progress=lambda p, done: None))
@@ -158,7 +158,7 @@ def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, 
     finally:
         engine.remove_run(docker_client, run.run_id)
         docker_client.images.remove(reference)
-        distribute.delete_repository(address, "harness-test/pulled")
+        distribute.delete_repository(address, "harness-test/pulled", tags=("1",))
 
 
 def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(
@@ -169,13 +169,18 @@ def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(
     (tmp_path / "own.yaml").write_text("registry: true\n" + textwrap.dedent(
         DISTRIBUTION).replace("  export-import: {extends: layered, squash: export-import}\n",
                               "").replace("6291456", "100000"))
-    with started_run([load_scenario(tmp_path / "own.yaml")], RunOptions(allow_concurrent=True),
-                     tmp_path / "out",
+    (tmp_path / "other.yaml").write_text(textwrap.dedent(DISTRIBUTION).replace(
+        "  export-import: {extends: layered, squash: export-import}\n", "").replace(
+        "6291456", "1000"))
+    with started_run([load_scenario(tmp_path / "own.yaml"), load_scenario(tmp_path /
+                                                                          "other.yaml")],
+                     RunOptions(allow_concurrent=True), tmp_path / "out",
                      progress=lambda p, done: None) as (runner, _):
         run_scenarios(runner)
         address = runner.run.options.registry
     assert address == f"127.0.0.1:{DEFAULT_PORT}"
-    assert all(s.push_bytes for s in runner.run.samples) and runner.run.samples
+    pushed = {s.scenario: s.push_bytes for s in runner.run.samples}
+    assert pushed["own"] and pushed["other"] is None  # only the scenario that asks for it
     assert local_registry() is None  # stopped, as the run started it
     assert not (tmp_path / "state" / "harness" / "registry" / "storage").exists()
 
