@@ -150,14 +150,17 @@ def uploaded_bytes(push_output: str, pushed: Pushed, diff_ids: list[str],
 
 def fetched_bytes(pull_output: str, pushed: Pushed,
                   base_blobs: dict[str, int]) -> tuple[int, list[str]]:
-    """What `docker pull` fetched: the manifests, the config and the layers it did not report
-    `Already exists`; and the image's own layers (not the base's) that were there already."""
+    """What `docker pull` fetched of the image's own: the manifests, the config and the layers
+    it did not report `Already exists`, not counting the base's (on the containerd store an
+    imported base keeps no compressed blob, so its layer is fetched again: an artefact of
+    harness's bases, not a cost of the image); and the image's own layers that were there
+    already."""
     present = {short for short, status in _STATUS.findall(pull_output)
                if status == "Already exists"}
-    held = [digest for digest, _ in pushed.layers
-            if _short(digest) in present and digest not in base_blobs]
+    own = [(digest, size) for digest, size in pushed.layers if digest not in base_blobs]
+    held = [digest for digest, _ in own if _short(digest) in present]
     return sum(size for digest, size in pushed.blobs.items() if not _is_layer(digest, pushed)) \
-        + sum(size for digest, size in pushed.layers if _short(digest) not in present), held
+        + sum(size for digest, size in own if _short(digest) not in present), held
 
 
 def with_push_after_baseline(samples: list[Sample],

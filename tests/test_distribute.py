@@ -39,6 +39,12 @@ def test_pull_counts_what_was_not_already_there():
     assert fetched_bytes(output, PUSHED, BASE) == (100_234 + 2_416 + 946, [])
 
 
+def test_a_base_layer_fetched_again_is_not_the_images_cost():
+    output = (DATA / "docker-pull.txt").read_text().replace(
+        "f46816bb4c57: Already exists", "f46816bb4c57: Pull complete")
+    assert fetched_bytes(output, PUSHED, BASE) == (100_234 + 2_416 + 946, [])
+
+
 def test_a_pull_that_found_the_images_own_layer_is_not_cold():
     output = (DATA / "docker-pull.txt").read_text().replace(
         "f437fc7d3eef: Pull complete", "f437fc7d3eef: Already exists")
