@@ -179,7 +179,8 @@ class ScenarioChecker(Checker):
             if builder not in builders:
                 self.at(value, "builders", f"quick.builders: `{builder}` is not one of the "
                                            f"scenario's builders ({', '.join(builders)})")
-        return Quick(variants=tuple(variants) if variants else None, builders=chosen)
+        return Quick(variants=tuple(variants) if variants is not None else None,
+                     builders=chosen)  # `variants: []`: left out of --quick
 
     def files(self, document: LineDict) -> dict[str, str]:
         value = self.typed(document, "files", dict, "a mapping of context paths to file contents")

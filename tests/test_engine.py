@@ -72,6 +72,8 @@ def test_the_ledger_notes_containers_and_images(monkeypatch, tmp_path):
     engine.note_leftovers(ledger, ["aaa", "bbb"])
     engine.note_leftovers(ledger, [])
     engine.note_leftovers(ledger, ["ccc"], ["c1"])
+    engine.note_leftovers(ledger, [], tags=["127.0.0.1:5055/harness-run/r1/s/v:image"])
     assert ledger == tmp_path / "harness" / "runs" / "r1.ids"
     assert ledger.read_text().splitlines() == [
-        "image aaa", "image bbb", "container c1", "image ccc"]
+        "image aaa", "image bbb", "container c1", "image ccc",
+        "tag 127.0.0.1:5055/harness-run/r1/s/v:image"]

@@ -124,6 +124,18 @@ def test_the_run_leaves_no_tag_and_no_manifest(pushed, registry, docker_client):
         assert not tags.get("tags"), repository
 
 
+def test_clean_removes_a_registry_tag_the_ledger_noted(docker_client, monkeypatch, tmp_path):
+    """A run stopped between tagging for a push and untagging leaves the tag: clean finds it."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    run_id = new_run_id()
+    reference = f"127.0.0.1:{PORT}/harness-run/{run_id.lower()}/s/v-legacy-1:image"
+    engine.note_leftovers(engine.ledger_path(run_id), [], tags=[reference])
+    docker_client.api.tag("busybox:latest", *reference.rsplit(":", 1))
+    engine.remove_run(docker_client, run_id)
+    assert not docker_client.images.list(name=reference.rsplit(":", 1)[0])
+    assert docker_client.images.get("busybox:latest")  # the image itself is not harness's
+
+
 def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, docker_client,
                                                                       tmp_path):
     address = registry[0]

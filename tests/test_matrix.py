@@ -55,3 +55,11 @@ def test_shard_arguments(text, shard):
 def test_bad_shard_arguments_say_what_is_expected(text):
     with pytest.raises(argparse.ArgumentTypeError, match="expected I/N"):
         parse_shard(text)
+
+
+def test_an_empty_quick_list_leaves_the_scenario_out_of_quick(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        'quick: {variants: []}\nvariants:\n  a: {dockerfile: "FROM scratch\\n"}\n')
+    scenario = load_scenario(tmp_path / "s.yaml")
+    assert matrix([scenario], options_for(quick=True)) == []
+    assert len(matrix([scenario], options_for())) == 2  # both builders
