@@ -67,6 +67,7 @@ class Distribution:
     blobs: dict[str, int] = field(default_factory=dict)
     """Every blob of the image in the registry (manifests, config, layers): digest → bytes."""
     pull_not_cold: str | None = None
+    """Why the pull was not recorded: some of the image's own layers were still there."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +79,6 @@ class Pushed:
     """The manifest digests (an index and the manifests it lists)."""
     layers: list[tuple[str, int]]
     """(blob digest, size) of the image's layers, in order."""
-    config: str
 
 
 def distribute(client: docker.DockerClient, registry: str, repository: str, image_id: str,
@@ -203,8 +203,7 @@ def registry_image(registry: str, repository: str, tag: str) -> Pushed:
         manifest = chosen or manifest
     blobs |= _blob_sizes(manifest)
     return Pushed(blobs=blobs, manifests=manifests,
-                  layers=[(layer["digest"], layer["size"]) for layer in manifest["layers"]],
-                  config=manifest["config"]["digest"])
+                  layers=[(layer["digest"], layer["size"]) for layer in manifest["layers"]])
 
 
 def delete_repository(registry: str, repository: str,

@@ -216,8 +216,8 @@ class Runner:
         """The scenario's claims on its measured samples (first, what each pushed image adds
         to the baseline's: the baseline's image may be built after the others)."""
         if self.pushed:
-            self.run.samples = distribute.with_push_after_baseline(self.run.samples, self.pushed,
-                                                        scenario.name, scenario.baseline)
+            self.run.samples = distribute.with_push_after_baseline(
+                self.run.samples, self.pushed, scenario.name, scenario.baseline)
             self.save(self.run)
         self.run.verdicts[scenario.name] = judge(
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])

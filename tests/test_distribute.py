@@ -18,8 +18,7 @@ PUSHED = Pushed(
     blobs={MANIFEST_DIGEST: MANIFEST_SIZE, MANIFEST["config"]["digest"]: 2416,
            **{layer["digest"]: layer["size"] for layer in MANIFEST["layers"]}},
     manifests=[MANIFEST_DIGEST],
-    layers=[(layer["digest"], layer["size"]) for layer in MANIFEST["layers"]],
-    config=MANIFEST["config"]["digest"])
+    layers=[(layer["digest"], layer["size"]) for layer in MANIFEST["layers"]])
 BASE = {digest: 1 for digest in BASE_LAYERS}
 
 
