@@ -201,7 +201,8 @@ def evaluate(expectation: Expectation, samples: Sequence[SampleLike]) -> Verdict
         left = _value(expectation.left, in_group)
         right = _value(expectation.right, in_group)
         holds = None if left is None or right is None else _COMPARE[expectation.op](left, right)
-        group = GroupVerdict(group=f"{builder}/{cache}", left=left, right=right, holds=holds)
+        group = GroupVerdict(group=f"{builder}/{cache}", left=left, right=right, holds=holds,
+                             inconclusive=holds is None and _unmeasured(expectation, in_group))
         if holds is not None and _timing_between_variants(expectation):
             group = _three_way(expectation, in_group, group)
         values.append(group)
@@ -296,6 +297,15 @@ def _value(operand: Operand, samples: Sequence[SampleLike]) -> float | str | Non
         return _status([str(s.start_status) for s in ok]) if ok else None
     numbers = [n for s in ok if (n := getattr(s, operand.metric or "")) is not None]
     return operand.factor * statistics.median(numbers) if numbers else None
+
+
+def _unmeasured(expectation: Expectation, samples: Sequence[SampleLike]) -> bool:
+    """A side has no value though its builds are ok: its push or pull could not be measured
+    (e.g. a pull that was not cold); the claim cannot be judged there, and fails nothing."""
+    return any(side.variant and side.metric in METRIC and any(
+        str(s.status) == "ok" and getattr(s, side.metric, None) is None
+        and getattr(s, "distribution_error", None) for s in samples if s.variant == side.variant)
+        for side in (expectation.left, expectation.right))
 
 
 def _not_measured(variant: str, samples: Sequence[SampleLike]) -> bool:

@@ -138,6 +138,17 @@ def test_a_claim_whose_variant_was_skipped_everywhere_is_skipped_with_the_reason
         in findings_table(document)
 
 
+def test_a_pull_that_could_not_be_measured_makes_its_claim_inconclusive_not_failed():
+    samples = [replace(sample("small", 10), pull_bytes=100),
+               replace(sample("big", 20), distribution_error="pull not measured: ...")]
+    verdict = evaluate(parse("small.pull_bytes < big.pull_bytes", VARIANTS), samples)
+    assert verdict.inconclusive and verdict.as_expected and not verdict.passed
+    failed_build = [replace(sample("small", 10), pull_bytes=100),
+                    sample("big", None, status=Status.FAILED)]
+    assert not evaluate(parse("small.pull_bytes < big.pull_bytes", VARIANTS),
+                        failed_build).as_expected  # a failed build still fails the claim
+
+
 def test_groups_where_a_variant_was_not_measured_are_left_out():
     """e.g. `-k` deselected one variant's warm builds: the cold comparison still counts."""
     samples = [sample("small", 10), sample("big", 20),
