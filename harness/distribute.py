@@ -27,6 +27,7 @@ links): a later push of the same blobs uploads them again instead of mounting th
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import subprocess
 import time
@@ -91,16 +92,16 @@ def distribute(client: docker.DockerClient, registry: str, repository: str, imag
         base_blobs: dict[str, int] = {}
         if base:
             _tag(client, base, f"{name}:base", note_tag)
-            _docker("push", f"{name}:base")
+            docker_cli_call("push", f"{name}:base")
             base_blobs = registry_image(registry, repository, "base").blobs
         _tag(client, image_id, f"{name}:image", note_tag)
         diff_ids = client.api.inspect_image(image_id)["RootFS"]["Layers"]
-        push_s, output = _docker("push", f"{name}:image")
+        push_s, output = docker_cli_call("push", f"{name}:image")
         pushed = registry_image(registry, repository, "image")
         push_bytes = uploaded_bytes(output, pushed, diff_ids, base_blobs)
         with contextlib.suppress(docker.errors.NotFound):
             client.images.remove(image_id, force=True)
-        pull_s, output = _docker("pull", f"{name}:image")
+        pull_s, output = docker_cli_call("pull", f"{name}:image")
         pull_bytes, held = fetched_bytes(output, pushed, base_blobs)
         return Distribution(
             push_s=push_s, push_bytes=push_bytes, pull_s=None if held else pull_s,
@@ -122,9 +123,8 @@ def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_i
     repository of the run's, named after the sample; its tags noted in the run's ledger."""
     assert run.options.registry is not None
     ledger = engine.ledger_path(run.run_id)
-    repository = re.sub(r"[^a-z0-9._/-]+", "-", (
-        f"{engine.run_repository(run.run_id)}/{sample.scenario}/{sample.variant}-"
-        f"{sample.builder}-{sample.repetition}").lower())
+    repository = run_registry_repository(
+        run.run_id, f"{sample.scenario}/{sample.variant}-{sample.builder}-{sample.repetition}")
     try:
         shipped = distribute(client, run.options.registry, repository, image_id, base,
                              note_tag=lambda tag: engine.note_leftovers(ledger, [], tags=[tag]))
@@ -135,6 +135,12 @@ def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_i
             "compressed_bytes": shipped.compressed_bytes, "compressed_stored": True,
             "distribution_error": shipped.pull_not_cold}, \
         shipped.blobs
+
+
+def run_registry_repository(run_id: str, path: str) -> str:
+    """A repository of the run's in a registry: its run repository, then `path`, in the
+    characters a repository name allows."""
+    return re.sub(r"[^a-z0-9._/-]+", "-", f"{engine.run_repository(run_id)}/{path}".lower())
 
 
 def uploaded_bytes(push_output: str, pushed: Pushed, diff_ids: list[str],
@@ -256,12 +262,15 @@ def _tag(client: docker.DockerClient, image: str, reference: str,
     client.api.tag(image, repository, tag)
 
 
-def _docker(command: str, reference: str) -> tuple[float, str]:
-    """The docker CLI's push or pull, as a user runs it, timed; nothing else in the window."""
+def docker_cli_call(command: str, reference: str, host: str | None = None
+                    ) -> tuple[float, str]:
+    """The docker CLI's push or pull, as a user runs it, timed; nothing else in the window.
+    `host`: another engine than DOCKER_HOST's."""
     cli = engine.docker_cli()
+    environment = {**os.environ, "DOCKER_HOST": host} if host else None
     started = time.perf_counter()
     result = subprocess.run([cli, command, reference], capture_output=True, text=True,
-                            timeout=TIMEOUT_S, check=False)
+                            timeout=TIMEOUT_S, check=False, env=environment)
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise DistributionError(f"docker {command} {reference} failed: "

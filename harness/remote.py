@@ -22,9 +22,6 @@ build). Producer and consumer are the same BuildKit: cache keys differ between v
 from __future__ import annotations
 
 import contextlib
-import os
-import re
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,7 +29,12 @@ import docker
 import docker.errors
 
 from harness import engine
-from harness.distribute import delete_repository
+from harness.distribute import (
+    DistributionError,
+    delete_repository,
+    docker_cli_call,
+    run_registry_repository,
+)
 from harness.errors import HarnessError
 from harness.flavors import FLAVORS, flavor_down, flavor_up
 from harness.model import Run, Scenario, Variant
@@ -53,11 +55,11 @@ class RemoteRunner:
     def push(self, reference: str) -> str | None:
         """Push the producer build's image; None, or why it failed."""
         self.pushed.append(reference)
-        result = subprocess.run([engine.docker_cli(), "push", reference], capture_output=True,
-                                text=True, check=False, timeout=600,
-                                env={**os.environ, "DOCKER_HOST": self.host})
-        return None if result.returncode == 0 else \
-            f"docker push {reference} failed: {(result.stderr or result.stdout).strip()}"
+        try:
+            docker_cli_call("push", reference, host=self.host)
+        except DistributionError as error:
+            return str(error)
+        return None
 
     def make_cold(self, source: docker.DockerClient, bases: list[str]) -> None:
         """No image and no build cache left on the runner, then the bases loaded."""
@@ -73,8 +75,7 @@ class RemoteRunner:
 def remote_cache_reference(run: Run, scenario: Scenario, variant: Variant) -> str:
     """Where the earlier CI run pushed the variant's image with its inline cache."""
     assert run.options.registry is not None
-    name = re.sub(r"[^a-z0-9._/-]+", "-", f"{engine.run_repository(run.run_id)}/"
-                                           f"{scenario.name}/{variant.name}-cache".lower())
+    name = run_registry_repository(run.run_id, f"{scenario.name}/{variant.name}-cache")
     return f"{run.options.registry}/{name}:latest"
 
 

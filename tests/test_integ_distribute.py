@@ -105,7 +105,7 @@ def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_pat
     image, _ = docker_client.images.build(path=str(tmp_path), labels=engine.run_labels("t"),
                                           rm=True)
     docker_client.api.tag("busybox:latest", f"{address}/harness-test/gt", "base")
-    distribute._docker("push", f"{address}/harness-test/gt:base")
+    distribute.docker_cli_call("push", f"{address}/harness-test/gt:base")
     before = {p: p.stat().st_size for p in blobs.rglob("data")}
     shipped = distribute.distribute(docker_client, address, "harness-test/gt", image.id,
                                     "busybox:latest", note_tag=lambda tag: None)
@@ -141,7 +141,7 @@ def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, 
     address = registry[0]
     reference = f"{address}/harness-test/pulled:1"
     docker_client.api.tag("busybox:latest", f"{address}/harness-test/pulled", "1")
-    distribute._docker("push", reference)
+    distribute.docker_cli_call("push", reference)
     docker_client.images.remove(reference)
     (tmp_path / "pulled.yaml").write_text(textwrap.dedent(f"""\
         bases:
