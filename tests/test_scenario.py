@@ -187,6 +187,7 @@ def test_unknown_variant_key_suggests_the_nearest(tmp_path):
     ("cache: []", "cache: the list is empty; expected some of: cold, warm, incremental, "
                   "remote"),
     ("description: [a]", "description: expected a string, found a list"),
+    ("registry: yes please", "registry: expected true or false, found a string ('yes please')"),
     ("run: {timeout_s: fast}", "run.timeout_s: expected a number of seconds, found a string "
                                "('fast')"),
     ("run: {ready_log: '('}", "run.ready_log: not a valid regular expression (missing ), "
