@@ -13,8 +13,9 @@ nox.options.reuse_venv = "yes"  # a second `nox -s bench` skips rebuilding its v
 
 
 def provision_engine(session: nox.Session) -> None:
-    """Make sure a Docker engine answers (installs and starts one on Debian/Ubuntu as root)."""
-    session.run("harness", "engine", "up")
+    """Make sure a Docker engine answers (installs and starts one on Debian/Ubuntu as root),
+    and buildah, the third builder, is installed."""
+    session.run("harness", "engine", "up", "--buildah")
 
 
 def provision_chromium(session: nox.Session) -> None:
@@ -45,7 +46,8 @@ def engines(session: nox.Session) -> None:
     """The docker-marked tests again, on Docker 26 with the containerd image store, started
     beside the default engine with `harness engine up --flavor` and stopped afterwards."""
     session.install("-e", ".[test]")
-    up = str(session.run("harness", "engine", "up", "--flavor", FLAVOR, silent=True))
+    up = str(session.run("harness", "engine", "up", "--flavor", FLAVOR, "--buildah",
+                         silent=True))
     (host,) = [line.removeprefix("export DOCKER_HOST=") for line in up.splitlines()
                if line.startswith("export DOCKER_HOST=")]
     try:

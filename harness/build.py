@@ -1,7 +1,7 @@
 """Build one image with one builder and report what happened: image id, wall time, cache use.
 
 Steps are the Dockerfile instructions that make a filesystem snapshot (RUN, COPY, ADD,
-WORKDIR): both builders report those, so `steps_cached == steps_total` means "fully cached"
+WORKDIR): every builder reports those, so `steps_cached == steps_total` means "fully cached"
 for either. FROM and metadata-only instructions (ENV, LABEL, CMD, ...) are not counted;
 BuildKit has no step for the latter at all.
 """
@@ -18,7 +18,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,7 +28,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from harness import engine
+from harness import buildah, engine
 from harness.dockerfile import SNAPSHOT_INSTRUCTIONS
 from harness.model import Builder
 
@@ -39,6 +39,9 @@ _LEGACY_RUNNING = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
 BUILDER_EXIT_TIMEOUT_S = 60
 # "[2/3] RUN", "[ 3/11] RUN" (padded from ten steps on), "[build 2/4] COPY"
 _BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")
+# "STEP 2/4: RUN", "[1/2] STEP 2/2: RUN" (multi-stage); "--> Using cache <id>", "--> <id>"
+_BUILDAH_STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP \d+/\d+: (\w+)")
+_BUILDAH_PRODUCED = re.compile(r"^--> ([0-9a-f]{11,64})$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,15 +85,20 @@ class BuildOutcome:
     created_image_ids: list[str] = field(default_factory=list)
     """Step images the legacy builder made (not cache hits, not FROM), which no tag keeps:
     after `--squash` the unsquashed chain is left dangling."""
+    buildah_size_bytes: int | None = None
+    """buildah's own size of its image (layer tars, manifest, config), before the move into
+    the engine."""
 
 
 def build(builder: Builder, request: BuildRequest,
           client: docker.DockerClient | None = None) -> BuildOutcome:
-    if builder is Builder.LEGACY:
-        if client is None:
-            raise ValueError("the legacy builder needs a docker client")
-        return dataclasses.replace(build_legacy(client, request), tag=request.tag)
-    return dataclasses.replace(build_buildkit(request), tag=request.tag)
+    if builder is Builder.BUILDKIT:
+        return dataclasses.replace(build_buildkit(request), tag=request.tag)
+    if client is None:
+        raise ValueError(f"the {builder} builder needs a docker client")
+    if builder is Builder.BUILDAH:
+        return dataclasses.replace(build_buildah(client, request), tag=request.tag)
+    return dataclasses.replace(build_legacy(client, request), tag=request.tag)
 
 
 def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOutcome:
@@ -147,20 +155,23 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
 
 
 @dataclass(frozen=True, kw_only=True)
-class LegacyStep:
+class LoggedStep:
+    """A step as the legacy builder's or buildah's output tells it."""
+
     instruction: str
     cached: bool
     image_id: str | None
-    """The short id the step produced (" ---> abc123"); None if it did not finish."""
+    """The short id the step produced (" ---> abc123", "--> abc123"); None if it did not
+    finish."""
 
 
-def legacy_steps(log_lines: list[str]) -> list[LegacyStep]:
+def legacy_steps(log_lines: list[str]) -> list[LoggedStep]:
     """Every step of a legacy build's output, FROM and metadata steps included."""
-    steps: list[LegacyStep] = []
+    steps: list[LoggedStep] = []
     for line in log_lines:
         step = _LEGACY_STEP.match(line)
         if step:
-            steps.append(LegacyStep(instruction=step.group(1).upper(), cached=False,
+            steps.append(LoggedStep(instruction=step.group(1).upper(), cached=False,
                                     image_id=None))
         elif steps and line.strip() == "---> Using cache":
             steps[-1] = dataclasses.replace(steps[-1], cached=True)
@@ -169,17 +180,17 @@ def legacy_steps(log_lines: list[str]) -> list[LegacyStep]:
     return steps
 
 
-def count_legacy_steps(steps: list[LegacyStep]) -> tuple[int, int]:
+def count_legacy_steps(steps: list[LoggedStep]) -> tuple[int, int]:
     """(snapshot steps, of which cached)."""
     snapshots = [s for s in steps if s.instruction in SNAPSHOT_INSTRUCTIONS]
     return len(snapshots), sum(1 for s in snapshots if s.cached)
 
 
-def created_step_images(steps: list[LegacyStep]) -> list[str]:
+def created_step_images(steps: list[LoggedStep]) -> list[str]:
     return [s.image_id for s in steps if s.image_id and not s.cached and s.instruction != "FROM"]
 
 
-def _remove_created_images(client: docker.DockerClient, steps: list[LegacyStep]) -> None:
+def _remove_created_images(client: docker.DockerClient, steps: list[LoggedStep]) -> None:
     """After a failed legacy build, remove the unlabelled step images it created.
 
     Cached steps' images and the FROM image existed before this build and are left alone;
@@ -242,21 +253,87 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
     )
 
 
-def _run_to_the_end(command: list[str], environment: dict[str, str] | None = None
+def build_buildah(client: docker.DockerClient, request: BuildRequest) -> BuildOutcome:
+    """`buildah build` in harness's storage, always with `--layers` (podman build's default),
+    so cold (`--no-cache`) and cached builds make the same image, one layer per RUN/COPY as
+    the other builders do; without it buildah commits one layer for the whole Dockerfile.
+    Only the build is timed; the image is then loaded into the engine to be measured."""
+    if request.squash:
+        raise ValueError("buildah's --squash is not the legacy builder's (see harness.runner)")
+    store = buildah.storage()
+    command = store.command(
+        "build", "--layers", "--pull-never", "--force-rm", "--tag", request.tag,
+        "--file", str(request.context / request.dockerfile))
+    command += [arg for key, value in request.labels.items()
+                for arg in ("--label", f"{key}={value}")]
+    command += [arg for key, value in request.build_args.items()
+                for arg in ("--build-arg", f"{key}={value}")]
+    if request.target:
+        command += ["--target", request.target]
+    if request.no_cache:
+        command.append("--no-cache")
+    command.append(str(request.context))
+    started = time.perf_counter()
+    result = _run_to_the_end(command, interrupted=lambda output: buildah.remove_step_images(
+        created_step_images(buildah_steps(output.splitlines()))))
+    build_s = time.perf_counter() - started
+    # the image's id ends its output (with --iidfile it would print no step ids at all)
+    last = (result.stdout.splitlines() or [""])[-1]
+    built = last if re.fullmatch(r"[0-9a-f]{64}", last) else None
+    log = (result.stdout + result.stderr).splitlines()
+    steps = buildah_steps(log)
+    total, cached = count_legacy_steps(steps)
+    error = None
+    if result.returncode != 0 or not built:
+        buildah.remove_step_images(created_step_images(steps))
+        error = next((line for line in reversed(log) if line.startswith("Error:")),
+                     f"buildah build exited with {result.returncode}")
+    image_id = size = None
+    if error is None and built:
+        size = buildah.size_bytes(built)
+        try:
+            image_id = buildah.copy_into_engine(client, built, request.tag)
+        except (buildah.BuildahError, docker.errors.APIError) as failed:
+            error = f"moving the image into the engine failed: {failed}"
+    return BuildOutcome(
+        ok=error is None, build_s=build_s, image_id=image_id, steps_total=total,
+        steps_cached=cached, step_durations_s=[], log_tail="\n".join(log[-LOG_TAIL_LINES:]),
+        error=error, buildah_size_bytes=size)
+
+
+def buildah_steps(log_lines: list[str]) -> list[LoggedStep]:
+    """Every step of a `buildah build` output, FROM and metadata steps included."""
+    steps: list[LoggedStep] = []
+    for line in log_lines:
+        step = _BUILDAH_STEP.match(line)
+        if step:
+            steps.append(LoggedStep(instruction=step.group(1).upper(), cached=False,
+                                    image_id=None))
+        elif steps and line.startswith("--> Using cache "):
+            steps[-1] = dataclasses.replace(steps[-1], cached=True)
+        elif steps and (produced := _BUILDAH_PRODUCED.match(line.strip())):
+            steps[-1] = dataclasses.replace(steps[-1], image_id=produced.group(1))
+    return steps
+
+
+def _run_to_the_end(command: list[str], environment: dict[str, str] | None = None,
+                    interrupted: Callable[[str], None] = lambda output: None
                     ) -> subprocess.CompletedProcess[str]:
     """Run the builder; when harness is interrupted, interrupt the builder too and wait for
-    it to exit, so nothing it makes appears after harness has cleaned up."""
+    it to exit, so nothing it makes appears after harness has cleaned up; `interrupted` is
+    then given the builder's whole output, to undo what it made."""
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, env=environment)
     try:
         stdout, stderr = process.communicate()
     except BaseException:
         process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=BUILDER_EXIT_TIMEOUT_S)
+        try:  # communicate again: it keeps what it read before the interruption
+            stdout, _ = process.communicate(timeout=BUILDER_EXIT_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            stdout, _ = process.communicate()
+        interrupted(stdout or "")
         raise
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 

@@ -59,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine_up.add_argument("--experimental", action="store_true",
                            help="turn on the engine's experimental mode (for legacy --squash) "
                                 "and restart it if it was off")
+    engine_up.add_argument("--buildah", action="store_true",
+                           help="also install buildah (Debian's, with apt, as root or through "
+                                "sudo) for scenarios that build with it")
     engine_up.set_defaults(handler=engine_up_command)
     engine_down = engine_commands.add_parser(
         "down", help="stop a flavour's engine and remove its bridge and rules")
@@ -196,6 +199,10 @@ def engine_up_command(args: argparse.Namespace) -> int:
         host = docker_host()
     else:
         host = flavor_up(FLAVORS[args.flavor], log=engine_log)
+    if args.buildah:
+        from harness import buildah
+
+        buildah.install(log=engine_log)
     engine_log(f"ready in {time.monotonic() - started:.1f} s")
     print(f"export DOCKER_HOST={host}")
     return 0
@@ -440,6 +447,7 @@ def merge_command(args: argparse.Namespace) -> int:
 
 
 def clean_command(args: argparse.Namespace) -> int:
+    from harness import buildah
     from harness.bases import remove_bases
     from harness.engine import connect, remove_run
 
@@ -447,6 +455,10 @@ def clean_command(args: argparse.Namespace) -> int:
     try:
         removed = remove_run(client)
         print(f"removed {removed} container(s) and image(s) of harness runs")
+        removed = buildah.clean()
+        if removed:
+            print(f"removed {removed} container(s) and image(s) from harness's buildah storage "
+                  f"({buildah.storage_dir()})")
         if args.bases:
             removed_bases, kept = remove_bases(client)
             print(f"removed {len(removed_bases)} base image(s): {', '.join(removed_bases) or '-'}")

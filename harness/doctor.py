@@ -19,7 +19,7 @@ from typing import Any
 
 import docker
 
-from harness import engine
+from harness import buildah, engine
 from harness.build import BuildRequest, build
 from harness.model import Builder
 
@@ -59,6 +59,11 @@ class Facts:
     """Where push and pull are measured: $HARNESS_REGISTRY, else `harness registry up`'s."""
     data_root: str | None = None
     free_disk_bytes: int | None = None
+    buildah: Check | None = None
+    """A real tiny `buildah build`, loaded into the engine."""
+    buildah_version: str | None = None
+    buildah_storage: str | None = None
+    """The storage driver of harness's buildah storage, and why that one."""
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -94,6 +99,8 @@ def collect_facts() -> Facts:
             squash = probe_build(client, context, Builder.LEGACY, squash=True)
             buildkit = (probe_build(client, context, Builder.BUILDKIT) if buildx_version
                         else Check(ok=False, detail="docker buildx plugin not installed"))
+            buildah_check = (probe_build(client, context, Builder.BUILDAH) if buildah.version()
+                             else Check(ok=False, detail=buildah.MISSING))
     finally:
         client.close()
     data_root = info.get("DockerRootDir")
@@ -115,19 +122,26 @@ def collect_facts() -> Facts:
         push_registry=push_registry(),
         data_root=data_root,
         free_disk_bytes=local_free_bytes(host, data_root),
+        buildah=buildah_check,
+        buildah_version=buildah.version(),
+        buildah_storage=buildah.storage().why if buildah.version() else None,
     )
 
 
 def probe_build(client: docker.DockerClient, context: Path, builder: Builder, *,
                 squash: bool = False) -> Check:
-    """A real tiny build with this builder; its images are removed by their run label."""
+    """A real tiny build with this builder; its images are removed by their run label (and
+    buildah's copy by its tag)."""
     run_id = f"doctor-{uuid.uuid4().hex[:12]}"
+    tag = f"harness-probe:{run_id}"
     try:
-        outcome = build(builder, BuildRequest(context=context, tag=f"harness-probe:{run_id}",
+        outcome = build(builder, BuildRequest(context=context, tag=tag,
                                               labels=engine.run_labels(run_id), no_cache=True,
                                               squash=squash), client)
     finally:
         engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
+        if builder is Builder.BUILDAH:
+            buildah.remove_images(f"localhost/{tag}")
     return Check(ok=True) if outcome.ok else Check(ok=False, detail=str(outcome.error))
 
 
@@ -179,6 +193,10 @@ def problems(facts: Facts) -> list[Problem]:
         found.append(Problem(blocking=False, what="BuildKit (docker buildx) unavailable: "
                              "its samples will be skipped",
                              fix="run `harness engine up` or install the docker-buildx plugin"))
+    if not (facts.buildah and facts.buildah.ok):
+        found.append(Problem(blocking=False, what="buildah unavailable: its samples will be "
+                             "skipped", fix="run `harness engine up --buildah`, or read the "
+                             "probe's error above"))
     if facts.image_store == "containerd":
         found.append(Problem(blocking=False, what="the containerd image store: squash: legacy "
                              "and squash: docker-squash variants will be skipped",
@@ -215,6 +233,9 @@ def render(facts: Facts, found: list[Problem]) -> str:
             f"legacy builder  {mark(facts.legacy_builder)}",
             f"BuildKit        {mark(facts.buildkit)}"
             + (f" (buildx {facts.buildx_version})" if facts.buildx_version else ""),
+            f"buildah         {mark(facts.buildah)}"
+            + (f" (buildah {facts.buildah_version}; storage {facts.buildah_storage})"
+               if facts.buildah_version else ""),
             f"squash          {mark(facts.squash)}",
             f"registry        {mark(facts.registry)}"
             + ("" if facts.registry and facts.registry.ok else " — bases are built locally"),

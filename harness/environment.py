@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 
-from harness import __version__, engine
+from harness import __version__, buildah, engine
 
 
 def collect_environment(client: docker.DockerClient, scenario_dirs: list[Path],
@@ -55,6 +55,9 @@ def collect_builders(client: docker.DockerClient) -> dict[str, Any]:
         "legacy": {"available": True, "version": client.version().get("Version")},
         "buildkit": {"available": engine.buildx_version() is not None,
                      "version": engine.buildx_version()},
+        "buildah": {"available": buildah.version() is not None, "version": buildah.version(),
+                    **({"storage_driver": buildah.storage().driver} if buildah.version()
+                       else {})},
     }
 
 

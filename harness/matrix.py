@@ -27,7 +27,8 @@ def matrix(scenarios: list[Scenario], options: RunOptions) -> list[Triple]:
     every N-th one starting at the I-th, so heavy scenarios spread over the shards."""
     triples = [(scenario, variant, builder) for scenario in scenarios
                for variant in selected_variants(scenario, options)
-               for builder in builders_of(scenario, options)]
+               for builder in builders_of(scenario, options)
+               if variant.builders is None or builder in variant.builders]
     if options.shard is None:
         return triples
     index, count = options.shard

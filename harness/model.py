@@ -20,6 +20,13 @@ if TYPE_CHECKING:  # expect imports this module for the metric table
 class Builder(enum.StrEnum):
     LEGACY = "legacy"
     BUILDKIT = "buildkit"
+    BUILDAH = "buildah"
+    """`buildah build` in harness's own storage; its image is loaded into the engine to be
+    measured (harness.buildah)."""
+
+
+DEFAULT_BUILDERS = (Builder.LEGACY, Builder.BUILDKIT)
+"""A scenario's builders when it names none: Docker's two. buildah is asked for by name."""
 
 
 class CacheMode(enum.StrEnum):
@@ -134,6 +141,8 @@ METRICS: tuple[Metric, ...] = (
            any_increase=True),
     Metric(name="pull_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
            charted=True),
+    # buildah's own figure beside size_bytes, which is compared for every builder
+    Metric(name="buildah_size_bytes", unit="bytes", exact=True),
 )
 METRIC: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 COMPARED: tuple[str, ...] = tuple(m.name for m in METRICS if m.threshold_pct is not None)
@@ -181,6 +190,9 @@ class Variant:
     """docker-squash: squash onto the FROM image ("base") or this many history entries."""
     restore_config: bool = True
     """export-import: put CMD, ENV, ... back through import changes."""
+    builders: tuple[Builder, ...] | None = None
+    """Only these of the scenario's builders build it (None: all of them), e.g. to leave
+    a builder's slowest variant out."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,6 +367,9 @@ class Sample:
     """What that pull fetched: manifest, config and the layers not already there."""
     distribution_error: str | None = None
     """Why the push or pull could not be measured (the build's own figures stand)."""
+    buildah_size_bytes: int | None = None
+    """buildah builds: buildah's own size of the image (what `buildah images` shows, to the
+    byte): its layer tars, manifest and config; size_bytes is the engine's measure."""
     cache_warning: str | None = None
     """Set when the build hit less cache than its mode implies (a warm build not fully
     cached, an incremental one missing steps before the change): another run on the engine,

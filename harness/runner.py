@@ -22,7 +22,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
-from harness import distribute, engine, expect, registry, store
+from harness import buildah, distribute, engine, expect, registry, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build
 from harness.context import DOCKERFILE_NAME, append_to, materialize
@@ -167,6 +167,10 @@ class Runner:
         self.layers: dict[str, ImageLayers] = {}
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
+        self.buildah_missing = None if buildah.version() else buildah.MISSING
+        self.buildah_bases: set[str] | None = None
+        """Bases copied into buildah's storage in this run (harness.buildah.copy_base); None
+        until a buildah build is set up."""
         self.secrets = sorted({variant.build_args[name] for scenario in run.scenarios
                                for variant in scenario.variants.values()
                                for name in scenario.secret_build_args
@@ -211,6 +215,8 @@ class Runner:
     def remove_images(self) -> None:
         if not self.run.options.keep_images:
             engine.remove_run(self.client, self.run.run_id)
+            if self.buildah_bases is not None:
+                buildah.remove_run(self.run.run_id)
 
     def judge(self, scenario: Scenario) -> None:
         """The scenario's claims on its measured samples (first, what each pushed image adds
@@ -279,8 +285,11 @@ class Runner:
         """The measuring of one (variant, builder, cache mode) with its context copy; None,
         with its samples recorded as failed or skipped, when it cannot be built here."""
         repeat = repeat_of(scenario, self.run.options)
-        problem = self.ensure_bases(scenario, variant)
-        skip = self.why_skip(variant, builder) or (
+        skip = self.why_skip(variant, builder)
+        problem = self.ensure_bases(scenario, variant) or (
+            self.copy_bases_to_buildah(variant) if builder is Builder.BUILDAH and not skip
+            else None)
+        skip = skip or (
             self.registry_missing if scenario.registry else None) or (
             self.why_no_remote(builder) if cache is CacheMode.REMOTE else None)
         if problem or skip:
@@ -306,9 +315,15 @@ class Runner:
         """Why this builder cannot build this variant here (a skip, not a failure)."""
         if builder is Builder.BUILDKIT and self.buildkit_missing:
             return self.buildkit_missing
+        if builder is Builder.BUILDAH and self.buildah_missing:
+            return self.buildah_missing
         if variant.squash is Squash.LEGACY and builder is Builder.BUILDKIT:
             return ("BuildKit has no --squash; use squash: docker-squash or export-import, "
                     "or a multi-stage build")
+        if variant.squash is Squash.LEGACY and builder is Builder.BUILDAH:
+            return ("buildah's --squash is not the legacy builder's: it squashes the base's "
+                    "layers too, into one (measured with buildah 1.28); use squash: "
+                    "export-import or a multi-stage build")
         if self.image_store == "containerd" and variant.squash in CLASSIC_STORE_SQUASH:
             return (f"squash: {variant.squash} does not work on the containerd image store "
                     f"({CLASSIC_STORE_SQUASH[variant.squash]}); use export-import, save-load "
@@ -328,6 +343,19 @@ class Runner:
                 self.run.bases.append(outcome)
         except BaseError as error:
             return str(error)
+        return None
+
+    def copy_bases_to_buildah(self, variant: Variant) -> str | None:
+        """None when buildah has this run's copy of each base; else the problem. Copied once
+        per run, so buildah builds on the image the other builders use."""
+        self.buildah_bases = self.buildah_bases or set()
+        try:
+            for reference in variant.bases:
+                if reference not in self.buildah_bases:
+                    buildah.copy_base(self.client, reference)
+                    self.buildah_bases.add(reference)
+        except buildah.BuildahError as error:
+            return f"copying the base into buildah's storage failed: {error}"
         return None
 
     @contextmanager
@@ -417,6 +445,7 @@ class Runner:
             wasted_bytes=layers.wasted_bytes,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
+            buildah_size_bytes=outcome.buildah_size_bytes,
         ), **self.distribution(blank, scenario, variant, image_id))
 
     def distribution(self, blank: Sample, scenario: Scenario, variant: Variant,

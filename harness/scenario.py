@@ -17,6 +17,7 @@ from harness.checks import Checker, Problem, ScenarioError, found
 from harness.context import LinkInTheWay, path_without_links
 from harness.errors import HarnessError
 from harness.model import (
+    DEFAULT_BUILDERS,
     BaseRecipe,
     Builder,
     CacheMode,
@@ -40,7 +41,7 @@ TOP_KEYS = ("name", "description", "bases", "files", "context", "baseline", "bui
             "repeat", "incremental", "run", "variants", "expect", "secret_build_args", "quick",
             "registry")
 VARIANT_KEYS = ("description", "extends", "dockerfile", "dockerfile_path", "build_args",
-                "target", "run", "squash", "squash_from", "restore_config")
+                "target", "run", "squash", "squash_from", "restore_config", "builders")
 RUN_KEYS = ("command", "ready_log", "expect_exit", "timeout_s", "start_repeat")
 def load_scenario(path: Path) -> Scenario:
     """The scenario in `path`, or ScenarioError listing every problem found."""
@@ -117,7 +118,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
     context = c.directory(document, "context", folder)
     secret_build_args = frozenset(
         c.string_list(document, "secret_build_args", "a list of build argument names") or ())
-    builders = c.choices(document, "builders", Builder) or tuple(Builder)
+    builders = c.choices(document, "builders", Builder) or DEFAULT_BUILDERS
     incremental = c.incremental(document, files, context)
     cache = c.choices(document, "cache", CacheMode)
     if cache is None:
@@ -128,7 +129,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
                                 "`incremental: {append: {path: app/main.py, text: \"# x\\n\"}}`")
     repeat = c.positive_int(document, "repeat") or DEFAULT_REPEAT
     run = c.run_spec(document.get("run"), RunSpec(), "run", document)
-    variants = c.variants(document, folder, run)
+    variants = c.variants(document, folder, run, builders)
     declared = [n for n in document.get("variants") or {} if isinstance(n, str)] \
         if isinstance(document.get("variants"), dict) else []
     baseline = c.typed(document, "baseline", str, "a variant name")
@@ -282,7 +283,8 @@ class ScenarioChecker(Checker):
             settings["start_repeat"] = start_repeat
         return RunSpec(**{**inherited.__dict__, **settings})
 
-    def variants(self, document: LineDict, folder: Path, run: RunSpec) -> dict[str, Variant]:
+    def variants(self, document: LineDict, folder: Path, run: RunSpec,
+                 builders: tuple[Builder, ...]) -> dict[str, Variant]:
         if "variants" not in document:
             self.problem(document.line, "missing `variants:`: expected a mapping of variant "
                                         "names to {dockerfile: ...}")
@@ -308,7 +310,7 @@ class ScenarioChecker(Checker):
         for name in usable:
             chain = self.extends_chain(name, usable)
             if chain is not None:
-                variant = self.variant(name, chain, folder, run)
+                variant = self.variant(name, chain, folder, run, builders)
                 if variant:
                     variants[name] = variant
         return variants
@@ -337,8 +339,8 @@ class ScenarioChecker(Checker):
             chain.append(variants[parent])
         return chain
 
-    def variant(self, name: str, chain: list[LineDict], folder: Path,
-                run: RunSpec) -> Variant | None:
+    def variant(self, name: str, chain: list[LineDict], folder: Path, run: RunSpec,
+                builders: tuple[Builder, ...]) -> Variant | None:
         """One variant from its settings merged over its ancestors' (nearest wins)."""
         own = chain[0]
         where = f"variants.{name}."
@@ -366,6 +368,7 @@ class ScenarioChecker(Checker):
                                      f"(this variant has squash: {squash})")
         for settings in reversed(chain):
             run = self.run_spec(settings.get("run"), run, f"variants.{name}.run", settings)
+        own_builders = self.variant_builders(chain, builders, where)
         if text is None:
             return None
         try:
@@ -381,7 +384,22 @@ class ScenarioChecker(Checker):
         return Variant(name=name, dockerfile=text, dockerfile_origin=f"{origin[0]}:{origin[1]}",
                        build_args=build_args, target=target, run=run,
                        bases=tuple(dockerfile.base_images(text, build_args)),
-                       base=dockerfile.final_base(text, build_args, target), **transform)
+                       base=dockerfile.final_base(text, build_args, target),
+                       builders=own_builders, **transform)
+
+    def variant_builders(self, chain: list[LineDict], builders: tuple[Builder, ...],
+                         where: str) -> tuple[Builder, ...] | None:
+        """The variant's `builders:` (nearest in its extends chain), each one of the
+        scenario's."""
+        holder = next((s for s in chain if "builders" in s), None)
+        if holder is None:
+            return None
+        chosen = self.choices(holder, "builders", Builder, where)
+        for builder in chosen or ():
+            if builder not in builders:
+                self.at(holder, "builders", f"{where}builders: `{builder}` is not one of the "
+                                            f"scenario's builders ({', '.join(builders)})")
+        return chosen
 
     def build_args(self, settings: LineDict, where: str) -> dict[str, str]:
         """`build_args:` values: text, or `{env: NAME}` read from harness's environment (so

@@ -41,7 +41,8 @@ SCHEMA_VERSION = 3
 #      Later additions, optional, so readers of 3 read them as they did: expectations gain
 #      inconclusive and skipped; samples gain push_s, push_bytes, push_after_baseline_bytes,
 #      pull_s, pull_bytes and distribution_error (harness.distribute); options and
-#      scenarios gain registry.
+#      scenarios gain registry. The builder `buildah` (samples gain buildah_size_bytes);
+#      scenarios' variants gain builders.
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -190,7 +191,8 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
                   for ref, r in scenario.bases.items()},
         "variants": {
             name: {"dockerfile": v.dockerfile, "build_args": build_args(v.build_args),
-                   "target": v.target, "run": dataclasses.asdict(v.run), "bases": list(v.bases)}
+                   "target": v.target, "run": dataclasses.asdict(v.run), "bases": list(v.bases),
+                   "builders": None if v.builders is None else list(v.builders)}
             for name, v in scenario.variants.items()},
         "expect": [{"expr": e.expr, "known_false": e.known_false, "note": e.note,
                     "cache": list(e.cache), "builders": list(e.builders)}

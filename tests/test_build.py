@@ -5,9 +5,11 @@ import pytest
 from harness.build import (
     _buildkit_error,
     _parse_time,
+    buildah_steps,
     buildkit_log,
     buildkit_steps,
     count_legacy_steps,
+    created_step_images,
     legacy_steps,
 )
 
@@ -90,3 +92,33 @@ def test_legacy_steps_of_an_empty_log():
 ])
 def test_parse_time_keeps_nanoseconds(stamp, expected):
     assert _parse_time(stamp) == pytest.approx(expected, abs=1e-9)
+
+
+# Recorded from `buildah build --layers --pull-never --force-rm` (buildah 1.28.2), output and
+# errors together, of data/buildah/multi-stage.Dockerfile (cold: --no-cache; then warm) and
+# data/buildah/failing-run.Dockerfile (cold)
+BUILDAH = {name: (DATA / "buildah" / f"{name}.txt").read_text().splitlines()
+           for name in ("multi-stage-cold", "multi-stage-warm", "failing-run")}
+
+
+def test_buildah_cold_build_counts_snapshot_steps_of_every_stage_none_cached():
+    steps = buildah_steps(BUILDAH["multi-stage-cold"])
+    assert [s.instruction for s in steps] == ["FROM", "RUN", "FROM", "WORKDIR", "COPY", "COPY",
+                                              "ENV", "CMD"]
+    assert count_legacy_steps(steps) == (4, 0)  # RUN, WORKDIR, COPY, COPY
+
+
+def test_buildah_warm_build_has_every_step_cached():
+    assert count_legacy_steps(buildah_steps(BUILDAH["multi-stage-warm"])) == (4, 4)
+
+
+def test_buildah_failed_build_names_the_step_images_it_made():
+    steps = buildah_steps(BUILDAH["failing-run"])
+    assert [(s.instruction, s.image_id) for s in steps] == [
+        ("FROM", None), ("RUN", "ca23ec2e308"), ("RUN", None)]
+    assert created_step_images(steps) == ["ca23ec2e308"]
+    assert count_legacy_steps(steps) == (2, 0)
+
+
+def test_buildah_cached_steps_made_no_image_to_remove():
+    assert created_step_images(buildah_steps(BUILDAH["multi-stage-warm"])) == []

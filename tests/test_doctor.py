@@ -13,7 +13,8 @@ HEALTHY = Facts(
     storage_driver="overlay2", image_store="classic", cgroup_version="1", experimental=True,
     legacy_builder=Check(ok=True), buildkit=Check(ok=True), buildx_version="0.13.1",
     squash=Check(ok=True), registry=Check(ok=False, detail="no route"),
-    data_root="/var/lib/docker", free_disk_bytes=80 * 1024**3,
+    data_root="/var/lib/docker", free_disk_bytes=80 * 1024**3, buildah=Check(ok=True),
+    buildah_version="1.28.2", buildah_storage="overlay: buildah's overlay driver works here",
 )
 
 
@@ -25,6 +26,8 @@ def test_healthy_engine_has_no_problems_and_renders_ticks():
     assert problems(HEALTHY) == []
     text = render(HEALTHY, [])
     for line in ("legacy builder  ✓", "BuildKit        ✓ (buildx 0.13.1)", "squash          ✓",
+                 "buildah         ✓ (buildah 1.28.2; storage overlay: buildah's overlay "
+                 "driver works here)",
                  "storage         overlay2, classic image store, cgroup v1",
                  "80.0 GiB free under /var/lib/docker"):
         assert line in text
@@ -45,6 +48,15 @@ def test_missing_buildkit_and_squash_are_warnings_not_blockers():
     found = problems(facts)
     assert [p.blocking for p in found] == [False, False]
     assert "BuildKit" in found[0].what and "experimental" in found[1].fix
+
+
+def test_missing_buildah_is_a_warning_naming_how_to_install_it():
+    facts = replace(HEALTHY, buildah=Check(ok=False, detail="not installed"),
+                    buildah_version=None, buildah_storage=None)
+    found = problems(facts)
+    assert [(p.blocking, p.fix) for p in found] == [
+        (False, "run `harness engine up --buildah`, or read the probe's error above")]
+    assert "buildah         ✗ not installed\n" in render(facts, found)
 
 
 def test_no_working_builder_blocks():

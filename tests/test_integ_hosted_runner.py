@@ -2,6 +2,7 @@
 and is in the docker group, with an engine already running, and harness in its own
 virtualenv from /usr/bin/python3 (root's Python is not readable by other users)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -82,6 +83,50 @@ def test_a_quick_run_works_as_that_user(runner_user, tmp_path):
     (results,) = (folder / "out").glob("*.json")
     assert results.stat().st_uid != 0
     assert "[2/2] tiny/one legacy warm rep 1" in done.stderr  # the CI log's lines
+
+
+BUILDAH_TINY = """\
+bases:
+  harness-test/bb:1:
+    scratch: {files: {/bin/busybox: /bin/busybox}}
+repeat: 1
+builders: [buildah]
+run: {command: ["/bin/busybox", "cat", "/made"], start_repeat: 1}
+variants:
+  one:
+    dockerfile: |
+      FROM harness-test/bb:1
+      COPY f /f
+      RUN ["/bin/busybox", "cp", "/f", "/made"]
+files: {f: "x\\n"}
+"""
+
+
+def test_buildah_builds_rootless_as_that_user(runner_user):
+    """buildah as the user itself (rootless, in its own user namespace), its storage in the
+    user's home; `harness clean` as the user empties it."""
+    up = as_user(str(runner_user / "harness"), "engine", "up", "--buildah")
+    assert up.returncode == 0 and "buildah 1." in up.stderr, up.stderr
+    folder = Path(f"/home/{USER}/buildah-scenario")
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text(BUILDAH_TINY)
+    as_root("chown", "-R", f"{USER}:{USER}", str(folder))
+    done = as_user(str(runner_user / "harness"), "run", str(folder / "tiny.yaml"), "--out",
+                   str(folder / "out"), cwd=folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (results,) = (folder / "out").glob("*.json")
+    document = json.loads(results.read_text())
+    assert [(s["cache"], s["status"], s["start_status"], s["steps_cached"])
+            for s in document["samples"]] == [("cold", "ok", "ok", 0), ("warm", "ok", "ok", 2)]
+    storage = Path(f"/home/{USER}/.local/state/harness/buildah")
+    assert json.loads((storage / "driver.json").read_text())["driver"] in ("overlay", "vfs")
+    assert storage.stat().st_uid != 0
+    cleaned = as_user(str(runner_user / "harness"), "clean")
+    assert cleaned.returncode == 0, cleaned.stderr
+    listed = as_user("buildah", "--root", str(storage / "root"), "--runroot",
+                     f"/tmp/harness-buildah-{as_user('id', '-u').stdout.strip()}", "images", "-q")
+    assert listed.returncode == 0 and listed.stdout == "", listed.stderr
 
 
 NIGHTLY_TINY = """\

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine, store
+from harness import buildah, engine, store
 from harness.bases import ensure_bases
 from harness.compare import compare_runs, parse_thresholds
 from harness.context import DOCKERFILE_NAME, materialize
@@ -33,6 +33,7 @@ files:
   deps.txt: "busybox\\n"
   app/main.sh: "echo hello\\n"
 repeat: 2
+builders: [legacy, buildkit, buildah]
 incremental:
   append: {path: app/main.sh, text: "# changed\\n"}
 run: {start_repeat: 2}
@@ -76,6 +77,7 @@ def cache_run(docker_client, tmp_path_factory):
     run = run_in_process(docker_client, path, keep_images=True)
     yield run
     engine.remove_run(docker_client, run.run_id)
+    buildah.remove_run(run.run_id)
 
 
 def samples(run: Run, builder: Builder, cache: CacheMode) -> list:
@@ -106,7 +108,7 @@ def test_incremental_change_invalidates_from_its_copy_on(cache_run, builder):
 
 def test_size_and_layers_are_what_docker_inspect_says(cache_run, docker_client):
     ok = [s for s in cache_run.samples if s.status is Status.OK]
-    assert len(ok) == 12
+    assert len(ok) == 18
     classic = engine.image_store(docker_client.info()) == "classic"  # containerd: compressed
     for sample in ok:
         attrs = docker_client.api.inspect_image(sample.image_id)
@@ -123,12 +125,14 @@ def test_size_and_layers_are_what_docker_inspect_says(cache_run, docker_client):
 
 def test_the_timed_build_is_the_users_dockerfile_exactly(cache_run, docker_client):
     """No label added (the legacy builder would add it as a step), only a run-unique tag;
-    the base's own labels are inherited as in any build FROM it."""
+    the base's own labels are inherited as in any build FROM it. buildah adds its own
+    version label, as the user's `buildah build` does."""
     base_labels = docker_client.api.inspect_image("busybox:latest")["Config"]["Labels"]
     base_steps = len(docker_client.api.history("busybox:latest"))
     for record in cache_run.images:
         attrs = docker_client.api.inspect_image(record.image_id)
-        assert attrs["Config"]["Labels"] == base_labels
+        assert attrs["Config"]["Labels"] == base_labels | (
+            {"io.buildah.version": buildah.version()} if record.builder == "buildah" else {})
         added = [e.created_by for e in record.history[base_steps:]]
         assert len(added) == 5 and not [step for step in added if "LABEL" in step]
         assert [t for t in attrs["RepoTags"]
@@ -136,7 +140,7 @@ def test_the_timed_build_is_the_users_dockerfile_exactly(cache_run, docker_clien
 
 
 def test_history_is_kept_once_per_variant_and_builder(cache_run):
-    assert sorted(r.builder for r in cache_run.images) == ["buildkit", "legacy"]
+    assert sorted(r.builder for r in cache_run.images) == ["buildah", "buildkit", "legacy"]
     for record in cache_run.images:
         assert any("/copied" in entry.created_by for entry in record.history)
         assert len(record.layers.layers) == 6
@@ -446,6 +450,7 @@ SLEEPY = """\
 description: a RUN that sleeps, to be interrupted
 repeat: 1
 cache: [cold]
+builders: [legacy, buildkit, buildah]
 run: {start_repeat: 1}
 variants:
   sleeps:
@@ -469,6 +474,7 @@ def sleeping() -> bool:
 def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_path, builder):
     path = scenario_folder(tmp_path, SLEEPY)
     ensure_bases(docker_client, {}, ["busybox:latest"], lambda message: None)
+    base_copies = buildah_listing("images") if builder is Builder.BUILDAH else ""
     images = {i.id for i in docker_client.images.list(all=True)}
     containers = {c.id for c in docker_client.containers.list(all=True)}
     process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--builder",
@@ -485,6 +491,13 @@ def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_p
     assert {i.id for i in docker_client.images.list(all=True)} == images
     assert {c.id for c in docker_client.containers.list(all=True)} == containers
     assert not sleeping()
+    if builder is Builder.BUILDAH:  # its build container and step image, in its storage
+        assert buildah_listing("containers") == "" and buildah_listing("images") == base_copies
+
+
+def buildah_listing(what: str) -> str:
+    return subprocess.run(buildah.storage().command(what, "--quiet", "--all"), check=True,
+                          capture_output=True, text=True).stdout
 
 
 def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client, tmp_path):

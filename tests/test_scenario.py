@@ -180,10 +180,10 @@ def test_unknown_variant_key_suggests_the_nearest(tmp_path):
     ("repeat: three", "repeat: expected a whole number ≥ 1, found a string ('three')"),
     ("repeat: 0", "repeat: expected a whole number ≥ 1, found 0"),
     ("repeat: true", "repeat: expected a whole number ≥ 1, found true or false (True)"),
-    ("builders: legacy", "builders: expected a list from: legacy, buildkit, found a string "
-                         "('legacy')"),
+    ("builders: legacy", "builders: expected a list from: legacy, buildkit, buildah, found a "
+                         "string ('legacy')"),
     ("builders: [legacy, kaniko]", "builders: unknown `kaniko`; expected one of: legacy, "
-                                   "buildkit"),
+                                   "buildkit, buildah"),
     ("cache: []", "cache: the list is empty; expected some of: cold, warm, incremental, "
                   "remote"),
     ("description: [a]", "description: expected a string, found a list"),
@@ -311,10 +311,10 @@ def test_duplicate_keys(tmp_path):
                         "between two operands"),
     ("ghost.size_bytes < 1", "`ghost.size_bytes < 1`: no variant `ghost` (variants: only)"),
     ("only.girth < 1", "`only.girth < 1`: unknown metric `girth` (metrics: base_layer_count, "
-                       "base_size_bytes, build_s, compressed_bytes, layer_count, pull_bytes, "
-                       "pull_s, push_after_baseline_bytes, push_bytes, push_s, size_bytes, "
-                       "start_s, start_status, status, steps_cached, steps_total, "
-                       "transform_s, wasted_bytes)"),
+                       "base_size_bytes, build_s, buildah_size_bytes, compressed_bytes, "
+                       "layer_count, pull_bytes, pull_s, push_after_baseline_bytes, push_bytes, "
+                       "push_s, size_bytes, start_s, start_status, status, steps_cached, "
+                       "steps_total, transform_s, wasted_bytes)"),
     ("only.status < failed", "`only.status < failed`: status compares with == or != to a "
                              "status (failed, ok, skipped) or another status metric"),
     ("1 < 2", "`1 < 2`: at least one side must be VARIANT.METRIC"),
@@ -456,6 +456,31 @@ def test_quick_subset_is_checked_and_narrows_quick_runs_only(tmp_path):
     assert [(v.name, b) for _, v, b in matrix([scenario], RunOptions(quick=True))] == [
         ("b", Builder.BUILDKIT)]
     assert len(matrix([scenario], RunOptions())) == 4
+
+
+def test_a_variants_builders_narrow_the_scenarios_and_are_inherited(tmp_path):
+    from harness.matrix import matrix
+    from harness.model import RunOptions
+
+    path = tmp_path / "v.yaml"
+    path.write_text("builders: [legacy, buildah]\nvariants:\n  a: {dockerfile: FROM scratch}\n"
+                    "  slow: {dockerfile: FROM scratch, builders: [legacy]}\n"
+                    "  slower: {extends: slow}\n")
+    scenario = load_scenario(path)
+    assert scenario.variants["slower"].builders == (Builder.LEGACY,)
+    assert [(v.name, b) for _, v, b in matrix([scenario], RunOptions())] == [
+        ("a", Builder.LEGACY), ("a", Builder.BUILDAH), ("slow", Builder.LEGACY),
+        ("slower", Builder.LEGACY)]
+
+
+def test_a_variants_builders_must_be_the_scenarios(tmp_path):
+    path = tmp_path / "v.yaml"
+    path.write_text("variants:\n  a:\n    dockerfile: FROM scratch\n    builders: [buildah]\n")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert [str(p) for p in error.value.problems] == [
+        f"{path}:4: variants.a.builders: `buildah` is not one of the scenario's builders "
+        "(legacy, buildkit)"]
 
 
 def test_quick_subset_names_must_exist(tmp_path):
