@@ -85,19 +85,20 @@ class BuildOutcome:
     created_image_ids: list[str] = field(default_factory=list)
     """Step images the legacy builder made (not cache hits, not FROM), which no tag keeps:
     after `--squash` the unsquashed chain is left dangling."""
+    buildah_image: str | None = None
+    """buildah: its image in buildah's storage; `loaded_into_engine` sets image_id."""
     buildah_size_bytes: int | None = None
-    """buildah's own size of its image (layer tars, manifest, config), before the move into
-    the engine."""
+    """buildah's own size of its image (layer tars, manifest, config)."""
 
 
 def build(builder: Builder, request: BuildRequest,
           client: docker.DockerClient | None = None) -> BuildOutcome:
     if builder is Builder.BUILDKIT:
         return dataclasses.replace(build_buildkit(request), tag=request.tag)
-    if client is None:
-        raise ValueError(f"the {builder} builder needs a docker client")
     if builder is Builder.BUILDAH:
-        return dataclasses.replace(build_buildah(client, request), tag=request.tag)
+        return dataclasses.replace(build_buildah(request), tag=request.tag)
+    if client is None:
+        raise ValueError("the legacy builder needs a docker client")
     return dataclasses.replace(build_legacy(client, request), tag=request.tag)
 
 
@@ -253,11 +254,11 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
     )
 
 
-def build_buildah(client: docker.DockerClient, request: BuildRequest) -> BuildOutcome:
+def build_buildah(request: BuildRequest) -> BuildOutcome:
     """`buildah build` in harness's storage, always with `--layers` (podman build's default),
     so cold (`--no-cache`) and cached builds make the same image, one layer per RUN/COPY as
     the other builders do; without it buildah commits one layer for the whole Dockerfile.
-    Only the build is timed; the image is then loaded into the engine to be measured."""
+    The image stays in buildah's storage until `loaded_into_engine`."""
     if request.squash:
         raise ValueError("buildah's --squash is not the legacy builder's (see harness.runner)")
     store = buildah.storage()
@@ -288,17 +289,24 @@ def build_buildah(client: docker.DockerClient, request: BuildRequest) -> BuildOu
         buildah.remove_step_images(created_step_images(steps))
         error = next((line for line in reversed(log) if line.startswith("Error:")),
                      f"buildah build exited with {result.returncode}")
-    image_id = size = None
-    if error is None and built:
-        size = buildah.size_bytes(built)
-        try:
-            image_id = buildah.copy_into_engine(client, built, request.tag)
-        except (buildah.BuildahError, docker.errors.APIError) as failed:
-            error = f"moving the image into the engine failed: {failed}"
     return BuildOutcome(
-        ok=error is None, build_s=build_s, image_id=image_id, steps_total=total,
+        ok=error is None, build_s=build_s, image_id=None, steps_total=total,
         steps_cached=cached, step_durations_s=[], log_tail="\n".join(log[-LOG_TAIL_LINES:]),
-        error=error, buildah_size_bytes=size)
+        error=error, buildah_image=None if error else built)
+
+
+def loaded_into_engine(client: docker.DockerClient, built: BuildOutcome) -> BuildOutcome:
+    """A buildah build's image loaded into the engine (untimed: after the timed call, as
+    the bench times that whole call), with buildah's own size; other builds as they are."""
+    if built.buildah_image is None or built.image_id is not None:
+        return built
+    size = buildah.size_bytes(built.buildah_image)
+    try:
+        image_id = buildah.copy_into_engine(client, built.buildah_image, built.tag)
+    except (buildah.BuildahError, docker.errors.APIError) as failed:
+        return dataclasses.replace(built, ok=False, buildah_size_bytes=size,
+                                   error=f"moving the image into the engine failed: {failed}")
+    return dataclasses.replace(built, image_id=image_id, buildah_size_bytes=size)
 
 
 def buildah_steps(log_lines: list[str]) -> list[LoggedStep]:

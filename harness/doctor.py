@@ -20,7 +20,7 @@ from typing import Any
 import docker
 
 from harness import buildah, engine
-from harness.build import BuildRequest, build
+from harness.build import BuildRequest, build, loaded_into_engine
 from harness.model import Builder
 
 REGISTRY_URL = "https://registry-1.docker.io/v2/"
@@ -135,9 +135,9 @@ def probe_build(client: docker.DockerClient, context: Path, builder: Builder, *,
     run_id = f"doctor-{uuid.uuid4().hex[:12]}"
     tag = f"harness-probe:{run_id}"
     try:
-        outcome = build(builder, BuildRequest(context=context, tag=tag,
-                                              labels=engine.run_labels(run_id), no_cache=True,
-                                              squash=squash), client)
+        outcome = loaded_into_engine(client, build(builder, BuildRequest(
+            context=context, tag=tag, labels=engine.run_labels(run_id), no_cache=True,
+            squash=squash), client))
     finally:
         engine.remove_labelled(client, f"{engine.RUN_LABEL}={run_id}")
         if builder is Builder.BUILDAH:

@@ -24,7 +24,7 @@ import urllib3.exceptions
 
 from harness import buildah, distribute, engine, expect, registry, store
 from harness.bases import BaseError, ensure_bases
-from harness.build import BuildOutcome, BuildRequest, build
+from harness.build import BuildOutcome, BuildRequest, build, loaded_into_engine
 from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.environment import collect_environment
 from harness.errors import HarnessError
@@ -285,13 +285,12 @@ class Runner:
         """The measuring of one (variant, builder, cache mode) with its context copy; None,
         with its samples recorded as failed or skipped, when it cannot be built here."""
         repeat = repeat_of(scenario, self.run.options)
-        skip = self.why_skip(variant, builder)
+        skip = self.why_skip(variant, builder) or (
+            self.registry_missing if scenario.registry else None) or (
+            self.why_no_remote(builder) if cache is CacheMode.REMOTE else None)
         problem = self.ensure_bases(scenario, variant) or (
             self.copy_bases_to_buildah(variant) if builder is Builder.BUILDAH and not skip
             else None)
-        skip = skip or (
-            self.registry_missing if scenario.registry else None) or (
-            self.why_no_remote(builder) if cache is CacheMode.REMOTE else None)
         if problem or skip:
             for repetition in range(1, repeat + 1):
                 self.record(Sample(
@@ -304,9 +303,12 @@ class Runner:
                       context=stack.enter_context(self.context(scenario, variant)))
 
     def why_no_remote(self, builder: Builder) -> str | None:
-        if builder is not Builder.BUILDKIT:
+        if builder is Builder.LEGACY:
             return ("cache: remote is measured for BuildKit (--cache-from a registry image); "
                     "the legacy builder uses only images pulled before the build")
+        if builder is Builder.BUILDAH:
+            return ("cache: remote is measured for BuildKit (--cache-from a registry image's "
+                    "inline cache); buildah's --cache-from reads a repository of step images")
         if not self.run.options.registry:
             return "cache: remote needs a registry (--registry, or `harness registry up`)"
         return self.remote_missing
@@ -396,8 +398,10 @@ class Runner:
         return outcome
 
     def transformed(self, variant: Variant, built: BuildOutcome) -> Made:
-        """The build, and where the variant squashes after building, its transform (untimed
-        by the build's clock; its own time is transform_s)."""
+        """The build (a buildah image loaded into the engine first), and where the variant
+        squashes after building, its transform (untimed by the build's clock; its own time
+        is transform_s)."""
+        built = loaded_into_engine(self.client, built)
         if not built.ok or built.image_id is None or variant.squash not in POST_BUILD_SQUASH:
             return Made(build=built)
         squash_from = variant.squash_from if variant.squash_from != "base" else variant.base

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import buildah
+from harness import buildah, engine
+from harness.model import Builder, CacheMode, Run, RunOptions, Status, new_run_id, now
+from harness.runner import Runner
+from harness.scenario import load_scenario
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
@@ -183,3 +186,31 @@ def test_doctor_json_reports_buildah():
     assert facts["buildah"]["ok"] is True, facts["buildah"]
     assert facts["buildah_version"] == buildah.version()
     assert facts["buildah_storage"].split(":")[0] in buildah.DRIVERS
+
+
+def test_the_move_into_the_engine_is_outside_the_timed_call(tmp_path, docker_client):
+    """pytest-benchmark times the whole timed call: buildah's image reaches the engine only in
+    the untimed step after it."""
+    (tmp_path / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (tmp_path / "s.yaml").write_text(textwrap.dedent(SAME_IMAGE))
+    run = Run(run_id=new_run_id(), started_at=now(), environment={},
+              options=RunOptions(builders=(Builder.BUILDAH,), select="two-runs"),
+              scenarios=[load_scenario(tmp_path / "s.yaml")])
+    runner = Runner(docker_client, run, save=lambda r: None, progress=lambda p, done: None)
+    in_engine_after_timed: list[int] = []
+
+    def rounds(setup, timed, count):
+        for _ in range(count):
+            setup()
+            timed()
+            in_engine_after_timed.append(len(docker_client.images.list(
+                name=engine.run_repository(run.run_id))))
+
+    try:
+        samples = runner.measure(run.scenarios[0], run.scenarios[0].variants["two-runs"],
+                                 Builder.BUILDAH, CacheMode.COLD, rounds=rounds)
+        assert [s.status for s in samples] == [Status.OK]
+        assert in_engine_after_timed == [0]
+        assert docker_client.images.list(name=engine.run_repository(run.run_id))  # after
+    finally:
+        runner.remove_images()
