@@ -10,6 +10,7 @@ and the user's own `buildah images` never shows harness's. buildah runs as the c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 
 from harness import engine, state_home
 from harness.errors import HarnessError
@@ -123,7 +125,13 @@ def copy_base(client: docker.DockerClient, reference: str) -> None:
 
 def copy_into_engine(client: docker.DockerClient, image_id: str, tag: str) -> str:
     """Load buildah's image into the engine as `tag`; the engine's id of it. Pushed by id, so
-    the archive names only `tag` (by name it would also carry buildah's localhost/ name)."""
+    the archive names only `tag` (by name it would also carry buildah's localhost/ name).
+    An image the engine has already (a warm rebuild's, on the classic store, where ids are
+    config digests as buildah's are) is only tagged."""
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        present = client.images.get(f"sha256:{image_id}")
+        present.tag(tag)
+        return str(present.id)
     store = storage()
     with tempfile.TemporaryDirectory(prefix="harness-buildah-") as tmp:
         archive = Path(tmp) / "image.tar"
