@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from harness.errors import HarnessError
 from harness.expect import Expectation, Operand, parse
-from harness.model import COMPARED, METRIC, METRICS
+from harness.model import COMPARED, METRIC, METRICS, Builder
 from harness.stats import compare_exact, compare_timings, summarize
 
 
@@ -284,14 +284,28 @@ def findings_table(document: dict[str, Any]) -> str:
     for claim in document.get("expectations", []):
         expectation = parse(claim["expr"], variants[claim["scenario"]])
         rows.append([claim["scenario"], f"`{claim['expr']}`", claim_mark(claim),
-                     _key_numbers(claim, expectation), claim.get("note", "")])
+                     _by_builder(claim), _key_numbers(claim, expectation),
+                     claim.get("note", "")])
     engine = document["environment"].get("engine", {})
     source = (f"Run `{document['run_id']}` ({document['started_at'][:10]}, engine "
               f"{engine.get('server_version', '?')}, {engine.get('storage_driver', '?')}, "
               f"{len(document['samples'])} samples).")
     return source + "\n\n" + tabulate(rows, headers=["scenario", "claim", "verdict",
-                                                     "medians (left vs right)", "note"],
-                                      tablefmt="github") + "\n"
+                                                     "by builder", "medians (left vs right)",
+                                                     "note"], tablefmt="github") + "\n"
+
+
+def _by_builder(claim: dict[str, Any]) -> str:
+    """Whether the claim held with each builder that measured it: ✓ in every cache mode,
+    ✗ in one at least, ? undecided (a timing claim inconclusive, a side unmeasured)."""
+    held: dict[str, list[bool | None]] = {}
+    for value in claim["values"]:
+        held.setdefault(value["group"].split("/")[0], []).append(value.get("holds"))
+    order = [b.value for b in Builder]
+    return " · ".join(
+        f"{builder} {'✗' if False in holds else '?' if None in holds else '✓'}"
+        for builder, holds in sorted(held.items(), key=lambda item: order.index(item[0])
+                                     if item[0] in order else len(order)))
 
 
 def _key_numbers(claim: dict[str, Any], expectation: Expectation) -> str:

@@ -107,14 +107,18 @@ def findings_document():
             "expectations": [
                 {"scenario": "demo", "expr": "fast.size_bytes < 0.8 * base.size_bytes",
                  "passed": True, "known_false": False, "as_expected": True, "note": "",
-                 "values": [{"group": "legacy/cold", "left": 1_500_000, "right": 1_600_000},
+                 "values": [{"group": "legacy/cold", "left": 1_500_000, "right": 1_600_000,
+                             "holds": True},
                             {"group": "buildkit/cold", "left": 1_500_000,
-                             "right": 1_600_000}]},
+                             "right": 1_600_000, "holds": True}]},
                 {"scenario": "demo", "expr": "slow.start_s < 0.5 * base.start_s",
                  "passed": False, "known_false": True, "as_expected": True,
                  "note": "no gain", "values": [
-                     {"group": "legacy/cold", "left": 0.3, "right": 0.125},
-                     {"group": "buildkit/cold", "left": 0.28, "right": 0.15}]}]}
+                     {"group": "buildah/cold", "left": 0.2, "right": 0.125, "holds": None},
+                     {"group": "legacy/cold", "left": 0.3, "right": 0.125, "holds": False},
+                     {"group": "legacy/warm", "left": 0.1, "right": 0.125, "holds": True},
+                     {"group": "buildkit/cold", "left": 0.28, "right": 0.15,
+                      "holds": False}]}]}
 
 
 def test_findings_table_shows_verdicts_and_medians_without_factors():
@@ -123,8 +127,11 @@ def test_findings_table_shows_verdicts_and_medians_without_factors():
     lines = table.splitlines()
     assert "| demo       | `fast.size_bytes < 0.8 * base.size_bytes` | ✓" in lines[4]
     assert "1.5 MB vs 2.0 MB (all 2 groups)" in lines[4]
+    assert [c.strip() for c in lines[4].split("|")][4] == "legacy ✓ · buildkit ✓"
     assert "✗ known false" in lines[5] and "no gain" in lines[5]
-    assert "legacy/cold: 300 ms vs 250 ms; buildkit/cold: 280 ms vs 300 ms" in lines[5]
+    assert [c.strip() for c in lines[5].split("|")][4] == "legacy ✗ · buildkit ✗ · buildah ?"
+    assert "legacy/cold: 300 ms vs 250 ms; legacy/warm: 100 ms vs 250 ms; buildkit/cold: " \
+        "280 ms vs 300 ms" in lines[5]
 
 
 def test_update_findings_replaces_only_between_the_markers(tmp_path):
