@@ -65,6 +65,7 @@ def as_buildah_shows(size: int) -> str:
 
 
 def test_buildah_makes_the_image_buildkit_makes_and_uses_its_cache(tmp_path, docker_client):
+    buildah.copy_base(docker_client, "busybox:latest")  # this engine's, as the run copies it
     images_before = buildah_listing("images")
     document = run_scenario(tmp_path, SAME_IMAGE)
     samples = {(s["variant"], s["builder"], s["cache"]): s for s in document["samples"]}
