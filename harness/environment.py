@@ -56,8 +56,8 @@ def collect_builders(client: docker.DockerClient) -> dict[str, Any]:
         "buildkit": {"available": engine.buildx_version() is not None,
                      "version": engine.buildx_version()},
         "buildah": {"available": buildah.version() is not None, "version": buildah.version(),
-                    **({"storage_driver": buildah.storage().driver} if buildah.version()
-                       else {})},
+                    **({"storage_driver": buildah.storage().driver,
+                        "storage_reason": buildah.storage().why} if buildah.version() else {})},
     }
 
 
