@@ -4,7 +4,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import docker
 import pytest
+
+from harness import buildah
+from harness.build import BuildOutcome, BuildRequest, build, loaded_into_engine
+from harness.model import Builder
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 REAL_RESULTS = Path(__file__).parent / "data" / "results-v3.json"
@@ -18,6 +23,16 @@ def write_busybox_context(directory: Path, dockerfile: str) -> Path:
     shutil.copy2("/bin/busybox", directory / "busybox")
     (directory / "Dockerfile").write_text(dockerfile)
     return directory
+
+
+def built_in_engine(client: docker.DockerClient, builder: Builder, request: BuildRequest,
+                    bases: tuple[str, ...] = ()) -> BuildOutcome:
+    """A build whose image is in the engine, as the runner makes it: for buildah, the bases
+    copied into its storage first and its image loaded afterwards."""
+    if builder is Builder.BUILDAH:
+        for base in bases:
+            buildah.copy_base(client, base)
+    return loaded_into_engine(client, build(builder, request, client))
 
 
 def render_in_chromium(page: Path, tmp_path: Path, artifact: str) -> None:

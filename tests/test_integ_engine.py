@@ -11,7 +11,7 @@ from harness.layers import analyse_image
 from harness.measure import time_start
 from harness.model import Builder
 
-from .helpers import write_busybox_context
+from .helpers import built_in_engine, write_busybox_context
 
 pytestmark = pytest.mark.docker
 TINY_DOCKERFILE = """\
@@ -58,7 +58,7 @@ def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels
     tag = f"harness-test:{test_labels['harness.run']}-{builder}"
     request = BuildRequest(context=context, tag=tag, labels=test_labels, no_cache=True)
 
-    outcome = build(builder, request, docker_client)
+    outcome = built_in_engine(docker_client, builder, request)
 
     assert outcome.ok, outcome.log_tail
     assert (outcome.steps_total, outcome.steps_cached) == (2, 0)

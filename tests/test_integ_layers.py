@@ -7,11 +7,14 @@ import pytest
 from harness import engine
 from harness import layers as layers_module
 from harness.bases import ensure_bases
-from harness.build import BuildRequest, build
+from harness.build import BuildRequest
 from harness.context import DOCKERFILE_NAME, materialize
+from harness.dockerfile import base_images
 from harness.layers import analyse_image
 from harness.model import Builder
 from harness.scenario import all_bases
+
+from .helpers import built_in_engine
 
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
@@ -19,9 +22,10 @@ SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 def built(client, dockerfile: str, builder: Builder, labels, tmp_path: Path) -> str:
     context = materialize(tmp_path / f"ctx-{builder}", dockerfile=dockerfile, files={})
-    outcome = build(builder, BuildRequest(context=context, dockerfile=DOCKERFILE_NAME,
-                                          tag=f"harness-test:{labels['harness.run']}-{builder}",
-                                          labels=labels, no_cache=True), client)
+    outcome = built_in_engine(client, builder, BuildRequest(
+        context=context, dockerfile=DOCKERFILE_NAME,
+        tag=f"harness-test:{labels['harness.run']}-{builder}", labels=labels, no_cache=True),
+        bases=tuple(base_images(dockerfile, {})))
     assert outcome.ok, outcome.log_tail
     assert outcome.image_id
     return outcome.image_id
