@@ -34,6 +34,7 @@ from harness.model import Builder
 
 LOG_TAIL_LINES = 30
 _LEGACY_STEP = re.compile(r"^Step \d+/\d+ : (\w+)", re.IGNORECASE)
+_LEGACY_CACHED = re.compile(r"^---> Using cache$")
 _LEGACY_PRODUCED = re.compile(r"^---> ([0-9a-f]{12,64})$")
 _LEGACY_RUNNING = re.compile(r"^---> Running in ([0-9a-f]{12,64})$")
 BUILDER_EXIT_TIMEOUT_S = 60
@@ -41,6 +42,7 @@ BUILDER_EXIT_TIMEOUT_S = 60
 _BUILDKIT_STEP = re.compile(r"^\[(?:[^\]\s]+ )?\s*\d+/\d+\] (\w+)")
 # "STEP 2/4: RUN", "[1/2] STEP 2/2: RUN" (multi-stage); "--> Using cache <id>", "--> <id>"
 _BUILDAH_STEP = re.compile(r"^(?:\[\d+/\d+\] )?STEP \d+/\d+: (\w+)")
+_BUILDAH_CACHED = re.compile(r"^--> Using cache ")
 _BUILDAH_PRODUCED = re.compile(r"^--> ([0-9a-f]{11,64})$")
 
 
@@ -168,15 +170,22 @@ class LoggedStep:
 
 def legacy_steps(log_lines: list[str]) -> list[LoggedStep]:
     """Every step of a legacy build's output, FROM and metadata steps included."""
+    return logged_steps(log_lines, _LEGACY_STEP, _LEGACY_CACHED, _LEGACY_PRODUCED)
+
+
+def logged_steps(log_lines: list[str], step_line: re.Pattern[str], cached_line: re.Pattern[str],
+                 produced_line: re.Pattern[str]) -> list[LoggedStep]:
+    """The steps a builder's output names (a line matching `step_line` starts one), each
+    cached when a `cached_line` follows it, with the id a `produced_line` gives."""
     steps: list[LoggedStep] = []
     for line in log_lines:
-        step = _LEGACY_STEP.match(line)
+        step = step_line.match(line)
         if step:
             steps.append(LoggedStep(instruction=step.group(1).upper(), cached=False,
                                     image_id=None))
-        elif steps and line.strip() == "---> Using cache":
+        elif steps and cached_line.match(line.strip()):
             steps[-1] = dataclasses.replace(steps[-1], cached=True)
-        elif steps and (produced := _LEGACY_PRODUCED.match(line.strip())):
+        elif steps and (produced := produced_line.match(line.strip())):
             steps[-1] = dataclasses.replace(steps[-1], image_id=produced.group(1))
     return steps
 
@@ -218,16 +227,9 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
             "--metadata-file", str(metadata_file), "--tag", request.tag,
             "--file", str(request.context / request.dockerfile),
         ]
-        command += [arg for key, value in request.labels.items()
-                    for arg in ("--label", f"{key}={value}")]
-        command += [arg for key, value in request.build_args.items()
-                    for arg in ("--build-arg", f"{key}={value}")]
-        if request.target:
-            command += ["--target", request.target]
+        command += shared_flags(request)
         if request.buildx_builder:
             command += ["--builder", request.buildx_builder]
-        if request.no_cache:
-            command.append("--no-cache")
         if request.cache_from:
             command += ["--cache-from", f"type=registry,ref={request.cache_from}"]
         if request.inline_cache:
@@ -265,14 +267,7 @@ def build_buildah(request: BuildRequest) -> BuildOutcome:
     command = store.command(
         "build", "--layers", "--pull-never", "--force-rm", "--tag", request.tag,
         "--file", str(request.context / request.dockerfile))
-    command += [arg for key, value in request.labels.items()
-                for arg in ("--label", f"{key}={value}")]
-    command += [arg for key, value in request.build_args.items()
-                for arg in ("--build-arg", f"{key}={value}")]
-    if request.target:
-        command += ["--target", request.target]
-    if request.no_cache:
-        command.append("--no-cache")
+    command += shared_flags(request)
     command.append(str(request.context))
     started = time.perf_counter()
     result = _run_to_the_end(command, interrupted=lambda output: buildah.remove_step_images(
@@ -311,17 +306,20 @@ def loaded_into_engine(client: docker.DockerClient, built: BuildOutcome) -> Buil
 
 def buildah_steps(log_lines: list[str]) -> list[LoggedStep]:
     """Every step of a `buildah build` output, FROM and metadata steps included."""
-    steps: list[LoggedStep] = []
-    for line in log_lines:
-        step = _BUILDAH_STEP.match(line)
-        if step:
-            steps.append(LoggedStep(instruction=step.group(1).upper(), cached=False,
-                                    image_id=None))
-        elif steps and line.startswith("--> Using cache "):
-            steps[-1] = dataclasses.replace(steps[-1], cached=True)
-        elif steps and (produced := _BUILDAH_PRODUCED.match(line.strip())):
-            steps[-1] = dataclasses.replace(steps[-1], image_id=produced.group(1))
-    return steps
+    return logged_steps(log_lines, _BUILDAH_STEP, _BUILDAH_CACHED, _BUILDAH_PRODUCED)
+
+
+def shared_flags(request: BuildRequest) -> list[str]:
+    """The flags `docker buildx build` and `buildah build` spell alike: labels, build args,
+    target, --no-cache."""
+    flags = [arg for key, value in request.labels.items() for arg in ("--label", f"{key}={value}")]
+    flags += [arg for key, value in request.build_args.items()
+              for arg in ("--build-arg", f"{key}={value}")]
+    if request.target:
+        flags += ["--target", request.target]
+    if request.no_cache:
+        flags.append("--no-cache")
+    return flags
 
 
 def _run_to_the_end(command: list[str], environment: dict[str, str] | None = None,
