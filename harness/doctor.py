@@ -99,7 +99,8 @@ def collect_facts() -> Facts:
             squash = probe_build(client, context, Builder.LEGACY, squash=True)
             buildkit = (probe_build(client, context, Builder.BUILDKIT) if buildx_version
                         else Check(ok=False, detail="docker buildx plugin not installed"))
-            buildah_check = (probe_build(client, context, Builder.BUILDAH) if buildah.version()
+            buildah_version = buildah.version()
+            buildah_check = (probe_build(client, context, Builder.BUILDAH) if buildah_version
                              else Check(ok=False, detail=buildah.MISSING))
     finally:
         client.close()
@@ -123,8 +124,8 @@ def collect_facts() -> Facts:
         data_root=data_root,
         free_disk_bytes=local_free_bytes(host, data_root),
         buildah=buildah_check,
-        buildah_version=buildah.version(),
-        buildah_storage=buildah.storage().why if buildah.version() else None,
+        buildah_version=buildah_version,
+        buildah_storage=buildah.storage().why if buildah_version else None,
     )
 
 

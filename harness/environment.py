@@ -55,10 +55,17 @@ def collect_builders(client: docker.DockerClient) -> dict[str, Any]:
         "legacy": {"available": True, "version": client.version().get("Version")},
         "buildkit": {"available": engine.buildx_version() is not None,
                      "version": engine.buildx_version()},
-        "buildah": {"available": buildah.version() is not None, "version": buildah.version(),
-                    **({"storage_driver": buildah.storage().driver,
-                        "storage_reason": buildah.storage().why} if buildah.version() else {})},
+        "buildah": buildah_facts(buildah.version()),
     }
+
+
+def buildah_facts(version: str | None) -> dict[str, Any]:
+    """buildah's version and, where it is installed, its storage driver and why that one."""
+    if version is None:
+        return {"available": False, "version": None}
+    chosen = buildah.storage()
+    return {"available": True, "version": version, "storage_driver": chosen.driver,
+            "storage_reason": chosen.why}
 
 
 def collect_host() -> dict[str, Any]:
