@@ -44,8 +44,11 @@ FLAVOR = "trixie-containerd"
 @nox.session
 def engines(session: nox.Session) -> None:
     """The docker-marked tests again, on Docker 26 with the containerd image store, started
-    beside the default engine with `harness engine up --flavor` and stopped afterwards."""
+    beside the default engine with `harness engine up --flavor` and stopped afterwards. Its
+    data root starts empty, as a new user's engine does: a test that relies on an image an
+    earlier test or run left behind fails here."""
     session.install("-e", ".[test]")
+    session.run("harness", "engine", "down", "--flavor", FLAVOR, "--purge")
     up = str(session.run("harness", "engine", "up", "--flavor", FLAVOR, "--buildah",
                          silent=True))
     (host,) = [line.removeprefix("export DOCKER_HOST=") for line in up.splitlines()
@@ -54,7 +57,7 @@ def engines(session: nox.Session) -> None:
         session.run("pytest", "-m", "docker and not chromium", "--deselect",
                     "tests/test_flavors.py", *session.posargs, env={"DOCKER_HOST": host})
     finally:
-        session.run("harness", "engine", "down", "--flavor", FLAVOR)
+        session.run("harness", "engine", "down", "--flavor", FLAVOR, "--purge")
 
 
 @nox.session

@@ -23,6 +23,9 @@ from harness.bases import ensure_bases
 from harness.build import BuildRequest, build
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.model import Builder
+from harness.scenario import all_bases
+
+SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 DOCKERFILE = "FROM busybox:latest\nRUN dd if=/dev/zero of=/blob bs=1M count=20\n"
 COMMANDS = {
@@ -34,7 +37,8 @@ COMMANDS = {
 def main() -> int:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     client = engine.connect()
-    ensure_bases(client, {}, ["busybox:latest"], lambda message: None)
+    # made by its recipe in scenarios/bases.yaml where the engine lacks it
+    ensure_bases(client, all_bases([SCENARIOS]), ["busybox:latest"], lambda message: None)
     tag = f"harness-bench/build-time:{os.getpid()}"
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         context = materialize(Path(tmp) / "ctx", files={}, dockerfile=DOCKERFILE)

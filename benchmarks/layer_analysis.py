@@ -63,8 +63,11 @@ def random_image(client: docker.DockerClient, mib: int) -> str:
 
 def main() -> int:
     args = sys.argv[1:]
-    if not args or not shutil.which("pigz"):
-        print(__doc__ if args else "needs pigz: apt-get install pigz", file=sys.stderr)
+    if not args:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if not shutil.which("pigz"):
+        print("needs pigz: apt-get install pigz", file=sys.stderr)
         return 2
     client = docker.from_env()
     made = random_image(client, int(args[1])) if args[0] == "--random-image" else None

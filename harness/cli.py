@@ -12,19 +12,18 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness import __version__
 from harness.errors import HarnessError
 from harness.matrix import parse_shard
 from harness.model import Builder, CacheMode, Order, RunOptions
-from harness.registry import DEFAULT_PORT as DEFAULT_REGISTRY_PORT
-
-if TYPE_CHECKING:
-    pass
 
 FLAVOR_NAMES = ["trixie", "trixie-containerd", "ci-runner"]
 """harness.flavors.FLAVORS' names, here so `harness --help` imports no engine code."""
+DEFAULT_REGISTRY_PORT = 5055
+"""harness.registry.DEFAULT_PORT, here so the commands that only read results load no
+Docker code (registry imports the provisioning, and with it docker-py)."""
 DEFAULT_SCENARIOS = Path("scenarios")
 DEFAULT_RESULTS = Path("results")
 
@@ -66,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     engine_down = engine_commands.add_parser(
         "down", help="stop a flavour's engine and remove its bridge and rules")
     engine_down.add_argument("--flavor", required=True, choices=FLAVOR_NAMES)
+    engine_down.add_argument("--purge", action="store_true",
+                             help="also delete its data root (every image and container in it), "
+                                  "so the next `up` starts an empty engine")
     engine_down.set_defaults(handler=engine_down_command)
 
     registry = commands.add_parser(
@@ -211,7 +213,7 @@ def engine_up_command(args: argparse.Namespace) -> int:
 def engine_down_command(args: argparse.Namespace) -> int:
     from harness.flavors import FLAVORS, flavor_down
 
-    flavor_down(FLAVORS[args.flavor], log=engine_log)
+    flavor_down(FLAVORS[args.flavor], log=engine_log, purge=args.purge)
     engine_log(f"{args.flavor} is down")
     return 0
 

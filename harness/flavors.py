@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -130,9 +131,10 @@ def flavor_up(flavor: Flavor, log: Log) -> str:
     return flavor.host
 
 
-def flavor_down(flavor: Flavor, log: Log) -> None:
+def flavor_down(flavor: Flavor, log: Log, *, purge: bool = False) -> None:
     """Stop the flavour's dockerd (and the containerd it runs), remove its rules and bridge.
-    Its data root is kept, so images and bases survive to the next `up`."""
+    Its data root is kept, so images and bases survive to the next `up`, unless `purge`:
+    then the next `up` starts an engine with no image at all, as a new user's is."""
     pidfile = flavor.run_dir / "dockerd.pid"
     pid = int(pidfile.read_text()) if pidfile.exists() else None
     if pid is not None and _alive(pid):
@@ -150,6 +152,21 @@ def flavor_down(flavor: Flavor, log: Log) -> None:
     if Path(f"/sys/class/net/{flavor.bridge}").exists():
         _run(["ip", "link", "delete", flavor.bridge])
         log(f"removed bridge {flavor.bridge}")
+    if purge:
+        remove_data_root(flavor, log)
+
+
+def remove_data_root(flavor: Flavor, log: Log) -> None:
+    """Delete the stopped flavour's data root; a dockerd that was killed can leave its
+    containers' and snapshots' mounts under it, which are unmounted first."""
+    data = flavor.state / "data"
+    if not data.exists():
+        return
+    mounts = [line.split()[4] for line in Path("/proc/self/mountinfo").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if Path(m).is_relative_to(data)), reverse=True):
+        _run(["umount", "--lazy", mount])
+    shutil.rmtree(data)
+    log(f"deleted the {flavor.name} engine's data root {data}")
 
 
 def add_bridge(flavor: Flavor, log: Log) -> None:

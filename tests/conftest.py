@@ -20,6 +20,10 @@ import docker.api.client
 import pytest
 
 from harness import engine
+from harness.bases import ensure_bases
+from harness.scenario import all_bases
+
+BUNDLED_SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 GUARDED_PROGRAMS = {"docker": "docker", "dockerd": "docker", "chromium": "chromium"}
 """Programs a test may start only when it carries the marker named here."""
@@ -66,6 +70,16 @@ def docker_client() -> Iterator[docker.DockerClient]:
         pytest.fail(f"{error}\n(run `harness engine up`, or deselect with -m 'not docker')")
     yield client
     client.close()
+
+
+@pytest.fixture
+def busybox(docker_client: docker.DockerClient) -> str:
+    """`busybox:latest`, made by its recipe in scenarios/bases.yaml where the engine lacks it:
+    no test may rely on an image another test or an earlier run left behind."""
+    reference = "busybox:latest"
+    ensure_bases(docker_client, all_bases([BUNDLED_SCENARIOS]), [reference],
+                 lambda message: None)
+    return reference
 
 
 @pytest.fixture

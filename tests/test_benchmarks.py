@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
-pytestmark = pytest.mark.docker
 
 
 def run(*args: str) -> str:
@@ -19,6 +18,7 @@ def run(*args: str) -> str:
     return result.stdout
 
 
+@pytest.mark.docker
 def test_build_time_prints_a_ratio_per_builder(docker_client):
     output = run(str(BENCHMARKS / "build_time.py"), "1")
     for builder in ("legacy", "buildkit"):
@@ -26,8 +26,16 @@ def test_build_time_prints_a_ratio_per_builder(docker_client):
                          r"ratio [\d.]+ \(medians of 1, interleaved\)$", output, re.MULTILINE)
 
 
+@pytest.mark.docker
 def test_layer_analysis_prints_time_and_peak_memory_of_both_sides(docker_client):
     output = run(str(BENCHMARKS / "layer_analysis.py"), "--random-image", "8", "1")
     assert re.search(r"analysis [\d.]+ s, peak \d+ MB; docker save \| pigz -6 [\d.]+ s, "
                      r"peak \d+ MB; time ratio [\d.]+", output)
     assert not docker_client.images.list(filters={"reference": "harness-bench/*"})
+
+
+def test_layer_analysis_without_arguments_prints_its_usage():
+    result = subprocess.run([sys.executable, str(BENCHMARKS / "layer_analysis.py")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Run:" in result.stderr and "needs pigz" not in result.stderr

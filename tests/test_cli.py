@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from harness import cli
 from harness.cli import main
+
+from .helpers import REAL_RESULTS
 
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -83,3 +86,28 @@ def test_a_bad_out_is_refused_before_anything_is_built(tmp_path, capsys):
     error = capsys.readouterr().err
     assert f"harness: {tmp_path / 'file' / 'out'}: cannot write results there" in error
     assert "Traceback" not in error
+
+
+def test_the_clis_copies_of_engine_names_match_their_modules():
+    from harness import flavors, registry
+
+    assert list(flavors.FLAVORS) == cli.FLAVOR_NAMES
+    assert cli.DEFAULT_REGISTRY_PORT == registry.DEFAULT_PORT
+
+
+def test_reading_comparing_trending_merging_and_validating_load_no_docker_code(tmp_path):
+    """Through the whole command, not just the import: each runs in a fresh interpreter."""
+    (tmp_path / "history").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "history" / f"{name}.json").write_text(REAL_RESULTS.read_text())
+    a, b = (str(tmp_path / "history" / f"{name}.json") for name in ("a", "b"))
+    for args in (["report", a, "-o", str(tmp_path / "r.md")], ["compare", a, b],
+                 ["trend", str(tmp_path / "history")], ["validate", str(SCENARIOS)],
+                 ["merge", a, b, "-o", str(tmp_path / "m.json")]):
+        check = ("import sys; from harness.cli import main\n"
+                 "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+                 "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+                 "('docker', 'docker_squash', 'requests', 'urllib3')))")
+        result = subprocess.run([sys.executable, "-c", check, *args], capture_output=True,
+                                text=True, timeout=120, cwd=tmp_path)
+        assert result.stdout.strip().splitlines()[-1] == "[]", (args, result.stderr)

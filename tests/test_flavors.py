@@ -51,8 +51,7 @@ def default_engine_runs_a_container(client: docker.DockerClient) -> bool:
 @pytest.mark.skipif(os.environ.get("DOCKER_HOST", "").startswith("unix:///run/harness/"),
                     reason="this test stops the flavour's engine: run it from the default one")
 def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_default_alone(
-        docker_client):
-    docker_client.images.get("busybox:latest")  # made by the bases tests or the bench
+        docker_client, busybox):
     assert default_engine_runs_a_container(docker_client)
     rules_before = rules_not_of(FLAVOR)
     up = harness("engine", "up", "--flavor", FLAVOR.name)
@@ -76,6 +75,10 @@ def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_defau
     assert Path("/sys/class/net/docker0").exists()
     assert rules_not_of(FLAVOR) == rules_before
     assert default_engine_runs_a_container(docker_client)
+    assert (FLAVOR.state / "data").is_dir()  # kept for the next `up`, unless purged:
+    purged = harness("engine", "down", "--flavor", FLAVOR.name, "--purge")
+    assert purged.returncode == 0, purged.stderr
+    assert not (FLAVOR.state / "data").exists() and "deleted" in purged.stderr
 
 
 @pytest.mark.docker

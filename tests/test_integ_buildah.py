@@ -64,8 +64,9 @@ def as_buildah_shows(size: int) -> str:
     return f"{size} B"
 
 
-def test_buildah_makes_the_image_buildkit_makes_and_uses_its_cache(tmp_path, docker_client):
-    buildah.copy_base(docker_client, "busybox:latest")  # this engine's, as the run copies it
+def test_buildah_makes_the_image_buildkit_makes_and_uses_its_cache(tmp_path, docker_client,
+                                                                  busybox):
+    buildah.copy_base(docker_client, busybox)  # this engine's, as the run copies it
     images_before = buildah_listing("images")
     document = run_scenario(tmp_path, SAME_IMAGE)
     samples = {(s["variant"], s["builder"], s["cache"]): s for s in document["samples"]}
@@ -89,10 +90,10 @@ def test_buildah_makes_the_image_buildkit_makes_and_uses_its_cache(tmp_path, doc
     assert not docker_client.images.list(name=f"harness-run/{document['run_id'].lower()}")
 
 
-def test_buildah_size_is_what_buildah_images_shows(tmp_path, docker_client):
+def test_buildah_size_is_what_buildah_images_shows(tmp_path, docker_client, busybox):
     (tmp_path / "Dockerfile").write_text("FROM busybox:latest\nRUN head -c 300000 /dev/zero > "
                                          "/zeros\n")
-    buildah.copy_base(docker_client, "busybox:latest")
+    buildah.copy_base(docker_client, busybox)
     built = subprocess.run(buildah.storage().command(
         "build", "--layers", "--pull-never", "--tag", "harness-test/size:1", str(tmp_path)),
         capture_output=True, text=True, check=True).stdout.split()[-1]
@@ -157,13 +158,14 @@ def test_build_args_target_context_secrets_and_squash_as_with_buildkit(tmp_path)
         f"{document['run_id']}.json").read_text()
 
 
-def test_harness_clean_empties_its_buildah_storage_and_not_the_users(tmp_path, docker_client):
+def test_harness_clean_empties_its_buildah_storage_and_not_the_users(tmp_path, docker_client,
+                                                                     busybox):
     users = subprocess.run(["buildah", "from", "--name", "harness-test-users-own", "scratch"],
                            capture_output=True, text=True)  # the user's default storage
     assert users.returncode == 0, users.stderr
     try:
-        buildah.copy_base(docker_client, "busybox:latest")
-        left = subprocess.run(buildah.storage().command("from", "busybox:latest"),
+        buildah.copy_base(docker_client, busybox)
+        left = subprocess.run(buildah.storage().command("from", busybox),
                               capture_output=True, text=True, check=True)  # a killed build's
         assert left.stdout.strip() in subprocess.run(buildah.storage().command(
             "containers", "--format", "{{.ContainerName}}"), capture_output=True, text=True,

@@ -95,7 +95,7 @@ def test_a_legacy_build_is_pulled_cold(pushed):
     assert layered.pull_bytes == layered.push_bytes  # what only it holds comes back
 
 
-def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path):
+def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path, busybox):
     """The ground truth: the blob files a push adds to the registry's storage."""
     address, state = registry
     blobs = state / "harness" / "registry" / "storage" / "docker" / "registry" / "v2" / "blobs"
@@ -124,7 +124,8 @@ def test_the_run_leaves_no_tag_and_no_manifest(pushed, registry, docker_client):
         assert not tags.get("tags"), repository
 
 
-def test_clean_removes_a_registry_tag_the_ledger_noted(docker_client, monkeypatch, tmp_path):
+def test_clean_removes_a_registry_tag_the_ledger_noted(docker_client, monkeypatch, tmp_path,
+                                                       busybox):
     """A run stopped between tagging for a push and untagging leaves the tag: clean finds it."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     run_id = new_run_id()
@@ -137,7 +138,7 @@ def test_clean_removes_a_registry_tag_the_ledger_noted(docker_client, monkeypatc
 
 
 def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, docker_client,
-                                                                      tmp_path):
+                                                                      tmp_path, busybox):
     address = registry[0]
     reference = f"{address}/harness-test/pulled:1"
     docker_client.api.tag("busybox:latest", f"{address}/harness-test/pulled", "1")

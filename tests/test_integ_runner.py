@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from harness import buildah, engine, store
-from harness.bases import ensure_bases
 from harness.compare import compare_runs, parse_thresholds
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, new_run_id, now
@@ -234,9 +233,9 @@ def test_interrupting_a_run_leaves_a_valid_file_and_no_containers(docker_client,
     assert not list(out.glob(".*.tmp"))
 
 
-def test_a_run_never_touches_an_unrelated_image_or_container(docker_client, tmp_path,
+def test_a_run_never_touches_an_unrelated_image_or_container(docker_client, tmp_path, busybox,
                                                               test_labels, unique_reference):
-    context = materialize(tmp_path / "ctx", dockerfile="FROM busybox:latest\nRUN touch /x\n",
+    context = materialize(tmp_path / "ctx", dockerfile=f"FROM {busybox}\nRUN touch /x\n",
                           files={})
     users_tag = unique_reference("bystander")
     users_image, _ = docker_client.images.build(path=str(context), dockerfile=DOCKERFILE_NAME,
@@ -471,9 +470,9 @@ def sleeping() -> bool:
 
 
 @pytest.mark.parametrize("builder", list(Builder))
-def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_path, builder):
+def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_path, builder,
+                                                            busybox):
     path = scenario_folder(tmp_path, SLEEPY)
-    ensure_bases(docker_client, {}, ["busybox:latest"], lambda message: None)
     base_copies = buildah_listing("images") if builder is Builder.BUILDAH else ""
     images = {i.id for i in docker_client.images.list(all=True)}
     containers = {c.id for c in docker_client.containers.list(all=True)}

@@ -9,7 +9,7 @@ import pytest
 from harness.model import COMPARED, METRIC, METRICS, Better, Sample, default_thresholds_pct
 
 READERS = ["report", "compare", "trend", "merge", "store", "scenario", "stats", "model",
-           "expect", "matrix", "html_report"]
+           "expect", "matrix", "html_report", "cli"]
 
 
 @pytest.mark.parametrize("module", READERS)
