@@ -381,6 +381,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
     from harness import store
     from harness.compare import compare_runs, parse_thresholds
+    from harness.report import shown_change
 
     try:
         thresholds = parse_thresholds(args.threshold)
@@ -391,7 +392,7 @@ def compare_command(args: argparse.Namespace) -> int:
         raise HarnessError(f"{args.old} and {args.new} have no (scenario, variant, builder, "
                            "cache mode) in common")
     rows = [[f"{c.scenario}/{c.variant}", c.builder, c.cache, c.metric, f"{c.old:.6g}",
-             f"{c.new:.6g}", f"{c.change_pct:+.1f} %",
+             f"{c.new:.6g}", shown_change(c.metric, c.old, c.new),
              "REGRESSION" if c.regression else c.verdict]
             for c in changes]
     print(tabulate(rows, headers=["variant", "builder", "cache", "metric", "old", "new", "Δ",

@@ -11,8 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
-from harness.stats import ALPHA, compare_exact, compare_timings, holm_rejected
+from harness.model import COMPARED, METRIC, Better, counted_values, default_thresholds_pct
+from harness.stats import (
+    ALPHA,
+    change_pct,
+    changed_beyond,
+    compare_exact,
+    compare_timings,
+    holm_rejected,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,7 +31,8 @@ class Change:
     metric: str
     old: float
     new: float
-    change_pct: float
+    change_pct: float | None
+    """None from a zero baseline (stats.change_pct): judged by its absolute change."""
     significant: bool
     regression: bool
     verdict: str
@@ -41,30 +49,30 @@ def compare_runs(old: dict[str, Any], new: dict[str, Any],
     timing_p: list[tuple[int, float]] = []  # (index in changes, p-value)
     for key in sorted(old_groups.keys() & new_groups.keys()):
         for metric in COMPARED:
-            timed = not METRIC[metric].exact  # a build that missed its cache is not timed
-            before = [s[metric] for s in old_groups[key] if s.get(metric) is not None
-                      and not (timed and s.get("cache_warning"))]
-            after = [s[metric] for s in new_groups[key] if s.get(metric) is not None
-                     and not (timed and s.get("cache_warning"))]
+            before = counted_values(old_groups[key], metric)
+            after = counted_values(new_groups[key], metric)
             if not before or not after:
                 continue
+            timed = METRIC[metric].timing
             threshold = thresholds_pct[metric]
             result = (compare_timings(before, after, min_effect=threshold / 100) if timed
                       else compare_exact(before, after))
-            change_pct = (result.ratio - 1) * 100 if result.baseline else 0.0
+            beyond = changed_beyond(result.baseline, result.value, threshold_pct=threshold,
+                                    floor=METRIC[metric].floor)
             significant = result.significant and (
                 timed or METRIC[metric].any_increase
-                or abs(change_pct) > threshold)  # the estimate moves with tar timestamps
+                or beyond)  # the estimate moves with tar timestamps
             worse = (result.value > result.baseline if METRIC[metric].better is Better.LOWER
                      else result.value < result.baseline)
             if timed and result.p_value is not None:
                 timing_p.append((len(changes), result.p_value))
-            changed = significant and abs(change_pct) > threshold
+            changed = significant and beyond
             within = timed and result.ci_low is not None and result.ci_high is not None and (
                 1 - threshold / 100 <= result.ci_low and result.ci_high <= 1 + threshold / 100)
             changes.append(Change(
                 scenario=key[0], variant=key[1], builder=key[2], cache=key[3], metric=metric,
-                old=result.baseline, new=result.value, change_pct=change_pct,
+                old=result.baseline, new=result.value,
+                change_pct=change_pct(result.baseline, result.value),
                 significant=significant, regression=changed and worse,
                 verdict=_verdict(changed, worse, timed, within)))
     for index in holm_rejected(timing_p, ALPHA, keep=False):
@@ -98,7 +106,6 @@ def parse_thresholds(texts: list[str]) -> dict[str, float]:
 def _groups(document: dict[str, Any]) -> dict[tuple[str, str, str, str], list[dict[str, Any]]]:
     groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
     for sample in document["samples"]:
-        if sample["status"] == "ok":
-            key = (sample["scenario"], sample["variant"], sample["builder"], sample["cache"])
-            groups.setdefault(key, []).append(sample)
+        key = (sample["scenario"], sample["variant"], sample["builder"], sample["cache"])
+        groups.setdefault(key, []).append(sample)
     return groups

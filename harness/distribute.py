@@ -32,14 +32,14 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import docker
 import requests
 
 from harness import engine
-from harness.model import Builder, CacheMode, Run, Sample
+from harness.model import Run, Sample
 
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
@@ -118,9 +118,9 @@ def distribute(client: docker.DockerClient, registry: str, repository: str, imag
 
 
 def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_id: str,
-                  base: str | None) -> tuple[dict[str, Any], dict[str, int] | None]:
-    """A cold sample's distribution fields, and its image's blobs (None if it failed): in a
-    repository of the run's, named after the sample; its tags noted in the run's ledger."""
+                  base: str | None) -> dict[str, Any]:
+    """A cold sample's distribution fields, its image's blobs among them: in a repository of
+    the run's, named after the sample; its tags noted in the run's ledger."""
     assert run.options.registry is not None
     ledger = engine.ledger_path(run.run_id)
     repository = run_registry_repository(
@@ -129,12 +129,11 @@ def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_i
         shipped = distribute(client, run.options.registry, repository, image_id, base,
                              note_tag=lambda tag: engine.note_leftovers(ledger, [], tags=[tag]))
     except (DistributionError, docker.errors.APIError) as error:
-        return {"distribution_error": str(error)}, None
+        return {"distribution_error": str(error)}
     return {"push_s": shipped.push_s, "push_bytes": shipped.push_bytes,
             "pull_s": shipped.pull_s, "pull_bytes": shipped.pull_bytes,
             "compressed_bytes": shipped.compressed_bytes, "compressed_stored": True,
-            "distribution_error": shipped.pull_not_cold}, \
-        shipped.blobs
+            "distribution_error": shipped.pull_not_cold, "pushed_blobs": shipped.blobs}
 
 
 def run_registry_repository(run_id: str, path: str) -> str:
@@ -167,29 +166,6 @@ def fetched_bytes(pull_output: str, pushed: Pushed,
     held = [digest for digest, _ in own if _short(digest) in present]
     return sum(size for digest, size in pushed.blobs.items() if not _is_layer(digest, pushed)) \
         + sum(size for digest, size in own if _short(digest) not in present), held
-
-
-def with_push_after_baseline(samples: list[Sample],
-                             pushed: dict[tuple[str, str, Builder, int], dict[str, int]],
-                             scenario: str, baseline: str) -> list[Sample]:
-    """The scenario's pushed samples with push_after_baseline_bytes: the bytes of their
-    blobs that the baseline's image (same builder, same repetition where there is one) does
-    not have. The registry stores a blob once per digest: that is what the push uploads."""
-    def baseline_blobs(builder: Builder, repetition: int) -> dict[str, int] | None:
-        mine = {rep: blobs for (s, v, b, rep), blobs in pushed.items()
-                if (s, v, b) == (scenario, baseline, builder)}
-        return mine.get(repetition) or next(iter(mine.values()), None)
-
-    filled = []
-    for sample in samples:
-        blobs = pushed.get((sample.scenario, sample.variant, sample.builder, sample.repetition))
-        if sample.scenario == scenario and blobs is not None and sample.cache is CacheMode.COLD:
-            already = baseline_blobs(sample.builder, sample.repetition)
-            if already is not None:
-                sample = replace(sample, push_after_baseline_bytes=sum(
-                    size for digest, size in blobs.items() if digest not in already))
-        filled.append(sample)
-    return filled
 
 
 def registry_image(registry: str, repository: str, tag: str) -> Pushed:

@@ -14,12 +14,21 @@ import operator
 import re
 import statistics
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol, TypeVar
 
-from harness.checks import Checker, found
-from harness.model import METRIC, STATUS_FIELDS, Builder, CacheMode, Status
-from harness.yamlsource import LineDict
+from harness.model import (
+    METRIC,
+    STATUS_FIELDS,
+    Expectation,
+    GroupVerdict,
+    Operand,
+    Status,
+    Verdict,
+    counted_value,
+    counted_values,
+    field_of,
+)
 
 NUMERIC_METRICS = frozenset(METRIC)
 STATUS_METRICS = frozenset(STATUS_FIELDS)
@@ -39,30 +48,6 @@ _TOKEN = re.compile(r"""
 
 class ExpectError(ValueError):
     """An expectation that does not parse or names something unknown."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Operand:
-    factor: float = 1.0
-    variant: str | None = None
-    metric: str | None = None
-    number: float | None = None
-    status: str | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class Expectation:
-    expr: str
-    left: Operand
-    op: str
-    right: Operand
-    known_false: bool = False
-    """The claim is known not to hold here: a finding, not a failure, until it changes."""
-    note: str = ""
-    cache: tuple[str, ...] = ()
-    """Only these cache modes (empty: all)."""
-    builders: tuple[str, ...] = ()
-    """Only these builders (empty: all)."""
 
 
 def parse(expr: str, variants: Collection[str], *, known_false: bool = False, note: str = "",
@@ -121,46 +106,6 @@ def _operand(tokens: list[tuple[str, str]], expr: str, variants: Collection[str]
     shown = " ".join(value for _, value in tokens) or "nothing"
     raise ExpectError(f"`{expr}`: cannot read operand `{shown}`: expected VARIANT.METRIC, "
                       "FACTOR * VARIANT.METRIC, a number, or a status")
-
-
-@dataclass(frozen=True, kw_only=True)
-class GroupVerdict:
-    """One (builder, cache mode) comparison: the values each side had."""
-
-    group: str
-    left: float | str | None
-    right: float | str | None
-    holds: bool | None
-    """None when a side has no value (no ok sample), or the comparison is inconclusive."""
-    inconclusive: bool = False
-    """A timing claim between variants whose ratio's 95 % interval is not all on one side
-    of the claimed bound, or whose sides have fewer than MIN_TIMED samples."""
-    interval: tuple[float, float] | None = None
-    """For a timing claim: the 95 % bootstrap interval of left / right."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class Verdict:
-    expr: str
-    passed: bool
-    """The claim held in every (builder, cache mode) group where its variants were measured
-    (groups where one was skipped, e.g. legacy --squash with BuildKit, or not selected, are
-    left out)."""
-    known_false: bool
-    as_expected: bool
-    """Not failed (for a known-false claim: not holding); the run fails when this is False.
-    An inconclusive claim is as expected either way."""
-    inconclusive: bool = False
-    """No group failed, but a timing comparison could not decide."""
-    note: str
-    values: list[GroupVerdict]
-    predicted_failure: str | None
-    """The variant this claim says fails to build (`V.status == failed`), if any."""
-    predicted_start_failure: str | None = None
-    """The variant this claim says fails to start (`V.start_status == failed`), if any."""
-    skipped: str | None = None
-    """Why no group could judge the claim: a variant it names was skipped in every group
-    (e.g. legacy --squash on an engine without experimental mode); fails nothing."""
 
 
 S = TypeVar("S", bound="SampleLike")
@@ -241,26 +186,28 @@ def _three_way(expectation: Expectation, samples: Sequence[SampleLike],
                 if s.variant in variants_named(expectation)}
     if min(len(left), len(right)) < MIN_TIMED or len(machines) > 1:
         return replace(group, holds=None, inconclusive=True)  # few, or timed on two machines
-    from harness.stats import bootstrap_ratio  # scipy: only when a timing claim is judged
+    from harness.stats import ratio_interval  # scipy: only when a timing claim is judged
 
-    low, high = bootstrap_ratio(right, left)
+    interval = ratio_interval(right, left)
+    low, high = interval.low, interval.high
     scale = expectation.left.factor / expectation.right.factor
     low, high = low * scale, high * scale
     holds_if, fails_if = {
         "<": (high < 1, low >= 1), "<=": (high <= 1, low > 1),
         ">": (low > 1, high <= 1), ">=": (low >= 1, high < 1)}[expectation.op]
     holds = True if holds_if else (False if fails_if else None)
-    return replace(group, holds=holds, inconclusive=holds is None, interval=(low, high))
+    return replace(group, holds=holds, inconclusive=holds is None, interval=(low, high),
+                   interval_kind=interval.kind)
 
 
 def _numbers(operand: Operand, samples: Sequence[SampleLike]) -> list[float]:
-    """The operand's metric in the variant's ok samples (a build that missed its cache is
-    not timed); for start_s every container start, not each sample's median of them."""
-    mine = [s for s in samples if s.variant == operand.variant and str(s.status) == "ok"
-            and not getattr(s, "cache_warning", None)]
+    """The operand's metric in the variant's samples that count (model.counted_value); for
+    start_s every container start, not each sample's median of them."""
+    mine = [s for s in samples if s.variant == operand.variant]
     if operand.metric == "start_s":
-        return [start for s in mine for start in getattr(s, "start_samples_s", None) or []]
-    return [n for s in mine if (n := getattr(s, operand.metric or "", None)) is not None]
+        return [start for s in mine if counted_value(s, "start_s") is not None
+                for start in field_of(s, "start_samples_s") or []]
+    return counted_values(mine, operand.metric or "")
 
 
 def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) -> list[Verdict]:
@@ -292,10 +239,10 @@ def _value(operand: Operand, samples: Sequence[SampleLike]) -> float | str | Non
         return None
     if operand.metric == "status":
         return _status([str(s.status) for s in mine])
-    ok = [s for s in mine if str(s.status) == "ok"]
     if operand.metric == "start_status":
+        ok = [s for s in mine if str(s.status) == "ok"]
         return _status([str(s.start_status) for s in ok]) if ok else None
-    numbers = [n for s in ok if (n := getattr(s, operand.metric or "")) is not None]
+    numbers = counted_values(mine, operand.metric or "")
     return operand.factor * statistics.median(numbers) if numbers else None
 
 
@@ -303,8 +250,8 @@ def _unmeasured(expectation: Expectation, samples: Sequence[SampleLike]) -> bool
     """A side has no value though its builds are ok: its push or pull could not be measured
     (e.g. a pull that was not cold); the claim cannot be judged there, and fails nothing."""
     return any(side.variant and side.metric in METRIC and any(
-        str(s.status) == "ok" and getattr(s, side.metric, None) is None
-        and getattr(s, "distribution_error", None) for s in samples if s.variant == side.variant)
+        str(s.status) == "ok" and field_of(s, side.metric) is None
+        and field_of(s, "distribution_error") for s in samples if s.variant == side.variant)
         for side in (expectation.left, expectation.right))
 
 
@@ -345,41 +292,3 @@ def unexpected_failures(samples: Sequence[S], verdicts: Sequence[tuple[str, Any]
     return [s for s in samples
             if (str(s.status) == "failed" and (s.scenario, s.variant) not in build)
             or (str(s.start_status) == "failed" and (s.scenario, s.variant) not in start)]
-
-
-def check_claims(checker: Checker, document: LineDict,
-                 variants: Collection[str]) -> tuple[Expectation, ...]:
-    """`expect:` items: an expression, or {expr, known_false, note, cache, builders}.
-
-    `known_false` marks a claim known not to hold here (the run then fails only if it
-    starts holding); `cache`/`builders` limit the claim to those modes/builders.
-    """
-    items = checker.typed(document, "expect", list, "a list of expressions like "
-                                                 "`a.size_bytes < b.size_bytes`")
-    parsed = []
-    for index, item in enumerate(items or []):
-        line = items.line_of(index)
-        where = f"expect[{index}]"
-        options: dict[str, Any] = {}
-        if isinstance(item, LineDict):
-            checker.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
-                           f"{where}.")
-            options["known_false"] = bool(checker.typed(item, "known_false", bool,
-                                                     "true or false", f"{where}."))
-            options["note"] = checker.typed(item, "note", str, "a string", f"{where}.") or ""
-            options["cache"] = checker.choices(item, "cache", CacheMode, f"{where}.") or ()
-            options["builders"] = checker.choices(item, "builders", Builder, f"{where}.") or ()
-            item = checker.typed(item, "expr", str, "an expression", f"{where}.")
-            if item is None:
-                checker.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")
-                continue
-        if not isinstance(item, str):
-            checker.problem(line, f"{where}: expected an expression like `a.size_bytes < "
-                               f"b.size_bytes` or {{expr, known_false, note}}, found "
-                               f"{found(item)}")
-            continue
-        try:
-            parsed.append(parse(item, variants, **options))
-        except ExpectError as error:
-            checker.problem(line, f"{where}: {error}")
-    return tuple(parsed)

@@ -7,6 +7,7 @@ joined samples; everything else is put side by side as it was measured.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
@@ -14,7 +15,7 @@ from typing import Any
 
 from harness import expect, store
 from harness.errors import HarnessError
-from harness.model import RunState, new_run_id
+from harness.model import CacheMode, RunState, field_of, new_run_id
 
 STATE_ORDER = [RunState.ENGINE_FAILED, RunState.ENGINE_LOST, RunState.INTERRUPTED,
                RunState.RUNNING, RunState.COMPLETE]
@@ -25,6 +26,7 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
     if len(paths) < 2:
         raise HarnessError("merge needs at least two results files")
     documents = [(path, store.load(path)) for path in paths]
+    _check_whole_set(documents)
     scenarios: dict[str, tuple[Path, dict[str, Any]]] = {}
     measured: dict[tuple[str, str, str, str], Path] = {}
     for path, document in documents:
@@ -41,6 +43,12 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
             measured[key] = path
     first = documents[0][1]
     samples = [s for _, d in documents for s in d["samples"]]
+    for _, scenario in scenarios.values():
+        figures = push_after_baseline(samples, scenario["name"], scenario["baseline"])
+        for sample in samples:
+            if sample["scenario"] == scenario["name"] and sample.get("pushed_blobs"):
+                sample["push_after_baseline_bytes"] = figures.get(
+                    (sample["variant"], sample["builder"], sample["repetition"]))
     return {
         **first,
         "run_id": new_run_id(),
@@ -60,6 +68,65 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
                     "shard": d["options"].get("shard"), "environment": d["environment"]}
                    for path, d in documents],
     }
+
+
+def _check_whole_set(documents: list[tuple[Path, dict[str, Any]]]) -> None:
+    """Shards 1..N of one N, each once, all run with the same options but the shard: a
+    missing shard's claims would silently not be judged."""
+    first_path, first = documents[0]
+    shards = []
+    for path, document in documents:
+        shard = document["options"].get("shard")
+        if not shard:
+            raise HarnessError(f"{path}: not a shard (run without --shard I/N); merge joins "
+                               "the shards of one run")
+        shards.append((tuple(shard), path))
+        differing = sorted(key for key in {*first["options"], *document["options"]} - {"shard"}
+                           if first["options"].get(key) != document["options"].get(key))
+        if differing:
+            raise HarnessError(
+                f"{path}: run with other options than {first_path}: " + ", ".join(
+                    f"{key} {document['options'].get(key)!r} vs {first['options'].get(key)!r}"
+                    for key in differing) + "; merge shards of one run only")
+    counts = {count for (_, count), _ in shards}
+    if len(counts) > 1:
+        raise HarnessError("the shards split the run different ways: " + ", ".join(
+            f"{path} is {index}/{count}" for (index, count), path in shards))
+    (count,) = counts
+    seen: dict[int, Path] = {}
+    for (index, _), path in shards:
+        if index in seen:
+            raise HarnessError(f"{path}: shard {index}/{count} again (also {seen[index]}); "
+                               "each shard must be merged once")
+        seen[index] = path
+    missing = [f"{index}/{count}" for index in range(1, count + 1) if index not in seen]
+    if missing:
+        raise HarnessError(f"shard(s) {', '.join(missing)} missing: got "
+                           f"{', '.join(f'{i}/{count}' for i in sorted(seen))}; a missing "
+                           "shard's claims would not be judged")
+
+
+def push_after_baseline(samples: Sequence[Any], scenario: str,
+                        baseline: str) -> dict[tuple[str, str, int], int]:
+    """push_after_baseline_bytes of the scenario's pushed cold samples, by (variant, builder,
+    repetition): the bytes of their blobs (`pushed_blobs`) that the baseline's image (same
+    builder, same repetition where there is one) does not have. The registry stores a blob
+    once per digest: that is what a push after the baseline uploads. It depends on the
+    baseline's sample, which may be measured later or in another shard: the runner computes
+    it after each scenario, and merge again over all shards."""
+    pushed = {(str(field_of(s, "variant")), str(field_of(s, "builder")),
+               int(field_of(s, "repetition"))): blobs
+              for s in samples if field_of(s, "scenario") == scenario
+              and str(field_of(s, "cache")) == CacheMode.COLD
+              and (blobs := field_of(s, "pushed_blobs"))}
+    figures = {}
+    for (variant, builder, repetition), blobs in pushed.items():
+        of_baseline = {r: b for (v, bu, r), b in pushed.items() if (v, bu) == (baseline, builder)}
+        already = of_baseline.get(repetition) or next(iter(of_baseline.values()), None)
+        if already is not None:
+            figures[(variant, builder, repetition)] = sum(
+                size for digest, size in blobs.items() if digest not in already)
+    return figures
 
 
 def _definition(scenario: dict[str, Any]) -> str:

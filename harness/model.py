@@ -7,14 +7,13 @@ read results (store, report, compare, trend, merge, stats) stay light.
 from __future__ import annotations
 
 import enum
+import math
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # expect imports this module for the metric table
-    from harness.expect import Expectation, Verdict
+from typing import Any
 
 
 class Builder(enum.StrEnum):
@@ -112,10 +111,22 @@ class Metric:
     """Default regression threshold of `compare` and `trend`; None: not compared between
     runs (nor against the baseline, nor exported as a benchmark)."""
     any_increase: bool = False
-    """`trend` flags any increase: identical content gives identical values to the byte."""
+    """`trend` flags any increase beyond `floor`: identical content gives identical values
+    to the byte."""
+    floor: float = 0.0
+    """The smallest absolute change that counts where a percentage cannot say: from a zero
+    baseline (stats.changed_beyond), and for `any_increase` metrics in `trend`."""
     charted: bool = False
     """Drawn in `trend`'s charts."""
 
+    @property
+    def timing(self) -> bool:
+        return not self.exact
+
+
+KIB = 1024
+"""The floor of byte metrics: real changes of a layer are kilobytes or more (a planted +1 MiB
+shows), while rebuilding identical content can move the gzip estimate by a few bytes."""
 
 METRICS: tuple[Metric, ...] = (
     Metric(name="build_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
@@ -124,25 +135,25 @@ METRICS: tuple[Metric, ...] = (
     Metric(name="push_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="pull_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="size_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           charted=True),
+           floor=KIB, charted=True),
     # an estimate whose tar timestamps move it by a few bytes: beyond the threshold only
-    Metric(name="compressed_bytes", unit="bytes", exact=True, threshold_pct=1.0),
+    Metric(name="compressed_bytes", unit="bytes", exact=True, threshold_pct=1.0, floor=KIB),
     Metric(name="wasted_bytes", unit="bytes", exact=True, threshold_pct=1.0,
-           any_increase=True),
+           any_increase=True, floor=KIB),
     Metric(name="layer_count", unit="layers", exact=True, threshold_pct=0.0, any_increase=True),
-    Metric(name="base_size_bytes", unit="bytes", exact=True),
+    Metric(name="base_size_bytes", unit="bytes", exact=True, floor=KIB),
     Metric(name="base_layer_count", unit="layers", exact=True),
     Metric(name="steps_total", unit="steps", exact=True),
     Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True),
     # distribution, with a registry (harness.distribute): blob sizes are exact
     Metric(name="push_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           charted=True),
+           floor=KIB, charted=True),
     Metric(name="push_after_baseline_bytes", unit="bytes", exact=True, threshold_pct=1.0,
-           any_increase=True),
+           any_increase=True, floor=KIB),
     Metric(name="pull_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           charted=True),
+           floor=KIB, charted=True),
     # buildah's own figure beside size_bytes, which is compared for every builder
-    Metric(name="buildah_size_bytes", unit="bytes", exact=True),
+    Metric(name="buildah_size_bytes", unit="bytes", exact=True, floor=KIB),
 )
 METRIC: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 COMPARED: tuple[str, ...] = tuple(m.name for m in METRICS if m.threshold_pct is not None)
@@ -154,6 +165,100 @@ STATUS_FIELDS = ("status", "start_status")
 
 def default_thresholds_pct() -> dict[str, float]:
     return {m.name: m.threshold_pct for m in METRICS if m.threshold_pct is not None}
+
+
+def field_of(sample: Any, name: str) -> Any:
+    """A field of a sample, a stored one (dict) or a record; None where it is missing (an
+    optional field an older file lacks, or a pandas NaN)."""
+    value = sample.get(name) if isinstance(sample, Mapping) else getattr(sample, name, None)
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def counted_value(sample: Any, metric: str) -> float | None:
+    """The one rule for which samples count: an ok sample's value of the metric, except that
+    a timing of a build that hit less cache than its mode implies (`cache_warning`: a warm
+    build that missed) is no timing of that mode and does not count."""
+    if str(field_of(sample, "status")) != Status.OK:
+        return None
+    if METRIC[metric].timing and field_of(sample, "cache_warning"):
+        return None
+    value = field_of(sample, metric)
+    return None if value is None else float(value)
+
+
+def counted_values(samples: Iterable[Any], metric: str) -> list[float]:
+    """counted_value of each sample that has one, in their order."""
+    return [value for sample in samples if (value := counted_value(sample, metric)) is not None]
+
+
+# ---------------------------------------------------------------------------- claims
+# The `expect:` claims of a scenario (parsed and judged by harness.expect)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operand:
+    factor: float = 1.0
+    variant: str | None = None
+    metric: str | None = None
+    number: float | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Expectation:
+    expr: str
+    left: Operand
+    op: str
+    right: Operand
+    known_false: bool = False
+    """The claim is known not to hold here: a finding, not a failure, until it changes."""
+    note: str = ""
+    cache: tuple[str, ...] = ()
+    """Only these cache modes (empty: all)."""
+    builders: tuple[str, ...] = ()
+    """Only these builders (empty: all)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupVerdict:
+    """One (builder, cache mode) comparison: the values each side had."""
+
+    group: str
+    left: float | str | None
+    right: float | str | None
+    holds: bool | None
+    """None when a side has no value (no ok sample), or the comparison is inconclusive."""
+    inconclusive: bool = False
+    """A timing claim between variants whose ratio's 95 % interval is not all on one side
+    of the claimed bound, or whose sides have fewer than MIN_TIMED samples."""
+    interval: tuple[float, float] | None = None
+    """For a timing claim: the interval of left / right (stats.ratio_interval)."""
+    interval_kind: str | None = None
+    """What that interval is: the 95 % bootstrap, or the min–max of the ratios."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    expr: str
+    passed: bool
+    """The claim held in every (builder, cache mode) group where its variants were measured
+    (groups where one was skipped, e.g. legacy --squash with BuildKit, or not selected, are
+    left out)."""
+    known_false: bool
+    as_expected: bool
+    """Not failed (for a known-false claim: not holding); the run fails when this is False.
+    An inconclusive claim is as expected either way."""
+    inconclusive: bool = False
+    """No group failed, but a timing comparison could not decide."""
+    note: str
+    values: list[GroupVerdict]
+    predicted_failure: str | None
+    """The variant this claim says fails to build (`V.status == failed`), if any."""
+    predicted_start_failure: str | None = None
+    """The variant this claim says fails to start (`V.start_status == failed`), if any."""
+    skipped: str | None = None
+    """Why no group could judge the claim: a variant it names was skipped in every group
+    (e.g. legacy --squash on an engine without experimental mode); fails nothing."""
 
 
 # ---------------------------------------------------------------------------- scenarios
@@ -367,6 +472,10 @@ class Sample:
     """What that pull fetched: manifest, config and the layers not already there."""
     distribution_error: str | None = None
     """Why the push or pull could not be measured (the build's own figures stand)."""
+    pushed_blobs: dict[str, int] = field(default_factory=dict)
+    """Every blob of the pushed image in the registry (manifests, config, layers): digest →
+    bytes. Kept so push_after_baseline_bytes, which depends on the baseline's sample, can be
+    computed again over a whole run (harness merge)."""
     buildah_size_bytes: int | None = None
     """buildah builds: buildah's own size of the image (what `buildah images` shows, to the
     byte): its layer tars, manifest and config; size_bytes is the engine's measure."""

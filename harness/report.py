@@ -6,7 +6,6 @@ on disk are the same thing. Statistics are computed here, from the raw samples.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
@@ -16,9 +15,26 @@ import pandas as pd
 from tabulate import tabulate
 
 from harness.errors import HarnessError
-from harness.expect import Expectation, Operand, parse
-from harness.model import COMPARED, METRIC, METRICS, Builder
-from harness.stats import compare_exact, compare_timings, summarize
+from harness.expect import parse
+from harness.model import (
+    COMPARED,
+    METRIC,
+    METRICS,
+    Builder,
+    Expectation,
+    Operand,
+    counted_values,
+)
+from harness.stats import (
+    ALPHA,
+    BOOTSTRAP_FROM,
+    change_pct,
+    compare_exact,
+    compare_timings,
+    holm_rejected,
+    summarize,
+)
+from harness.store import strict_json
 
 
 def summary_table(document: dict[str, Any]) -> str:
@@ -90,69 +106,58 @@ def csv_report(document: dict[str, Any]) -> str:
 
 
 def group_stats(document: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per scenario, builder, cache mode and variant: summaries and the baseline comparison."""
-    if not document["samples"]:
-        return []
+    """Per scenario, builder, cache mode and variant: summaries and the baseline comparison.
+
+    Which samples count is model.counted_value's rule. A timing's `significant` is corrected
+    with Holm-Bonferroni over every timing comparison of the run (family-wise ALPHA), as
+    `compare` and `trend` correct theirs: with dozens of groups, uncorrected tests would mark
+    some A/A difference."""
     baselines = {s["name"]: s["baseline"] for s in document["scenarios"]}
-    frame = pd.DataFrame(document["samples"])
-    keys = ["scenario", "builder", "cache", "variant"]
-    ok_frame = frame[frame["status"] == "ok"]
-    ok_groups = {key: rows for key, rows in ok_frame.groupby(keys, sort=False)}
+    groups: dict[tuple[str, str, str, str], list[dict[str, Any]]] = {}
+    for sample in document["samples"]:
+        key = (sample["scenario"], sample["builder"], sample["cache"], sample["variant"])
+        groups.setdefault(key, []).append(sample)
     rows = []
-    for (scenario, builder, cache, variant), samples in frame.groupby(keys, sort=False):
-        ok = ok_groups.get((scenario, builder, cache, variant), ok_frame.iloc[0:0])
-        baseline = ok_groups.get((scenario, builder, cache, baselines[scenario]))
-        failed = samples[samples["status"] != "ok"]
-        start_failed = ok[ok["start_status"] == "failed"]
+    timing_p: list[tuple[int, float]] = []  # (id of the comparison, p-value)
+    comparisons: list[dict[str, Any]] = []
+    for (scenario, builder, cache, variant), samples in groups.items():
+        ok = [s for s in samples if s["status"] == "ok"]
+        failed = [s for s in samples if s["status"] != "ok"]
+        start_failed = [s for s in ok if s.get("start_status") == "failed"]
+        baseline = groups.get((scenario, builder, cache, baselines[scenario]), [])
         row: dict[str, Any] = {
             "scenario": scenario, "builder": builder, "cache": cache, "variant": variant,
             "baseline": baselines[scenario], "n": len(samples), "ok": len(ok),
-            "problem": failed["error"].iloc[0] if len(failed) else None,
-            "start_problem": start_failed["start_error"].iloc[0] if len(start_failed) else None,
-            "status": "ok" if len(ok) == len(samples) else samples["status"].iloc[-1],
-            "cache_warnings": _cache_warnings(ok),
-            "compressed_stored": bool(len(ok)) and "compressed_stored" in ok
-            and bool((ok["compressed_stored"] == True).all()),  # noqa: E712 (a pandas mask)
+            "problem": failed[0].get("error") if failed else None,
+            "start_problem": start_failed[0].get("start_error") if start_failed else None,
+            "status": "ok" if len(ok) == len(samples) else samples[-1]["status"],
+            "cache_warnings": [f"repetition {s['repetition']}: {s['cache_warning']}"
+                               for s in ok if s.get("cache_warning")],
+            "compressed_stored": bool(ok) and all(s.get("compressed_stored") is True
+                                                  for s in ok),
             "metrics": {}, "versus_baseline": {}}
         for metric in METRICS:
-            values = _values(ok if metric.exact else _cache_as_implied(ok), metric.name)
+            values = counted_values(samples, metric.name)
             if not values:
                 continue
             row["metrics"][metric.name] = asdict(summarize(values))
-            base_values = _values(baseline if metric.exact or baseline is None
-                                  else _cache_as_implied(baseline), metric.name)
+            base_values = counted_values(baseline, metric.name)
             if base_values and variant != baselines[scenario] and metric.threshold_pct is not None:
                 compare = compare_exact if metric.exact else compare_timings
-                row["versus_baseline"][metric.name] = asdict(compare(base_values, values))
+                comparison = asdict(compare(base_values, values))
+                if metric.timing and comparison["p_value"] is not None:
+                    timing_p.append((len(comparisons), comparison["p_value"]))
+                comparisons.append(comparison)
+                row["versus_baseline"][metric.name] = comparison
         rows.append(row)
+    for index in holm_rejected(timing_p, ALPHA, keep=False):
+        comparisons[index]["significant"] = False
     return rows
 
 
-def _cache_warnings(samples: pd.DataFrame) -> list[str]:
-    if "cache_warning" not in samples:
-        return []
-    return [f"repetition {r}: {w}" for r, w in zip(samples["repetition"],
-                                                    samples["cache_warning"], strict=True)
-            if isinstance(w, str)]
-
-
-def _cache_as_implied(samples: pd.DataFrame) -> pd.DataFrame:
-    """The samples whose build hit the cache its mode implies: the only ones timed."""
-    if "cache_warning" not in samples:
-        return samples
-    return samples[samples["cache_warning"].isna()]
-
-
-def _values(samples: pd.DataFrame | None, metric: str) -> list[float]:
-    """The metric's values in repetition order, missing ones left out."""
-    if samples is None or metric not in samples:
-        return []
-    return list(samples[metric].dropna())
-
-
 def json_report(document: dict[str, Any]) -> str:
-    return json.dumps({"run_id": document["run_id"], "groups": group_stats(document),
-                       "expectations": document.get("expectations", [])}, indent=1)
+    return strict_json({"run_id": document["run_id"], "groups": group_stats(document),
+                        "expectations": document.get("expectations", [])})
 
 
 def markdown_report(document: dict[str, Any]) -> str:
@@ -175,7 +180,10 @@ def markdown_report(document: dict[str, Any]) -> str:
                       tabulate(table, headers=MARKDOWN_HEADERS, tablefmt="github",
                                disable_numparse=True), ""]
         lines += ["¹ ≈: gzip -6 of each layer, an estimate; without ≈: the sizes of the "
-                  "compressed blobs the image store holds.", ""]
+                  "compressed blobs the image store holds. Δ build: the ratio of medians to "
+                  "the baseline's, with its 95 % bootstrap interval, or the min–max of the "
+                  f"ratios where a side has fewer than {BOOTSTRAP_FROM} values; * significant "
+                  "after Holm-Bonferroni over the run's timing comparisons.", ""]
         claims = [e for e in document.get("expectations", []) if e["scenario"] == name]
         if claims:
             lines += ["Claims:", ""]
@@ -216,13 +224,10 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
     return [
         row["variant"] + (" (baseline)" if row["variant"] == row["baseline"] else ""), status,
         seconds("build_s"),
-        (f"×{build_change['ratio']:.2f}" + (
-            f" [{build_change['ci_low']:.2f}–{build_change['ci_high']:.2f}]"
-            if build_change["ci_low"] is not None and build_change["ci_low"]
-            != build_change["ci_high"] else "") + (" *" if build_change["significant"] else ""))
-        if build_change else "",
+        _ratio_shown(build_change) if build_change else "",
         megabytes("size_bytes"),
-        f"{(size_change['ratio'] - 1) * 100:+.1f} %" if size_change else "",
+        shown_change("size_bytes", size_change["baseline"], size_change["value"])
+        if size_change else "",
         ("" if row["compressed_stored"] else "≈") + megabytes("compressed_bytes")
         if "compressed_bytes" in metrics else "–",
         f"{metrics['layer_count']['median']:.0f}" if "layer_count" in metrics else "–",
@@ -231,6 +236,14 @@ def markdown_row(row: dict[str, Any]) -> list[str]:
         (f"failed: {_first_line(row['start_problem'])}" if row["start_problem"] else "–"),
         f"{cached['median']:.0f}/{total['median']:.0f}" if cached and total else "–",
     ]
+
+
+def _ratio_shown(change: dict[str, Any]) -> str:
+    """×ratio [its interval, named for what it is], * where significant (Holm-corrected)."""
+    interval = ""
+    if change["ci_low"] is not None and change["ci_low"] != change["ci_high"]:
+        interval = f" [{change['interval']} {change['ci_low']:.2f}–{change['ci_high']:.2f}]"
+    return f"×{change['ratio']:.2f}{interval}" + (" *" if change["significant"] else "")
 
 
 def claim_mark(expectation: dict[str, Any]) -> str:
@@ -260,7 +273,7 @@ def gab_report(document: dict[str, Any]) -> str:
                 "extra": f"n={summary['n']}, min={summary['min']:.6g}, "
                          f"max={summary['max']:.6g}"}
                for name, metric, summary in _measured(document)]
-    return json.dumps(entries, indent=1)
+    return strict_json(entries)
 
 
 def bmf_report(document: dict[str, Any]) -> str:
@@ -270,7 +283,7 @@ def bmf_report(document: dict[str, Any]) -> str:
         benchmarks.setdefault(name, {})[metric.replace("_", "-")] = {
             "value": summary["median"], "lower_value": summary["min"],
             "upper_value": summary["max"]}
-    return json.dumps(benchmarks, indent=1)
+    return strict_json(benchmarks)
 
 
 FINDINGS_START = "<!-- findings:start -->"
@@ -314,7 +327,7 @@ def _key_numbers(claim: dict[str, Any], expectation: Expectation) -> str:
         if value is None or isinstance(value, str):
             return _shown(value)
         raw = value / operand.factor if operand.variant else value
-        return _human(raw, operand.metric or (expectation.left.metric or ""))
+        return human(raw, operand.metric or (expectation.left.metric or ""))
 
     shown = [(v["group"], f"{side(v['left'], expectation.left)} vs "
                           f"{side(v['right'], expectation.right)}") for v in claim["values"]]
@@ -326,12 +339,24 @@ def _key_numbers(claim: dict[str, Any], expectation: Expectation) -> str:
     return "; ".join(f"{group}: {text}" for group, text in shown)
 
 
-def _human(value: float, metric: str) -> str:
-    if metric.endswith("_bytes"):
+def human(value: float, metric: str) -> str:
+    """A value in its metric's unit, from the metric table."""
+    unit = METRIC[metric].unit if metric in METRIC else ""
+    if unit == "bytes":
         return f"{value / 1e6:.1f} MB" if abs(value) >= 1e5 else f"{value:,.0f} B"
-    if metric.endswith("_s"):
-        return f"{value:.2f} s" if value >= 1 else f"{value * 1000:.0f} ms"
+    if unit == "s":
+        return f"{value:.2f} s" if abs(value) >= 1 else f"{value * 1000:.0f} ms"
     return f"{value:g}"
+
+
+def shown_change(metric: str, before: float, after: float) -> str:
+    """The change from a baseline as people read it: a percentage, or from a zero baseline
+    (where a percentage means nothing: stats.change_pct) the absolute change."""
+    pct = change_pct(before, after)
+    if pct is not None:
+        return f"{pct:+.1f} %"
+    sign = "+" if after >= before else "-"
+    return f"{sign}{human(abs(after - before), metric)} (from 0)"
 
 
 def update_findings(path: Path, table: str) -> None:

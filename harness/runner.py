@@ -32,6 +32,7 @@ from harness.expect import judge
 from harness.layers import LayerError, analyse_image
 from harness.matrix import cache_modes_of, matrix, repeat_of
 from harness.measure import StartTiming, image_history, time_starts
+from harness.merge import push_after_baseline
 from harness.model import (
     POST_BUILD_SQUASH,
     BaseOutcome,
@@ -112,9 +113,8 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
                           client, sorted({s.path.parent for s in scenarios}), options.machine))
             path = store.results_path(results_dir, run.run_id)
             runner = Runner(client, run, save=lambda r: store.save(r, path), progress=progress,
-                            finished=finished)
-            runner.registry_missing = missing
-            runner.remote, runner.remote_missing = remote, remote_missing
+                            finished=finished, registry_missing=missing, remote=remote,
+                            remote_missing=remote_missing)
             yield runner, path
     finally:
         client.close()
@@ -157,7 +157,9 @@ class Runner:
     """Measures one (variant, builder, cache mode) at a time into `run`, saving each sample."""
 
     def __init__(self, client: docker.DockerClient, run: Run, save: Callable[[Run], None],
-                 progress: Progress, finished: Finished = lambda sample, done: None) -> None:
+                 progress: Progress, finished: Finished = lambda sample, done: None, *,
+                 registry_missing: str | None = None, remote: RemoteRunner | None = None,
+                 remote_missing: str | None = None) -> None:
         self.client = client
         self.run = run
         self.save = save
@@ -175,13 +177,11 @@ class Runner:
                                for variant in scenario.variants.values()
                                for name in scenario.secret_build_args
                                if variant.build_args.get(name)}, key=len, reverse=True)
-        self.remote: RemoteRunner | None = None
+        self.remote = remote
         """The CI runner of `cache: remote` builds (harness.remote)."""
-        self.remote_missing: str | None = None
-        self.registry_missing: str | None = None
+        self.remote_missing = remote_missing
+        self.registry_missing = registry_missing
         """Why a `registry: true` scenario has no registry (its samples are skipped)."""
-        self.pushed: dict[tuple[str, str, Builder, int], dict[str, int]] = {}
-        """The blobs of each pushed image (scenario, variant, builder, repetition)."""
         info = client.info()
         self.experimental = bool(info.get("ExperimentalBuild"))
         self.image_store = engine.image_store(info)
@@ -221,9 +221,13 @@ class Runner:
     def judge(self, scenario: Scenario) -> None:
         """The scenario's claims on its measured samples (first, what each pushed image adds
         to the baseline's: the baseline's image may be built after the others)."""
-        if self.pushed:
-            self.run.samples = distribute.with_push_after_baseline(
-                self.run.samples, self.pushed, scenario.name, scenario.baseline)
+        figures = push_after_baseline(self.run.samples, scenario.name, scenario.baseline)
+        if figures:
+            self.run.samples = [
+                replace(s, push_after_baseline_bytes=figures[key]) if (
+                    key := (s.variant, str(s.builder), s.repetition)) in figures
+                and s.scenario == scenario.name
+                else s for s in self.run.samples]
             self.save(self.run)
         self.run.verdicts[scenario.name] = judge(
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
@@ -460,10 +464,7 @@ class Runner:
         if not options.registry or blank.cache is not CacheMode.COLD or not (
                 options.registry_all or scenario.registry):
             return {}
-        fields, blobs = distribute.sample_fields(self.client, self.run, blank, image_id,
-                                                 variant.base)
-        if blobs is not None:
-            self.pushed[(blank.scenario, blank.variant, blank.builder, blank.repetition)] = blobs
+        fields = distribute.sample_fields(self.client, self.run, blank, image_id, variant.base)
         return {k: self.redact(v) if k == "distribution_error" else v for k, v in fields.items()}
 
     def image_layers(self, reference: str) -> ImageLayers:

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from harness import dockerfile, expect
+from harness import dockerfile
 from harness.checks import Checker, Problem, ScenarioError, found
 from harness.context import LinkInTheWay, path_without_links
 from harness.errors import HarnessError
+from harness.expect import ExpectError, parse
 from harness.model import (
     DEFAULT_BUILDERS,
     BaseRecipe,
     Builder,
     CacheMode,
+    Expectation,
     Incremental,
     Quick,
     RunSpec,
@@ -138,7 +140,7 @@ def check_scenario(path: Path) -> tuple[Scenario | None, list[Problem]]:
     elif declared and baseline not in declared:
         c.at(document, "baseline", f"baseline: no variant `{baseline}`; expected one of: "
                                    f"{', '.join(declared)}")
-    expectations = expect.check_claims(c, document, declared)
+    expectations = check_claims(c, document, declared)
     quick = c.quick(document, declared, builders)
     registry = c.typed(document, "registry", bool, "true or false") or False
     if c.problems:
@@ -450,3 +452,40 @@ class ScenarioChecker(Checker):
                 chosen["restore_config"] = restore
         return chosen
 
+
+def check_claims(checker: Checker, document: LineDict,
+                 variants: Collection[str]) -> tuple[Expectation, ...]:
+    """`expect:` items: an expression, or {expr, known_false, note, cache, builders}.
+
+    `known_false` marks a claim known not to hold here (the run then fails only if it
+    starts holding); `cache`/`builders` limit the claim to those modes/builders.
+    """
+    items = checker.typed(document, "expect", list, "a list of expressions like "
+                                                 "`a.size_bytes < b.size_bytes`")
+    parsed = []
+    for index, item in enumerate(items or []):
+        line = items.line_of(index)
+        where = f"expect[{index}]"
+        options: dict[str, Any] = {}
+        if isinstance(item, LineDict):
+            checker.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
+                           f"{where}.")
+            options["known_false"] = bool(checker.typed(item, "known_false", bool,
+                                                     "true or false", f"{where}."))
+            options["note"] = checker.typed(item, "note", str, "a string", f"{where}.") or ""
+            options["cache"] = checker.choices(item, "cache", CacheMode, f"{where}.") or ()
+            options["builders"] = checker.choices(item, "builders", Builder, f"{where}.") or ()
+            item = checker.typed(item, "expr", str, "an expression", f"{where}.")
+            if item is None:
+                checker.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")
+                continue
+        if not isinstance(item, str):
+            checker.problem(line, f"{where}: expected an expression like `a.size_bytes < "
+                               f"b.size_bytes` or {{expr, known_false, note}}, found "
+                               f"{found(item)}")
+            continue
+        try:
+            parsed.append(parse(item, variants, **options))
+        except ExpectError as error:
+            checker.problem(line, f"{where}: {error}")
+    return tuple(parsed)

@@ -6,15 +6,40 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import docker
 
 from harness.build import BuildOutcome
 from harness.dockerfile import steps_before_the_context
-from harness.model import Builder, CacheMode, Position, Sample, Scenario, Status, Variant
-from harness.remote import remote_cache_reference
+from harness.model import Builder, CacheMode, Position, Run, Sample, Scenario, Status, Variant
+from harness.remote import RemoteRunner, remote_cache_reference
+from harness.transform import Made
 
-if TYPE_CHECKING:
-    from harness.runner import Runner
+
+class Measuring(Protocol):
+    """What a series asks of the run that measures it (harness.runner.Runner): the small
+    interface, so this module does not import the runner back."""
+
+    client: docker.DockerClient
+    run: Run
+    remote: RemoteRunner | None
+
+    def progress(self, position: Position, done: int) -> None: ...
+
+    def build(self, scenario: Scenario, variant: Variant, builder: Builder, context: Path, *,
+              no_cache: bool, tag: str, remote: bool = False,
+              image_tag: str | None = None, inline_cache: bool = False) -> BuildOutcome: ...
+
+    def transformed(self, variant: Variant, built: BuildOutcome) -> Made: ...
+
+    def sample(self, blank: Sample, scenario: Scenario, variant: Variant,
+               made: Made) -> Sample: ...
+
+    def record(self, sample: Sample) -> None: ...
+
+    def changed_context(self, scenario: Scenario, context: Path, tag: str,
+                        temporary: contextlib.ExitStack) -> Path: ...
 
 
 class Series:
@@ -23,7 +48,7 @@ class Series:
     start time) are taken after its build, outside the timed call: only the build itself is
     inside `timed` (pytest-benchmark's timing is build_s)."""
 
-    def __init__(self, *, runner: Runner, scenario: Scenario, variant: Variant,
+    def __init__(self, *, runner: Measuring, scenario: Scenario, variant: Variant,
                  builder: Builder, cache: CacheMode, repeat: int, context: Path,
                  stack: contextlib.ExitStack) -> None:
         self.runner, self.scenario, self.variant = runner, scenario, variant

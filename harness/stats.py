@@ -23,6 +23,14 @@ SLOW_FIRST = 1.5
 ALPHA = 0.05
 MIN_EFFECT = 0.10
 RESAMPLES = 2000
+MANN_WHITNEY_FROM = 4
+"""Values a side from which Mann-Whitney U tests a timing change: its smallest two-sided
+p-value is 0.029 at 4 against 4, but 0.1 at 3 against 3, where it could never call one."""
+BOOTSTRAP_FROM = 4
+"""Values a side from which a ratio's interval is the 95 % percentile bootstrap. With 3, the
+resampled median is each extreme with probability 7/27 (over 2.5 %), so the bootstrap's
+"95 %" interval is exactly the range of the extreme ratios: that range is given instead, and
+labelled as what it is."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,10 +51,12 @@ class Summary:
 class Comparison:
     baseline: float
     value: float
-    ratio: float
-    """value / baseline, medians; for sizes the exact ratio."""
+    ratio: float | None
+    """value / baseline, medians; for sizes the exact ratio; None from a zero baseline."""
     ci_low: float | None = None
     ci_high: float | None = None
+    interval: str | None = None
+    """What ci_low–ci_high is: INTERVAL_95 or INTERVAL_RANGE (see ratio_interval)."""
     p_value: float | None = None
     test: str = "exact"
     significant: bool
@@ -80,28 +90,41 @@ def summarize(values: Sequence[float]) -> Summary:
                    stddev=stddev, iqr=quartiles[2] - quartiles[0], cv=cv, warnings=warnings)
 
 
+def change_pct(baseline: float, value: float) -> float | None:
+    """The change from a baseline in %; None from a zero baseline, where no percentage means
+    anything (0 → 100 MB of waste is neither "0 %" nor "inf %"): such a change is judged by
+    its absolute size instead (changed_beyond)."""
+    return (value / baseline - 1) * 100 if baseline else None
+
+
+def changed_beyond(baseline: float, value: float, *, threshold_pct: float,
+                   floor: float) -> bool:
+    """The one rule for "moved from the baseline": by more than threshold_pct, or, from a zero
+    baseline, by more than the metric's absolute floor (model.Metric.floor)."""
+    pct = change_pct(baseline, value)
+    return abs(value - baseline) > floor if pct is None else abs(pct) > threshold_pct
+
+
 def compare_exact(baseline: Sequence[float], values: Sequence[float]) -> Comparison:
     base, value = statistics.median(baseline), statistics.median(values)
-    return Comparison(baseline=base, value=value, ratio=value / base if base else math.inf,
+    return Comparison(baseline=base, value=value, ratio=value / base if base else None,
                       significant=value != base)
 
 
 def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
                     alpha: float = ALPHA, min_effect: float = MIN_EFFECT,
                     seed: int = 0) -> Comparison:
-    """Ratio of medians with a bootstrap 95 % CI, and a two-sided test.
+    """Ratio of medians with its interval (ratio_interval), and a two-sided test.
 
-    The test is Mann-Whitney U (as asv uses) when both sides have at least 5 values; with
-    fewer its smallest possible p-value is above 0.05 (0.1 for 3 vs 3), so Student's t-test on
-    the logarithms is used instead. Significant means p < alpha and a change of at least
-    `min_effect`.
+    The test is Mann-Whitney U (as asv uses) when both sides have MANN_WHITNEY_FROM values
+    or more; with fewer it cannot reach 0.05 at all, so Student's t-test on the logarithms
+    is used instead. Significant means p < alpha and a change of at least `min_effect`.
     """
     base, value = statistics.median(baseline), statistics.median(values)
-    ratio = value / base
-    low, high = bootstrap_ratio(baseline, values, seed)
+    interval = ratio_interval(baseline, values, seed)
     if len({*baseline, *values}) == 1:
         test, p_value = "identical", 1.0
-    elif min(len(baseline), len(values)) >= 5:
+    elif min(len(baseline), len(values)) >= MANN_WHITNEY_FROM:
         test = "mann-whitney"
         p_value = float(scipy_stats.mannwhitneyu(baseline, values,
                                                  alternative="two-sided").pvalue)
@@ -117,19 +140,35 @@ def compare_timings(baseline: Sequence[float], values: Sequence[float], *,
         test, p_value = "none", 1.0
     if math.isnan(p_value):  # each side constant, the two different
         p_value = 0.0
+    ratio = value / base
     significant = p_value < alpha and abs(ratio - 1) >= min_effect
-    return Comparison(baseline=base, value=value, ratio=ratio, ci_low=low, ci_high=high,
-                      p_value=p_value, test=test, significant=significant)
+    return Comparison(baseline=base, value=value, ratio=ratio, ci_low=interval.low,
+                      ci_high=interval.high, interval=interval.kind, p_value=p_value, test=test,
+                      significant=significant)
 
 
-def bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
-                    seed: int = 0) -> tuple[float, float]:
-    """95 % percentile bootstrap interval of median(values) / median(baseline), seeded so a
-    report is the same every time it is made. A side of one value cannot be resampled: the
-    interval is then the ratio itself."""
-    if min(len(baseline), len(values)) < 2:
-        point = statistics.median(values) / statistics.median(baseline)
-        return point, point
+INTERVAL_95 = "95 %"
+INTERVAL_RANGE = "min–max"
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    low: float
+    high: float
+    kind: str
+    """INTERVAL_95: the percentile bootstrap; INTERVAL_RANGE: the extreme ratios, for sides
+    too small to bootstrap (BOOTSTRAP_FROM)."""
+
+
+def ratio_interval(baseline: Sequence[float], values: Sequence[float],
+                   seed: int = 0) -> RatioInterval:
+    """The one rule for the interval of median(values) / median(baseline): the 95 %
+    percentile bootstrap, seeded so a report is the same every time it is made, from
+    BOOTSTRAP_FROM values a side; below that, the range min(values) / max(baseline) to
+    max(values) / min(baseline), which is what the bootstrap would give, labelled honestly."""
+    if min(len(baseline), len(values)) < BOOTSTRAP_FROM:
+        return RatioInterval(min(values) / max(baseline), max(values) / min(baseline),
+                             INTERVAL_RANGE)
 
     def ratio(base: np.ndarray, new: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.median(new, axis=axis) / np.median(base, axis=axis)
@@ -138,7 +177,7 @@ def bootstrap_ratio(baseline: Sequence[float], values: Sequence[float],
         (np.asarray(baseline, dtype=float), np.asarray(values, dtype=float)), ratio,
         n_resamples=RESAMPLES, method="percentile", vectorized=True,
         random_state=np.random.default_rng(seed)).confidence_interval
-    return float(interval.low), float(interval.high)
+    return RatioInterval(float(interval.low), float(interval.high), INTERVAL_95)
 
 
 def holm_rejected(p_values: list[tuple[int, float]], alpha: float, *,

@@ -42,7 +42,10 @@ SCHEMA_VERSION = 3
 #      inconclusive and skipped; samples gain push_s, push_bytes, push_after_baseline_bytes,
 #      pull_s, pull_bytes and distribution_error (harness.distribute); options and
 #      scenarios gain registry. The builder `buildah` (samples gain buildah_size_bytes);
-#      scenarios' variants gain builders.
+#      scenarios' variants gain builders. Samples gain pushed_blobs (so merge can compute
+#      push_after_baseline_bytes again over all shards); baseline comparisons' ratio is null
+#      from a zero baseline and they gain interval (what ci_low–ci_high is); expectations'
+#      values gain interval_kind. Files are strict JSON: no NaN, no Infinity.
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -68,8 +71,7 @@ def write_document(document: dict[str, Any], path: Path) -> None:
                                              suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w") as file:
-            json.dump(document, file, indent=1, default=_plain)
-            file.write("\n")
+            file.write(strict_json(document) + "\n")
         os.chmod(temporary, RESULTS_MODE)
         os.replace(temporary, path)
     except OSError as error:
@@ -80,6 +82,16 @@ def write_document(document: dict[str, Any], path: Path) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def strict_json(document: Any) -> str:
+    """JSON any strict parser reads: a NaN or an infinity is a bug upstream (a ratio from a
+    zero baseline is None, not inf) and raises ValueError here rather than write `Infinity`."""
+    return json.dumps(document, indent=1, default=_plain, allow_nan=False)
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
 
 
 def check_writable(directory: Path) -> None:
@@ -98,10 +110,10 @@ def check_writable(directory: Path) -> None:
 def load(path: Path) -> dict[str, Any]:
     """A results file's document; refuses files of another schema version with what to do."""
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(), parse_constant=_refuse_constant)
     except OSError as error:
         raise HarnessError(f"{path}: cannot read ({error.strerror or error})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
         raise HarnessError(f"{path}: not a harness results file (invalid JSON: {error})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
     if version == 2:

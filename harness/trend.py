@@ -1,27 +1,33 @@
 """`harness trend`: changes across a history of runs, noise-aware, for a nightly gate.
 
 A series is one metric of one (scenario, variant, builder, cache mode) on one machine (the
-environment fingerprint): runs of different machines are never mixed. For each series:
+environment fingerprint): runs of different machines are never mixed. Which samples count
+is model.counted_value's rule (a warm build that missed its cache is no warm timing).
 
-- the latest run against the window of previous runs: timings change when the latest
-  median is an outlier of the window (Student's t prediction, centred on the median, spread
-  the larger of the scaled MAD and the standard deviation) and moves beyond the threshold;
-  sizes, waste and layers when they move by more than a floor of SIZE_FLOOR_BYTES (one
-  layer, for layers) over the previous run; the compressed size beyond its threshold (tar
-  timestamps move the estimate by a few bytes);
-- a step change anywhere in the history (as asv does): the split into two levels that best
-  explains the series, reported when the levels differ beyond the threshold (and, for
-  timings, significantly, with at least 3 runs each).
+Each series is walked night by night, as the nightly saw it: each night against the nights
+of the current level (at most the window):
 
-Every timing test of a report (each series' latest run and its step) is one family,
-corrected with Holm-Bonferroni at FAMILY_ALPHA: a hundred series tested every night would
-otherwise raise a false alarm most weeks.
+- exact metrics (sizes, waste, layers, push and pull bytes) change when they move from the
+  night before by more than the metric's floor (model.Metric.floor: 1 KiB, one layer) where
+  any increase counts, else beyond their threshold (the compressed estimate moves with tar
+  timestamps); the change starts a new level;
+- timings change when the night is an outlier of the level (Student's t prediction, centred
+  on the median, spread the larger of the scaled MAD and the standard deviation) and moves
+  beyond the threshold. On the newest night that is the gate's question. On an earlier night
+  the change counts once the next night confirms it (beyond the threshold, the same way) and
+  the night's own p-value is below FAMILY_ALPHA; it then starts a new level. A spike the next
+  night does not confirm is left out of the level, so it inflates no spread.
+
+So every change stays listed on every later night as a known change (with its date, metric
+and size), a second change after a first is found too, and the newest night's test is
+always against the current level. The newest night's timing tests, one per series, are one
+family, corrected with Holm-Bonferroni at FAMILY_ALPHA: a hundred series tested every night
+would otherwise raise a false alarm most weeks.
 
 Each change has a direction by the metric's own (smaller is better for all but cache hits).
-The gate (`--fail-on-regression`) fails only on a regression that appears in the newest
-run of its series: a nightly is red the night a regression first shows, and from the next
-night on the step is listed as a known change (with its date, metric and size) without
-failing. Improvements are listed, never fail.
+The gate (`--fail-on-regression`) fails only on a regression of the newest night: a nightly
+is red the night a regression first shows, and from the next night on it is a known change
+without failing. Improvements are listed, never fail.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,17 +43,14 @@ from scipy import stats as scipy_stats
 
 from harness import store
 from harness.errors import HarnessError
-from harness.model import COMPARED, METRIC, Better, default_thresholds_pct
-from harness.stats import holm_rejected
+from harness.model import COMPARED, METRIC, Better, counted_value, default_thresholds_pct
+from harness.report import shown_change
+from harness.stats import change_pct, changed_beyond, holm_rejected
 
 FAMILY_ALPHA = 0.01
 """Family-wise error rate of a report's timing tests (Holm-Bonferroni): about one false
 alarm in a hundred nightly reports of unchanged code."""
 DEFAULT_WINDOW = 10
-SIZE_FLOOR_BYTES = 1024
-"""Byte metrics move by more than this to count as a change: real changes of a layer are
-kilobytes or more (a planted +1 MiB shows), while rebuilding identical content can move
-the gzip estimate by a few bytes."""
 SERIES_KEYS = ["fingerprint", "scenario", "variant", "builder", "cache", "metric"]
 
 
@@ -61,7 +64,8 @@ class Finding:
     """The run where it shows: the latest, or the first run of the new level."""
     before: float
     after: float
-    change_pct: float
+    change_pct: float | None
+    """None from a zero baseline (stats.change_pct)."""
     regression: bool
     """Worse by the metric's direction; False: an improvement."""
     started_at: str
@@ -83,14 +87,13 @@ def history(directory: Path, warn: Callable[[str], None] = lambda message: None
             continue
         fingerprint = document["environment"].get("fingerprint", "unknown")
         for sample in document["samples"]:
-            if sample["status"] != "ok":
-                continue
             for metric in COMPARED:
-                if sample.get(metric) is not None:
+                value = counted_value(sample, metric)
+                if value is not None:
                     records.append({"run_id": document["run_id"],
                                     "started_at": document["started_at"],
                                     "fingerprint": fingerprint, "metric": metric,
-                                    "value": float(sample[metric]),
+                                    "value": value,
                                     **{k: sample[k] for k in ("scenario", "variant", "builder",
                                                               "cache")}})
     if not records:
@@ -103,51 +106,75 @@ def history(directory: Path, warn: Callable[[str], None] = lambda message: None
 def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
            thresholds_pct: dict[str, float] | None = None) -> list[Finding]:
     limits = thresholds_pct or default_thresholds_pct()
-    candidates: list[Finding | None] = []  # one per test; None: the test found no change
-    timing_p: list[tuple[int, float]] = []  # (index in candidates, p-value)
+    findings: list[Finding] = []
+    newest_p: list[tuple[int, float]] = []  # (index in findings or -1, p-value): the family
     for key, series in frame.groupby(SERIES_KEYS, sort=False):
         values = series["value"].tolist()
         runs, dates = series["run_id"].tolist(), series["started_at"].tolist()
-        if len(values) < 2:
-            continue
         name = "/".join(str(part) for part in key[1:5]) + f" [{key[0]}]"
         metric = str(key[5])
-        threshold = limits[metric] / 100
-        latest = _latest(values[-(window + 1):], metric, threshold)
-        step = _step(values, metric, threshold)
-        if latest and step and step.index == len(values) - 1 and step.change:
-            step = None  # the same change twice
-        for kind, test in (("latest", latest), ("step", step)):
-            if test is None:
-                continue
-            if test.p_value is not None:
-                timing_p.append((len(candidates), test.p_value))
-            if not test.change:
-                candidates.append(None)
-                continue
-            index = len(values) - 1 if kind == "latest" else test.index
+        changes, newest = walk(values, metric, limits[metric], window)
+        if newest is not None and newest.p_value is not None:
+            newest_p.append((len(findings) if newest.change else -1, newest.p_value))
+        for change in [*changes, *([newest] if newest and newest.change else [])]:
+            last = change.index == len(values) - 1
             higher_is_better = METRIC[metric].better is Better.HIGHER
-            candidates.append(Finding(
-                series=name, metric=metric, kind=kind, run_id=runs[index], before=test.before,
-                after=test.after,
-                change_pct=(test.after / test.before - 1) * 100 if test.before else math.inf,
-                regression=((test.after < test.before) if higher_is_better
-                            else (test.after > test.before)),
-                started_at=str(dates[index]), new=index == len(values) - 1))
-    noise = set(holm_rejected(timing_p, FAMILY_ALPHA, keep=False))
-    return [f for i, f in enumerate(candidates) if f is not None and i not in noise]
+            findings.append(Finding(
+                series=name, metric=metric, kind="latest" if last else "step",
+                run_id=runs[change.index], before=change.before, after=change.after,
+                change_pct=change_pct(change.before, change.after),
+                regression=((change.after < change.before) if higher_is_better
+                            else (change.after > change.before)),
+                started_at=str(dates[change.index]), new=last))
+    noise = set(holm_rejected(newest_p, FAMILY_ALPHA, keep=False))
+    return [f for i, f in enumerate(findings) if i not in noise]
 
 
 @dataclass(frozen=True)
 class _Test:
     index: int
-    """The run where the change shows."""
+    """The night where the change shows."""
     before: float
     after: float
     change: bool
     """Moved beyond the floor or threshold (for timings, before the family's correction)."""
     p_value: float | None = None
-    """For timings: the test's p-value, corrected across the report by Holm."""
+    """For timings: the test's p-value."""
+
+
+def walk(values: list[float], metric: str, threshold_pct: float,
+         window: int = DEFAULT_WINDOW) -> tuple[list[_Test], _Test | None]:
+    """The series night by night (see the module's docstring): the changes before the newest
+    night, each with the median of the level it started as `after`, and the newest night's
+    test (None where the level is too short to test a timing)."""
+    changes: list[_Test] = []
+    level = values[:1]
+    newest: _Test | None = None
+    last = len(values) - 1
+    for index in range(1, len(values)):
+        test = _night(level[-window:], values[index], index, metric, threshold_pct)
+        if index == last:
+            newest = test
+            break
+        if test is None or not test.change:
+            level.append(values[index])
+            continue
+        if METRIC[metric].timing and not _confirmed(test, values[index + 1], metric,
+                                                    threshold_pct):
+            continue  # a spike: left out of the level
+        changes.append(test)
+        level = [values[index]]
+    starts = [change.index for change in changes] + [len(values)]
+    return [replace(change, after=statistics.median(values[change.index:starts[i + 1]]))
+            for i, change in enumerate(changes)], newest
+
+
+def _confirmed(test: _Test, following: float, metric: str, threshold_pct: float) -> bool:
+    """An earlier night's timing change counts when its p-value alone is below FAMILY_ALPHA
+    and the next night is beyond the threshold the same way."""
+    return (test.p_value is not None and test.p_value < FAMILY_ALPHA
+            and (following > test.before) == (test.after > test.before)
+            and _changed(test.before, following, metric, threshold_pct))
 
 
 def gate(findings: list[Finding]) -> list[Finding]:
@@ -155,57 +182,29 @@ def gate(findings: list[Finding]) -> list[Finding]:
     return [f for f in findings if f.regression and f.new]
 
 
-def _changed(before: float, after: float, metric: str, threshold: float) -> bool:
-    """For exact metrics: moved by more than the floor (sizes) or threshold (estimates)."""
+def _changed(before: float, after: float, metric: str, threshold_pct: float) -> bool:
+    """Beyond the metric's floor where any increase counts (sizes, layers), else beyond its
+    threshold (stats.changed_beyond: by the floor from a zero baseline)."""
     if METRIC[metric].any_increase:
-        floor = SIZE_FLOOR_BYTES if METRIC[metric].unit == "bytes" else 0
-        return abs(after - before) > floor
-    return abs(after - before) > abs(before) * threshold
+        return abs(after - before) > METRIC[metric].floor
+    return changed_beyond(before, after, threshold_pct=threshold_pct, floor=METRIC[metric].floor)
 
 
-def _latest(values: list[float], metric: str, threshold: float) -> _Test | None:
-    """The latest run against the window: exact metrics against the previous run, timings
-    against the window's centre and noise (too little history: no test)."""
-    previous, latest = values[:-1], values[-1]
-    last = len(values) - 1
+def _night(level: list[float], value: float, index: int, metric: str,
+           threshold_pct: float) -> _Test | None:
+    """One night against its level: exact metrics against the night before, timings against
+    the level's centre and noise (fewer than 3 nights in the level: no test)."""
     if METRIC[metric].exact:
-        return _Test(last, previous[-1], latest, _changed(previous[-1], latest, metric,
-                                                          threshold))
-    if len(previous) < 3:
+        return _Test(index, level[-1], value, _changed(level[-1], value, metric, threshold_pct))
+    if len(level) < 3:
         return None
-    center = statistics.median(previous)
-    mad = statistics.median(abs(v - center) for v in previous) * 1.4826
-    noise = max(mad, statistics.stdev(previous))  # robust, but never below the sample spread
-    n = len(previous)
-    spread = noise * math.sqrt(1 + 1 / n)
-    p_value = float(2 * scipy_stats.t.sf(abs(latest - center) / spread, n - 1)) if spread \
-        else (0.0 if latest != center else 1.0)
-    return _Test(last, center, latest, abs(latest - center) > center * threshold, p_value)
-
-
-def _step(values: list[float], metric: str, threshold: float) -> _Test | None:
-    """The best split into two levels; timings need at least 3 runs a side to be tested."""
-    best: tuple[float, int] | None = None
-    for split in range(1, len(values)):
-        left, right = values[:split], values[split:]
-        cost = _squared_error(left) + _squared_error(right)
-        if best is None or cost < best[0]:
-            best = (cost, split)
-    assert best is not None
-    split = best[1]
-    left, right = values[:split], values[split:]
-    before, after = statistics.median(left), statistics.median(right)
-    if METRIC[metric].exact:
-        return _Test(split, before, after, _changed(before, after, metric, threshold))
-    if len(left) < 3 or len(right) < 3:
-        return None
-    p_value = float(scipy_stats.mannwhitneyu(left, right, alternative="two-sided").pvalue)
-    return _Test(split, before, after, abs(after - before) > before * threshold, p_value)
-
-
-def _squared_error(values: list[float]) -> float:
-    mean = statistics.fmean(values)
-    return sum((v - mean) ** 2 for v in values)
+    center = statistics.median(level)
+    mad = statistics.median(abs(v - center) for v in level) * 1.4826
+    noise = max(mad, statistics.stdev(level))  # robust, but never below the sample spread
+    spread = noise * math.sqrt(1 + 1 / len(level))
+    p_value = float(2 * scipy_stats.t.sf(abs(value - center) / spread, len(level) - 1)) \
+        if spread else (0.0 if value != center else 1.0)
+    return _Test(index, center, value, _changed(center, value, metric, threshold_pct), p_value)
 
 
 def markdown_summary(findings: list[Finding], frame: pd.DataFrame) -> str:
@@ -225,6 +224,6 @@ def markdown_summary(findings: list[Finding], frame: pd.DataFrame) -> str:
                       "after | Δ |", "|---|---|---|---|---|---|---|---|"]
             lines += [f"| {f.series} | {f.metric} | {f.kind} | {f.run_id} | "
                       f"{f.started_at[:10]} | {f.before:.6g} | {f.after:.6g} | "
-                      f"{f.change_pct:+.1f} % |" for f in chosen]
+                      f"{shown_change(f.metric, f.before, f.after)} |" for f in chosen]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

@@ -101,3 +101,36 @@ def test_timing_comparisons_are_three_way():
                      for r, t in enumerate([0.6, 1.0, 1.5, 0.8, 1.3], 1)])
     assert verdicts(steady, wild)["build_s"] == "inconclusive"  # neither shown nor ruled out
     assert verdicts(steady, wild)["size_bytes"] == "unchanged"  # exact metrics: two-way
+
+
+def test_a_jump_from_zero_waste_is_a_regression_not_unchanged():
+    """2a: 0 → 100 MB of waste was `change_pct` 0.0, "unchanged", exit 0."""
+    old = document([sample("base", r, 1.0, 2_000_000) for r in (1, 2, 3)])
+    new = document([sample("base", r, 1.0, 2_000_000, wasted_bytes=100_000_000)
+                    for r in (1, 2, 3)])
+    (waste,) = [c for c in compare_runs(old, new, parse_thresholds([]))
+                if c.metric == "wasted_bytes"]
+    assert (waste.change_pct, waste.regression, waste.verdict) == (None, True, "regression")
+    tiny = document([sample("base", r, 1.0, 2_000_000, wasted_bytes=1000) for r in (1, 2, 3)])
+    (within_floor,) = [c for c in compare_runs(old, tiny, parse_thresholds([]))
+                       if c.metric == "wasted_bytes"]
+    assert not within_floor.regression  # 1000 bytes from 0: below the 1 KiB floor
+
+
+def test_compare_command_shows_the_absolute_change_from_zero_and_fails(tmp_path, capsys):
+    import json
+
+    from harness.cli import main
+
+    from .helpers import REAL_RESULTS
+
+    real = json.loads(REAL_RESULTS.read_text())
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    for path, waste in ((old, 0), (new, 100_000_000)):
+        path.write_text(json.dumps({**real, "samples": [
+            {**s, "wasted_bytes": waste if s["status"] == "ok" else None}
+            for s in real["samples"]]}))
+    assert main(["compare", str(old), str(new)]) == 1
+    shown = capsys.readouterr().out
+    assert "wasted_bytes" in shown and "+100.0 MB (from 0)" in shown
+    assert "REGRESSION" in shown

@@ -4,8 +4,7 @@
 import json
 from pathlib import Path
 
-from harness.distribute import Pushed, fetched_bytes, uploaded_bytes, with_push_after_baseline
-from harness.model import Builder, CacheMode, Sample, Status
+from harness.distribute import Pushed, fetched_bytes, uploaded_bytes
 
 DATA = Path(__file__).parent / "data"
 MANIFEST = json.loads((DATA / "registry-manifest.json").read_text())
@@ -48,21 +47,6 @@ def test_a_pull_that_found_the_images_own_layer_is_not_cold():
     output = (DATA / "docker-pull.txt").read_text().replace(
         "f437fc7d3eef: Pull complete", "f437fc7d3eef: Already exists")
     assert fetched_bytes(output, PUSHED, BASE)[1] == [MANIFEST["layers"][2]["digest"]]
-
-
-def sample(variant, repetition=1, builder=Builder.LEGACY):
-    return Sample(scenario="s", variant=variant, builder=builder, cache=CacheMode.COLD,
-                  repetition=repetition, status=Status.OK)
-
-
-def test_push_after_baseline_is_what_the_baselines_blobs_lack():
-    pushed = {("s", "layered", Builder.LEGACY, 1): {"base": 10, "own": 60, "cfg1": 1},
-              ("s", "squashed", Builder.LEGACY, 1): {"all": 70, "cfg2": 1},
-              ("s", "layered", Builder.LEGACY, 2): {"base": 10, "own2": 61, "cfg3": 1}}
-    filled = with_push_after_baseline(
-        [sample("squashed"), sample("layered"), sample("layered", 2),
-         sample("squashed", builder=Builder.BUILDKIT)], pushed, "s", "layered")
-    assert [s.push_after_baseline_bytes for s in filled] == [71, 0, 0, None]
 
 
 def test_a_base_is_pulled_from_the_registry_its_reference_names():

@@ -169,3 +169,40 @@ def test_start_time_claims_use_every_container_start():
         started("small", [0.20, 0.21, 0.19, 0.20, 0.22]),
         started("big", [0.40, 0.41, 0.39, 0.42, 0.40])])  # one sample a side, five starts
     assert verdict.passed and not verdict.inconclusive
+
+
+def test_the_medians_shown_are_the_ones_judged_without_cache_missed_builds():
+    """2f: _value kept cache-warned samples where _numbers dropped them."""
+    from harness.model import Sample
+
+    def warm(variant, build_s, warning=None):
+        return replace(sample(variant, 1, cache=CacheMode.WARM, build_s=build_s),
+                       cache_warning=warning)
+
+    samples = [warm("small", 1.0), warm("small", 1.1), warm("small", 0.9),
+               warm("small", 60.0, "warm build not fully cached: 1/2 steps"),
+               warm("small", 61.0, "warm build not fully cached: 1/2 steps"),
+               warm("big", 2.0), warm("big", 2.1), warm("big", 1.9)]
+    assert all(isinstance(s, Sample) for s in samples)
+    verdict = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples)
+    assert [(v.left, v.right) for v in verdict.values] == [(1.0, 2.0)]
+    assert verdict.passed
+
+
+def test_a_stored_sample_without_an_optional_field_is_judged_not_crashed():
+    """2f: getattr without a default raised AttributeError on a stored sample (an older file)
+    that lacks an optional field, such as push_bytes."""
+    from types import SimpleNamespace
+
+    stored = [SimpleNamespace(scenario="s", variant=v, builder="legacy", cache="cold",
+                              status="ok", start_status="ok", error=None, size_bytes=size)
+              for v, size in (("small", 1), ("big", 2))]
+    verdict = evaluate(parse("small.push_bytes < big.push_bytes", VARIANTS), stored)
+    assert verdict.values[0].left is None and not verdict.passed
+
+
+def test_a_timing_claim_says_which_interval_decided_it():
+    samples = [sample("small", 1, build_s=t) for t in (1.0, 1.1, 0.9)] + [
+        sample("big", 1, build_s=t) for t in (2.0, 2.1, 1.9)]
+    (group,) = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples).values
+    assert group.holds and group.interval_kind == "min–max"

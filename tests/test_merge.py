@@ -2,6 +2,7 @@
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -9,7 +10,7 @@ from harness import store
 from harness.cli import main
 from harness.errors import HarnessError
 from harness.matrix import matrix
-from harness.merge import judge, merge_files
+from harness.merge import judge, merge_files, push_after_baseline
 from harness.model import Builder, CacheMode, Run, RunOptions, RunState, Sample, Status
 from harness.scenario import load_scenario
 
@@ -92,8 +93,7 @@ def test_merging_a_shard_twice_is_refused(tmp_path, scenario):
     path = shard_file(tmp_path, scenario, 1, 2, {"small": 1, "big": 2, "other": 3})
     copy = tmp_path / "copy.json"
     copy.write_text(path.read_text())
-    with pytest.raises(HarnessError, match=r"copy\.json: sizes/small/legacy/cold was also "
-                                           r"measured in .*shard1\.json"):
+    with pytest.raises(HarnessError, match=r"copy\.json: shard 1/2 again \(also .*shard1\.json\)"):
         merge_files([path, copy])
 
 
@@ -168,3 +168,97 @@ def test_a_timing_claim_whose_sides_ran_on_different_machines_is_inconclusive(tm
         store.save(run, paths[-1])
     (claim,) = merge_files(paths)["expectations"]
     assert claim["inconclusive"] and claim["as_expected"] and not claim["passed"]
+
+
+DISTRIBUTION = Path(__file__).parent.parent / "scenarios" / "distribution.yaml"
+BASE_LAYER = {"sha256:base": 1_000_000}
+
+
+def pushed(builder, variant):
+    """The blobs each image of distribution.yaml pushes, as the registry stores them: the
+    base's layer shared by all but export-import; a config and a manifest each their own."""
+    own = {"layered": {"toolchain": 3_146_000, "app": 2_098_000, "rm": 100},
+           "export-import": {"all": 3_200_000},
+           "docker-squash": {"app-squashed": 2_098_000},
+           "multi-stage": {"app-copied": 2_098_000}}[variant]
+    config = {("legacy", "multi-stage"): 1_500, ("legacy", "docker-squash"): 1_300,
+              ("buildkit", "multi-stage"): 1_000}.get((builder, variant), 1_200)
+    blobs = {f"sha256:{builder}-{variant}-{name}": size for name, size in own.items()}
+    blobs |= {f"sha256:{builder}-{variant}-config": config,
+              f"sha256:{builder}-{variant}-manifest": 700}
+    return blobs if variant == "export-import" else {**BASE_LAYER, **blobs}
+
+
+def distribution_shard(tmp_path, scenario, index, count):
+    """One shard of distribution.yaml as the runner leaves it: push_after_baseline_bytes from
+    the shard's own samples (merge.push_after_baseline, as Runner.judge computes it)."""
+    options = RunOptions(shard=(index, count), registry="127.0.0.1:5055")
+    run = Run(run_id=f"d{index}", started_at="2026-11-28T00:00:00+00:00",
+              environment={"fingerprint": "m"}, options=options, scenarios=[scenario])
+    for _, variant, builder in matrix([scenario], options):
+        blobs = pushed(str(builder), variant.name)
+        sent = sum(size for digest, size in blobs.items() if digest not in BASE_LAYER)
+        run.samples.append(Sample(
+            scenario=scenario.name, variant=variant.name, builder=builder, cache=CacheMode.COLD,
+            repetition=1, status=Status.OK, build_s=1.0, push_bytes=sent, pull_bytes=sent,
+            pushed_blobs=blobs))
+        if builder is Builder.BUILDKIT:
+            run.samples.append(Sample(
+                scenario=scenario.name, variant=variant.name, builder=builder,
+                cache=CacheMode.REMOTE, repetition=1, status=Status.OK, build_s=1.0,
+                steps_total=3, steps_cached=3))
+    figures = push_after_baseline(run.samples, scenario.name, scenario.baseline)
+    run.samples = [replace(s, push_after_baseline_bytes=figures.get(
+        (s.variant, str(s.builder), s.repetition))) for s in run.samples]
+    path = tmp_path / f"shard{index}.json"
+    store.save(run, path)
+    return path
+
+
+@pytest.mark.parametrize("count", [2, 3, 4])
+def test_the_bundled_distribution_scenario_split_any_way_merges_to_the_same_verdicts(
+        tmp_path, count):
+    """2d: merge never recomputed push_after_baseline_bytes: from 3 shards on, export-import's
+    claim on it failed, as the shard without the baseline's image had none."""
+    scenario = load_scenario(DISTRIBUTION)
+    merged = merge_files([distribution_shard(tmp_path, scenario, i, count)
+                          for i in range(1, count + 1)])
+    claims = {e["expr"]: e for e in merged["expectations"]}
+    after = "export-import.push_after_baseline_bytes > 0.99 * export-import.push_bytes"
+    assert claims[after]["passed"], claims[after]["values"]
+    assert all(e["as_expected"] and not e["inconclusive"] for e in claims.values()), [
+        e["expr"] for e in claims.values() if not e["as_expected"]]
+    samples = {(s["variant"], s["builder"]): s for s in merged["samples"]
+               if s["cache"] == "cold"}
+    for builder in ("legacy", "buildkit"):
+        assert samples[("export-import", builder)]["push_after_baseline_bytes"] == \
+            samples[("export-import", builder)]["push_bytes"]
+        assert samples[("layered", builder)]["push_after_baseline_bytes"] == 0
+
+
+def test_an_incomplete_set_of_shards_is_refused_naming_the_missing_one(tmp_path):
+    scenario = load_scenario(DISTRIBUTION)
+    paths = [distribution_shard(tmp_path, scenario, i, 3) for i in (1, 3)]
+    with pytest.raises(HarnessError, match=r"shard\(s\) 2/3 missing: got 1/3, 3/3"):
+        merge_files(paths)
+
+
+def test_shards_split_different_ways_or_with_other_options_are_refused(tmp_path, scenario):
+    sizes = {"small": 1, "big": 2, "other": 3}
+    halves = [shard_file(tmp_path / "a", scenario, 1, 2, sizes),
+              shard_file(tmp_path / "b", scenario, 2, 3, sizes)]
+    with pytest.raises(HarnessError, match=r"split the run different ways: .* is 1/2, .* is "
+                                           r"2/3"):
+        merge_files(halves)
+    other = tmp_path / "c" / "shard2.json"
+    document = store.load(shard_file(tmp_path / "c", scenario, 2, 2, sizes))
+    store.write_document({**document, "options": {**document["options"], "repeat": 5}}, other)
+    with pytest.raises(HarnessError, match=r"shard2\.json: run with other options than .*"
+                                           r"shard1\.json: repeat 5 vs None"):
+        merge_files([shard_file(tmp_path / "c", scenario, 1, 2, sizes), other])
+
+
+def test_a_file_that_is_not_a_shard_is_refused(tmp_path):
+    real = REAL_RESULTS
+    with pytest.raises(HarnessError, match="not a shard"):
+        merge_files([real, real])

@@ -69,8 +69,8 @@ def test_json_report_has_statistics_and_baseline_comparisons():
     assert groups["base"]["versus_baseline"] == {}
     fast = groups["fast"]["versus_baseline"]
     assert fast["size_bytes"] == {"baseline": 2_000_000, "value": 1_500_000, "ratio": 0.75,
-                                  "ci_low": None, "ci_high": None, "p_value": None,
-                                  "test": "exact", "significant": True}
+                                  "ci_low": None, "ci_high": None, "interval": None,
+                                  "p_value": None, "test": "exact", "significant": True}
     assert fast["build_s"]["significant"] and fast["build_s"]["test"] == "t-log"
     assert groups["broken"]["ok"] == 0 and groups["broken"]["problem"].startswith("RUN false")
 
@@ -180,3 +180,46 @@ def test_samples_that_missed_the_cache_are_shown_and_left_out_of_timings():
     assert fast["metrics"]["size_bytes"]["n"] == 4  # sizes are exact: every sample counts
     assert fast["cache_warnings"] == ["repetition 4: warm build not fully cached"]
     assert "not cached as implied (untimed)" in markdown_report(doc)
+
+
+def strict(text):
+    """json.loads as a strict parser reads: no NaN, no Infinity."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_outputs_are_strict_json_when_baseline_and_variant_waste_nothing():
+    """2b: a zero baseline gave ratio inf, written as `Infinity` by report --format json and
+    run --json (both json_report)."""
+    assert all(s["wasted_bytes"] == 0 for s in DOC["samples"] if s["status"] == "ok")
+    groups = {g["variant"]: g for g in strict(json_report(DOC))["groups"]}
+    assert groups["fast"]["versus_baseline"]["wasted_bytes"]["ratio"] is None
+    strict(gab_report(DOC))
+    strict(bmf_report(DOC))
+
+
+def test_a_saved_file_is_strict_json_and_infinity_is_refused_on_load(tmp_path):
+    path = tmp_path / "r.json"
+    with pytest.raises(ValueError):
+        store.write_document({"schema_version": 3, "ratio": float("inf")}, path)
+    assert not path.exists()
+    path.write_text(REAL_RESULTS.read_text().replace('"build_s": 0.', '"build_s": Infinity, '
+                                                     '"x": 0.', 1))
+    with pytest.raises(HarnessError, match="invalid JSON: Infinity is not JSON"):
+        store.load(path)
+
+
+def test_the_significance_mark_is_holm_corrected_over_the_run():
+    """2f: the report's * was each comparison alone at 5 %. Twenty variants ×1.15 slower, each
+    p < 0.05 alone, none below 0.05 / 20: none survives the correction; one alone does."""
+    base = [sample("base", r, t, 1) for r, t in ((1, 1.0), (2, 1.005), (3, 0.995))]
+    slower = [sample(f"v{i}", r, t * 1.15, 1) for i in range(20)
+              for r, t in ((1, 1.0), (2, 1.04), (3, 0.96))]
+    rows = group_stats(document(base + slower))
+    alone = [r["versus_baseline"]["build_s"] for r in rows if r["variant"] != "base"]
+    assert all(c["p_value"] < 0.05 for c in alone)
+    assert not any(c["significant"] for c in alone)
+    one = group_stats(document(base + slower[:3]))
+    assert [r["versus_baseline"]["build_s"]["significant"] for r in one
+            if r["variant"] != "base"] == [True]

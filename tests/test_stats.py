@@ -92,3 +92,48 @@ def test_scipy_bootstrap_gives_the_intervals_of_the_hand_written_one(baseline, v
     assert comparison.ci_low == pytest.approx(interval[0], rel=0.03)
     assert comparison.ci_high == pytest.approx(interval[1], rel=0.03)
     assert comparison.ci_low <= comparison.ratio <= comparison.ci_high
+
+
+def test_a_ratio_from_a_zero_baseline_is_none_not_infinity():
+    """2b: compare_exact([0], [0]) gave ratio inf, which strict JSON parsers reject."""
+    from harness.stats import change_pct, changed_beyond, compare_exact
+
+    assert compare_exact([0], [0]).ratio is None
+    assert compare_exact([0], [5]).ratio is None and compare_exact([0], [5]).significant
+    assert change_pct(0, 100) is None and change_pct(100, 150) == 50.0
+    assert changed_beyond(0, 2048, threshold_pct=1.0, floor=1024)
+    assert not changed_beyond(0, 1024, threshold_pct=1.0, floor=1024)
+
+
+def test_mann_whitney_from_four_a_side_where_it_can_reach_five_percent():
+    """2f: "below 5 values the smallest p-value is over 0.05" is false for 4 against 4."""
+    from scipy import stats as scipy_stats
+
+    from harness.stats import MANN_WHITNEY_FROM, compare_timings
+
+    def smallest_p(n):
+        return scipy_stats.mannwhitneyu(list(range(n)), list(range(10, 10 + n)),
+                                        alternative="two-sided").pvalue
+
+    assert smallest_p(MANN_WHITNEY_FROM) < 0.05 < smallest_p(MANN_WHITNEY_FROM - 1)
+    four = compare_timings([1.0, 1.01, 0.99, 1.02], [1.5, 1.52, 1.49, 1.51])
+    assert four.test == "mann-whitney" and four.p_value == pytest.approx(0.0286, abs=1e-4)
+
+
+def test_the_interval_of_a_ratio_says_what_it_is():
+    """2f: with 3 a side, the "95 % interval" was exactly the min–max ratio range."""
+    import numpy as np
+    from scipy import stats as scipy_stats
+
+    from harness.stats import INTERVAL_95, INTERVAL_RANGE, ratio_interval
+
+    three = ratio_interval([1.0, 1.1, 0.9], [0.5, 0.55, 0.45])
+    assert (three.kind, three.low, three.high) == (INTERVAL_RANGE, 0.45 / 1.1, 0.55 / 0.9)
+    bootstrapped = scipy_stats.bootstrap(  # why: the percentile bootstrap of 3 is that range
+        (np.array([1.0, 1.1, 0.9]), np.array([0.5, 0.55, 0.45])),
+        lambda b, v, axis=-1: np.median(v, axis=axis) / np.median(b, axis=axis),
+        n_resamples=2000, method="percentile", vectorized=True,
+        random_state=np.random.default_rng(0)).confidence_interval
+    assert (bootstrapped.low, bootstrapped.high) == pytest.approx((three.low, three.high))
+    five = ratio_interval([1.0, 1.1, 0.9, 1.05, 0.95], [0.5, 0.55, 0.45, 0.52, 0.48])
+    assert five.kind == INTERVAL_95 and (five.low, five.high) != (0.45 / 1.1, 0.55 / 0.9)

@@ -33,11 +33,11 @@ def test_a_hundred_flat_noisy_series_flag_nothing_as_one_corrected_family():
                        for seed in range(100)])
     assert detect(frame) == []
     uncorrected = [
-        test.p_value for seed in range(100) for test in (
-            trend._latest(noisy(20, seed=seed)[-11:], "build_s", 0.1),
-            trend._step(noisy(20, seed=seed), "build_s", 0.1))
-        if test and test.p_value is not None and test.p_value < trend.FAMILY_ALPHA]
-    assert len(uncorrected) > 5  # what each test alone at 1 % would call a change
+        test.p_value for seed in range(100) for night in range(3, 20)
+        if (test := trend._night(noisy(20, seed=seed)[max(0, night - 10):night],
+                                 noisy(20, seed=seed)[night], night, "build_s", 10.0))
+        and test.p_value is not None and test.p_value < trend.FAMILY_ALPHA]
+    assert len(uncorrected) > 5  # what each night's test alone at 1 % would call a change
 
 
 def test_a_15_percent_step_is_flagged_at_the_run_it_starts():
@@ -142,3 +142,51 @@ def test_five_nights_a_planted_megabyte_fails_once_and_stays_listed(tmp_path):
             assert "## Known changes (not failing)" in done.stdout
             assert "size_bytes | step | night4 | 2026-11-04 |" in done.stdout
     assert verdicts == [0, 0, 0, 1, 0]
+
+
+def nightly(values, metric="build_s"):
+    """detect() as each night of the history saw it: the findings of nights 1..N."""
+    return [detect(series(values[:night], metric=metric)) for night in range(2, len(values) + 1)]
+
+
+def test_a_persisting_timing_step_stays_listed_every_night_after_it_first_fails():
+    """2e: a ×1.5 step in a timing was listed the night it failed, then not at all (the
+    regressed nights inflated the window's spread) until night 14 to 18."""
+    values = noisy(10, seed=7) + noisy(10, center=15.0, seed=8)
+    nights = nightly(values)
+    first = 11 - 2  # the night run10 is the newest (nightly() starts with 2 nights)
+    assert [(f.kind, f.run_id, f.new) for f in nights[first]] == [("latest", "run10", True)]
+    assert all(findings == [] for findings in nights[:first])
+    for findings in nights[first + 1:]:
+        assert [(f.kind, f.run_id, f.regression, f.new) for f in findings] == [
+            ("step", "run10", True, False)]
+        assert gate(findings) == []
+    assert 40 < nights[-1][0].change_pct < 60
+
+
+def test_a_second_step_after_a_first_is_found_for_sizes_and_timings():
+    """2e: the step finder found one split per series; +10 kB after +100 kB was never listed."""
+    sizes = [1e6] * 6 + [1.1e6] * 6 + [1.11e6] * 6
+    assert [(f.run_id, f.before, f.after, f.new) for f in detect(series(sizes, "size_bytes"))] \
+        == [("run06", 1e6, 1.1e6, False), ("run12", 1.1e6, 1.11e6, False)]
+    timings = noisy(8, seed=11) + noisy(8, center=14.0, seed=12) + noisy(8, center=20.0, seed=13)
+    assert [f.run_id for f in detect(series(timings))] == ["run08", "run16"]
+
+
+def test_a_one_night_spike_is_not_a_step_and_does_not_hide_a_later_change():
+    values = [*noisy(10, seed=21), 16.0, *noisy(5, seed=22), 14.0]
+    assert [(f.kind, f.run_id) for f in detect(series(values))] == [("latest", "run16")]
+
+
+def test_a_warm_build_that_missed_its_cache_is_no_timing_in_the_history(tmp_path):
+    """2c: trend kept samples with a cache_warning: a 50 s warm build that missed its cache
+    was trended as a warm timing."""
+    real = json.loads(REAL_RESULTS.read_text())
+    missed = {**real, "samples": [
+        {**s, "build_s": 50.0, "cache_warning": "warm build not fully cached: 1/2 steps"}
+        if s["cache"] == "warm" and s["status"] == "ok" else s for s in real["samples"]]}
+    (tmp_path / "r.json").write_text(json.dumps(missed))
+    frame = history(tmp_path)
+    warm = frame[frame["cache"] == "warm"]
+    assert len(warm) and "build_s" not in set(warm["metric"])
+    assert "size_bytes" in set(warm["metric"])  # the image's own figures still count
