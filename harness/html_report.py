@@ -19,7 +19,7 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt
 
 from harness.model import METRICS
-from harness.report import MARKDOWN_HEADERS, claim_mark, group_stats, markdown_row
+from harness.report import claim_mark, group_stats, markdown_table
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
@@ -71,8 +71,9 @@ def _scenario(scenario: dict[str, Any], rows: list[dict[str, Any]],
              *([_figure(distribution_chart(rows), f"{name}: push and pull")]
                if any("push_bytes" in r["metrics"] for r in rows) else []), "</div>"]
     for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in rows):
-        table = [markdown_row(r) for r in rows if (r["builder"], r["cache"]) == (builder, cache)]
-        parts.append(f"<h3>{_e(builder)}, {_e(cache)}</h3>" + _table(MARKDOWN_HEADERS, table))
+        headers, table = markdown_table(
+            [r for r in rows if (r["builder"], r["cache"]) == (builder, cache)])
+        parts.append(f"<h3>{_e(builder)}, {_e(cache)}</h3>" + _table(headers, table))
     claims = [c for c in document.get("expectations", []) if c["scenario"] == name]
     if claims:
         items = "".join(

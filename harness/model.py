@@ -118,6 +118,12 @@ class Metric:
     baseline (stats.changed_beyond), and for `any_increase` metrics in `trend`."""
     charted: bool = False
     """Drawn in `trend`'s charts."""
+    label: str = ""
+    """Its column in the run's summary and the reports' tables ("": not a column)."""
+    delta: bool = False
+    """Its change against the baseline is a column too."""
+    estimate: bool = False
+    """May be an estimate (gzip -6 of each layer), marked ≈ where no stored blob backs it."""
 
     @property
     def timing(self) -> bool:
@@ -129,29 +135,34 @@ KIB = 1024
 shows), while rebuilding identical content can move the gzip estimate by a few bytes."""
 
 METRICS: tuple[Metric, ...] = (
-    Metric(name="build_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
+    Metric(name="build_s", unit="s", exact=False, threshold_pct=10.0, charted=True,
+           label="build", delta=True),
     Metric(name="transform_s", unit="s", exact=False, threshold_pct=10.0),
-    Metric(name="start_s", unit="s", exact=False, threshold_pct=10.0, charted=True),
+    Metric(name="start_s", unit="s", exact=False, threshold_pct=10.0, charted=True,
+           label="start"),
     Metric(name="push_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="pull_s", unit="s", exact=False, threshold_pct=10.0),
     Metric(name="size_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           floor=KIB, charted=True),
+           floor=KIB, charted=True, label="size", delta=True),
     # an estimate whose tar timestamps move it by a few bytes: beyond the threshold only
-    Metric(name="compressed_bytes", unit="bytes", exact=True, threshold_pct=1.0, floor=KIB),
+    Metric(name="compressed_bytes", unit="bytes", exact=True, threshold_pct=1.0, floor=KIB,
+           label="compressed", estimate=True),
     Metric(name="wasted_bytes", unit="bytes", exact=True, threshold_pct=1.0,
-           any_increase=True, floor=KIB),
-    Metric(name="layer_count", unit="layers", exact=True, threshold_pct=0.0, any_increase=True),
+           any_increase=True, floor=KIB, label="wasted"),
+    Metric(name="layer_count", unit="layers", exact=True, threshold_pct=0.0, any_increase=True,
+           label="layers"),
     Metric(name="base_size_bytes", unit="bytes", exact=True, floor=KIB),
     Metric(name="base_layer_count", unit="layers", exact=True),
-    Metric(name="steps_total", unit="steps", exact=True),
-    Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True),
+    Metric(name="steps_total", unit="steps", exact=True, label="steps"),
+    Metric(name="steps_cached", unit="steps", better=Better.HIGHER, exact=True,
+           label="cached"),
     # distribution, with a registry (harness.distribute): blob sizes are exact
     Metric(name="push_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           floor=KIB, charted=True),
+           floor=KIB, charted=True, label="push"),
     Metric(name="push_after_baseline_bytes", unit="bytes", exact=True, threshold_pct=1.0,
            any_increase=True, floor=KIB),
     Metric(name="pull_bytes", unit="bytes", exact=True, threshold_pct=1.0, any_increase=True,
-           floor=KIB, charted=True),
+           floor=KIB, charted=True, label="pull"),
     # buildah's own figure beside size_bytes, which is compared for every builder
     Metric(name="buildah_size_bytes", unit="bytes", exact=True, floor=KIB),
 )

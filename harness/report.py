@@ -22,6 +22,7 @@ from harness.model import (
     METRICS,
     Builder,
     Expectation,
+    Metric,
     Operand,
     counted_values,
 )
@@ -38,34 +39,59 @@ from harness.store import strict_json
 
 
 def summary_table(document: dict[str, Any]) -> str:
-    """What `harness run` prints: one row per variant, builder and cache mode (medians)."""
-    rows = []
+    """What `harness run` prints: one row per variant, builder and cache mode (medians), a
+    column per labelled metric of the table that any row has."""
     stats = group_stats(document)
-    shipped = any("push_bytes" in row["metrics"] for row in stats)
-    for row in stats:
-        metrics = row["metrics"]
+    shown = shown_metrics(stats)
+    rows = [[f"{row['scenario']}/{row['variant']}", row["builder"], row["cache"],
+             _status(row), *(cell(row, metric) for metric in shown)] for row in stats]
+    return tabulate(rows, headers=["variant", "builder", "cache", "status",
+                                   *(metric.label for metric in shown)],
+                    tablefmt="github", disable_numparse=True)
 
-        def median(metric: str, form: str, scale: float = 1.0,
-                   metrics: dict[str, Any] = metrics) -> str:
-            summary = metrics.get(metric)
-            return form.format(summary["median"] / scale) if summary else "-"
 
-        status = f"{row['ok']}/{row['n']} ok" + (
-            f"; {row['status']}: {_first_line(row['problem'])}" if row["problem"] else "") + (
-            f"; {len(row['cache_warnings'])} cache warning(s), untimed"
-            if row["cache_warnings"] else "")
-        start = median("start_s", "{:.3f}") if "start_s" in metrics else \
-            (_first_line(row["start_problem"]) or "-")
-        rows.append([f"{row['scenario']}/{row['variant']}", row["builder"], row["cache"], status,
-                     median("build_s", "{:.2f}"), median("size_bytes", "{:.1f}", 1e6),
-                     median("layer_count", "{:.0f}"),
-                     f"{median('steps_cached', '{:.0f}')}/{median('steps_total', '{:.0f}')}",
-                     start, *([median("push_bytes", "{:.2f}", 1e6),
-                               median("pull_bytes", "{:.2f}", 1e6)] if shipped else [])])
-    return tabulate(rows, headers=["variant", "builder", "cache", "status", "build_s", "MB",
-                                   "layers", "cached", "start_s",
-                                   *(["push MB", "pull MB"] if shipped else [])],
-                    tablefmt="github")
+def shown_metrics(rows: list[dict[str, Any]]) -> list[Metric]:
+    """The table's labelled metrics that any of these rows measured, in the table's order."""
+    return [metric for metric in METRICS
+            if metric.label and any(metric.name in row["metrics"] for row in rows)]
+
+
+def header(metric: Metric) -> str:
+    return metric.label + ("¹" if metric.estimate else "")
+
+
+def cell(row: dict[str, Any], metric: Metric) -> str:
+    """A group's median in its metric's unit; timings with their spread; an estimate
+    marked ≈."""
+    summary = row["metrics"].get(metric.name)
+    if summary is None:
+        return "–"
+    text = human(summary["median"], metric.name)
+    if metric.timing:
+        text += f" ±{human(summary['stddev'], metric.name)}" if summary["n"] > 1 else " (n=1)"
+    if metric.estimate and not row["compressed_stored"]:
+        text = "≈" + text
+    return text
+
+
+def delta_cell(row: dict[str, Any], metric: Metric) -> str:
+    change = row["versus_baseline"].get(metric.name)
+    if not change:
+        return ""
+    if metric.timing:
+        return _ratio_shown(change)
+    return shown_change(metric.name, change["baseline"], change["value"])
+
+
+def _status(row: dict[str, Any]) -> str:
+    status = "ok" if row["ok"] == row["n"] else f"{row['ok']}/{row['n']} ok"
+    if row["problem"]:
+        status += f"; {row['status']}: {_first_line(row['problem'])}"
+    if row["start_problem"]:
+        status += f"; start failed: {_first_line(row['start_problem'])}"
+    if row["cache_warnings"]:
+        status += f"; {len(row['cache_warnings'])} not cached as implied (untimed)"
+    return status
 
 
 def _first_line(text: str | None) -> str:
@@ -174,16 +200,16 @@ def markdown_report(document: dict[str, Any]) -> str:
         lines += [f"## {name}", "", scenario["description"].strip(), "",
                   f"Baseline: `{scenario['baseline']}`.", ""]
         for builder, cache in dict.fromkeys((r["builder"], r["cache"]) for r in mine):
-            table = [markdown_row(r) for r in mine if (r["builder"], r["cache"]) == (builder,
-                                                                                     cache)]
+            group = [r for r in mine if (r["builder"], r["cache"]) == (builder, cache)]
+            headers, table = markdown_table(group)
             lines += [f"### {builder}, {cache}", "",
-                      tabulate(table, headers=MARKDOWN_HEADERS, tablefmt="github",
+                      tabulate(table, headers=headers, tablefmt="github",
                                disable_numparse=True), ""]
         lines += ["¹ ≈: gzip -6 of each layer, an estimate; without ≈: the sizes of the "
-                  "compressed blobs the image store holds. Δ build: the ratio of medians to "
-                  "the baseline's, with its 95 % bootstrap interval, or the min–max of the "
-                  f"ratios where a side has fewer than {BOOTSTRAP_FROM} values; * significant "
-                  "after Holm-Bonferroni over the run's timing comparisons.", ""]
+                  "compressed blobs the image store holds. Δ of a timing: the ratio of "
+                  "medians to the baseline's, with its 95 % bootstrap interval, or the min–max "
+                  f"of the ratios where a side has fewer than {BOOTSTRAP_FROM} values; * "
+                  "significant after Holm-Bonferroni over the run's timing comparisons.", ""]
         claims = [e for e in document.get("expectations", []) if e["scenario"] == name]
         if claims:
             lines += ["Claims:", ""]
@@ -193,49 +219,21 @@ def markdown_report(document: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-MARKDOWN_HEADERS = ["variant", "status", "build", "Δ build", "size", "Δ size", "compressed¹",
-                    "layers", "wasted", "start", "cached"]
-
-
-def markdown_row(row: dict[str, Any]) -> list[str]:
-    metrics, versus = row["metrics"], row["versus_baseline"]
-    if not row["ok"]:
-        reason = _first_line(row["problem"])
-        return [row["variant"], f"{row['status']}: {reason}", *["–"] * 9]
-
-    def seconds(metric: str) -> str:
-        """Median ± stddev; a single sample has no spread to show."""
-        summary = metrics.get(metric)
-        if not summary:
-            return "–"
-        spread = f" ±{summary['stddev']:.2f}" if summary["n"] > 1 else " (n=1)"
-        return f"{summary['median']:.2f} s{spread}"
-
-    def megabytes(metric: str) -> str:
-        return f"{metrics[metric]['median'] / 1e6:.1f} MB" if metric in metrics else "–"
-
-    build_change = versus.get("build_s")
-    size_change = versus.get("size_bytes")
-    start = metrics.get("start_s")
-    cached, total = metrics.get("steps_cached"), metrics.get("steps_total")
-    status = "ok" if row["ok"] == row["n"] else f"{row['ok']}/{row['n']} ok"
-    if row["cache_warnings"]:
-        status += f", {len(row['cache_warnings'])} not cached as implied (untimed)"
-    return [
-        row["variant"] + (" (baseline)" if row["variant"] == row["baseline"] else ""), status,
-        seconds("build_s"),
-        _ratio_shown(build_change) if build_change else "",
-        megabytes("size_bytes"),
-        shown_change("size_bytes", size_change["baseline"], size_change["value"])
-        if size_change else "",
-        ("" if row["compressed_stored"] else "≈") + megabytes("compressed_bytes")
-        if "compressed_bytes" in metrics else "–",
-        f"{metrics['layer_count']['median']:.0f}" if "layer_count" in metrics else "–",
-        megabytes("wasted_bytes"),
-        f"{start['median'] * 1000:.0f} ms" if start else
-        (f"failed: {_first_line(row['start_problem'])}" if row["start_problem"] else "–"),
-        f"{cached['median']:.0f}/{total['median']:.0f}" if cached and total else "–",
-    ]
+def markdown_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """One (builder, cache mode)'s table: headers and a row per variant, a column per
+    labelled metric these rows measured, and a Δ column after each `delta` one."""
+    shown = shown_metrics(rows)
+    headers = ["variant", "status"]
+    for metric in shown:
+        headers += [header(metric), *([f"Δ {metric.label}"] if metric.delta else [])]
+    table = []
+    for row in rows:
+        cells = [row["variant"] + (" (baseline)" if row["variant"] == row["baseline"] else ""),
+                 _status(row)]
+        for metric in shown:
+            cells += [cell(row, metric), *([delta_cell(row, metric)] if metric.delta else [])]
+        table.append(cells)
+    return headers, table
 
 
 def _ratio_shown(change: dict[str, Any]) -> str:

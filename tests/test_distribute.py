@@ -47,14 +47,3 @@ def test_a_pull_that_found_the_images_own_layer_is_not_cold():
     output = (DATA / "docker-pull.txt").read_text().replace(
         "f437fc7d3eef: Pull complete", "f437fc7d3eef: Already exists")
     assert fetched_bytes(output, PUSHED, BASE)[1] == [MANIFEST["layers"][2]["digest"]]
-
-
-def test_a_base_is_pulled_from_the_registry_its_reference_names():
-    from harness.bases import registry_url
-    from harness.doctor import REGISTRY_URL
-
-    assert registry_url("debian:bookworm") == REGISTRY_URL
-    assert registry_url("library/debian") == REGISTRY_URL
-    assert registry_url("127.0.0.1:5055/team/base:1") == "http://127.0.0.1:5055/v2/"
-    assert registry_url("localhost:5000/x") == "http://localhost:5000/v2/"
-    assert registry_url("ghcr.io/team/base") == "https://ghcr.io/v2/"

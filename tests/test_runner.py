@@ -7,25 +7,10 @@ import pytest
 from harness import expect
 from harness.engine import engine_failure
 from harness.model import Builder, CacheMode, Run, RunOptions, Sample, Status, Variant
-from harness.runner import cache_warning, unexpected_failures, unique_change
+from harness.runner import unexpected_failures, unique_change
 
 VARIANT = Variant(name="v", dockerfile="FROM a\nRUN deps\nCOPY . .\nRUN build\n",
                   dockerfile_origin="x:1")
-
-
-@pytest.mark.parametrize(("cache", "total", "cached", "warning"), [
-    (CacheMode.WARM, 3, 3, None),
-    (CacheMode.WARM, 3, 0, "warm build not fully cached: 0/3 steps"),
-    (CacheMode.INCREMENTAL, 3, 1, None),
-    (CacheMode.INCREMENTAL, 3, 0, "incremental build cached 0 step(s); the 1 before the "
-                                  "first COPY/ADD of the context should be"),
-    (CacheMode.COLD, 3, 0, None),
-    (CacheMode.REMOTE, 3, 3, None),
-    (CacheMode.REMOTE, 3, 2, "remote build not fully cached: 2/3 steps"),
-])
-def test_a_build_that_missed_the_cache_its_mode_implies_is_flagged(cache, total, cached,
-                                                                   warning):
-    assert cache_warning(cache, VARIANT, total, cached) == warning
 
 
 def test_each_incremental_change_is_new():

@@ -153,3 +153,21 @@ def test_a_full_disk_keeps_the_previous_results_file_and_says_so(tmp_path):
         assert [p.name for p in disk.iterdir()] == ["run.json"]  # no temporary left
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_the_published_schema_has_every_sample_field_and_metric_as_the_table_says():
+    """The schema lists the sample's fields a second time: tied here to the records and the
+    metric table, so neither can gain or change a field alone."""
+    import dataclasses
+
+    from harness.model import METRICS, Sample
+
+    schema = json.loads(store.SCHEMA_PATH.read_text())
+    properties = schema["$defs"]["sample"]["properties"] if "sample" in schema["$defs"] else \
+        schema["properties"]["samples"]["items"]["properties"]
+    assert set(properties) == {f.name for f in dataclasses.fields(Sample)}
+    for metric in METRICS:
+        expected = "#/$defs/seconds" if metric.timing else "#/$defs/count"
+        assert properties[metric.name] == {"$ref": expected}, metric.name
+    assert schema["$defs"]["seconds"]["exclusiveMinimum"] == 0
+    assert schema["$defs"]["count"]["type"] == ["integer", "null"]
