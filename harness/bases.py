@@ -96,6 +96,12 @@ def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progr
     started = time.monotonic()
     digest = recipe_hash(recipe)
     existing = _local_image(client, recipe.reference)
+    if recipe.kind is None:  # `pull: true` alone: kept in a registry, pulled, never made
+        if existing is not None:
+            return _found(existing, recipe.reference, time.monotonic() - started)
+        progress(f"{recipe.reference}: pulling (declared `pull: true` with no recipe)")
+        return _pulled(client, recipe.reference, started,
+                       "is declared `pull: true` with no recipe, and its pull failed")
     if existing is not None:
         made_by = existing.labels.get(BASE_LABEL)
         if made_by != recipe.reference or existing.labels.get(RECIPE_LABEL) == digest:
@@ -104,12 +110,9 @@ def ensure_base(client: docker.DockerClient, recipe: BaseRecipe, progress: Progr
     elif recipe.pull and registry_answers(recipe.reference):
         progress(f"{recipe.reference}: pulling (the scenario says pull: true)")
         try:
-            image = client.images.pull(recipe.reference)
-            return BaseOutcome(reference=recipe.reference, action=Action.PULLED,
-                               image_id=str(image.id), size_bytes=_size(image),
-                               seconds=time.monotonic() - started, origin="pulled")
-        except docker.errors.APIError as error:
-            progress(f"{recipe.reference}: pull failed ({error.explanation}); building it")
+            return _pulled(client, recipe.reference, started, "could not be pulled")
+        except BaseError as error:
+            progress(f"{error}; building it")
     labels = {engine.MANAGED_LABEL: "true", BASE_LABEL: recipe.reference, RECIPE_LABEL: digest}
     progress(f"{recipe.reference}: making it by {recipe.kind} recipe")
     detail = MAKERS[recipe.kind](client, recipe, labels, progress)
@@ -308,19 +311,25 @@ def _undeclared(client: docker.DockerClient, reference: str,
     if image is not None:
         return _found(image, reference, 0.0)
     if registry_answers(reference):
-        started = time.monotonic()
-        try:
-            pulled = client.images.pull(reference)
-        except docker.errors.APIError as error:
-            raise BaseError(f"base image {reference} has no recipe and could not be pulled "
-                            f"({error.explanation})") from None
-        return BaseOutcome(reference=reference, action=Action.PULLED, image_id=str(pulled.id),
-                           size_bytes=_size(pulled), seconds=time.monotonic() - started,
-                           origin="pulled")
+        return _pulled(client, reference, time.monotonic(),
+                       "has no recipe and could not be pulled")
     raise BaseError(f"base image {reference} is not present locally, has no recipe and no "
                     "registry answers: declare it under `bases:` in the scenario or in "
                     f"scenarios/bases.yaml (e.g. `{reference}: {{debootstrap: {{suite: "
                     "bookworm}}}`)")
+
+
+def _pulled(client: docker.DockerClient, reference: str, started: float,
+            failed: str) -> BaseOutcome:
+    """The base pulled; BaseError with the registry's own answer when the pull fails."""
+    try:
+        image = client.images.pull(reference)
+    except docker.errors.APIError as error:
+        raise BaseError(f"base image {reference} {failed}: the registry answered: "
+                        f"{error.explanation}") from None
+    return BaseOutcome(reference=reference, action=Action.PULLED, image_id=str(image.id),
+                       size_bytes=_size(image), seconds=time.monotonic() - started,
+                       origin="pulled")
 
 
 def _found(image: Image, reference: str, seconds: float) -> BaseOutcome:

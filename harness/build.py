@@ -260,13 +260,15 @@ def build_buildah(request: BuildRequest) -> BuildOutcome:
     """`buildah build` in harness's storage, always with `--layers` (podman build's default),
     so cold (`--no-cache`) and cached builds make the same image, one layer per RUN/COPY as
     the other builders do; without it buildah commits one layer for the whole Dockerfile.
+    Always in Docker's format (buildah.IMAGE_FORMAT), so SHELL and HEALTHCHECK mean what
+    they mean to Docker's builders.
     The image stays in buildah's storage until `loaded_into_engine`."""
     if request.squash:
         raise ValueError("buildah's --squash is not the legacy builder's (see harness.runner)")
     store = buildah.storage()
     command = store.command(
-        "build", "--layers", "--pull-never", "--force-rm", "--tag", request.tag,
-        "--file", str(request.context / request.dockerfile))
+        "build", "--layers", "--pull-never", "--force-rm", "--format", buildah.IMAGE_FORMAT,
+        "--tag", request.tag, "--file", str(request.context / request.dockerfile))
     command += shared_flags(request)
     command.append(str(request.context))
     started = time.perf_counter()

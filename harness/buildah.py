@@ -30,6 +30,11 @@ from harness.provision import Log, apt_install, dpkg_installed, last_lines, why_
 DRIVERS = ("overlay", "vfs")
 RUNTIMES = ("runc", "crun")
 MISSING = "buildah is not installed: `harness engine up --buildah` installs Debian's buildah"
+IMAGE_FORMAT = "docker"
+"""`buildah build --format`: Docker's image format, which keeps SHELL, HEALTHCHECK, ONBUILD and
+STOPSIGNAL. In buildah's default, OCI, they are dropped with a warning ("SHELL is not
+supported for OCI image format"), so the same Dockerfile would mean something else to
+buildah than to Docker's builders; the images are loaded into Docker anyway."""
 
 
 class BuildahError(HarnessError):

@@ -65,7 +65,7 @@ def buildah_facts(version: str | None) -> dict[str, Any]:
         return {"available": False, "version": None}
     chosen = buildah.storage()
     return {"available": True, "version": version, "storage_driver": chosen.driver,
-            "storage_reason": chosen.why}
+            "storage_reason": chosen.why, "image_format": buildah.IMAGE_FORMAT}
 
 
 def collect_host() -> dict[str, Any]:

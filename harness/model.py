@@ -322,7 +322,8 @@ class Incremental:
 @dataclass(frozen=True, kw_only=True)
 class BaseRecipe:
     reference: str
-    kind: BaseKind
+    kind: BaseKind | None
+    """None: `pull: true` alone, a base kept in a registry, pulled and never made."""
     options: dict[str, Any]
     """Checked options of the kind; paths are absolute."""
     pull: bool = False

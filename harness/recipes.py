@@ -52,12 +52,16 @@ def check_bases(checker: Checker, document: LineDict, folder: Path) -> dict[str,
             continue
         checker.only_keys(recipe, RECIPE_KEYS, f"{where}.")
         kinds = [BaseKind(k) for k in recipe if k in {kind.value for kind in BaseKind}]
+        pull = checker.typed(recipe, "pull", bool, "true or false", f"{where}.")
+        if not kinds and pull:  # kept in the user's own registry: pulled, never made
+            recipes[reference] = BaseRecipe(reference=reference, kind=None, options={},
+                                            pull=True, declared_in=checker.path)
+            continue
         if len(kinds) != 1:
             checker.problem(line, f"{where}: expected exactly one recipe kind ("
-                               f"{', '.join(k.value for k in BaseKind)}), found "
-                               f"{len(kinds)}")
+                               f"{', '.join(k.value for k in BaseKind)}), or `pull: true` "
+                               f"alone to pull it, found {len(kinds)}")
             continue
-        pull = checker.typed(recipe, "pull", bool, "true or false", f"{where}.")
         options = recipe_options(checker, recipe, kinds[0], folder, f"{where}.{kinds[0]}")
         if options is not None:
             recipes[reference] = BaseRecipe(reference=reference, kind=kinds[0],

@@ -217,3 +217,48 @@ def test_the_move_into_the_engine_is_outside_the_timed_call(tmp_path, docker_cli
         assert docker_client.images.list(name=engine.run_repository(run.run_id))  # after
     finally:
         runner.remove_images()
+
+
+SHELL_AND_HEALTHCHECK = """\
+description: a base with no /bin/sh, a SHELL to run RUN with, and a HEALTHCHECK
+builders: [legacy, buildkit, buildah]
+cache: [cold]
+repeat: 1
+bases:
+  harness-test/busybox-only:1:
+    scratch: {files: {/bin/busybox: /bin/busybox}}
+run: {start_repeat: 1}
+variants:
+  shell:
+    dockerfile: |
+      FROM harness-test/busybox-only:1
+      SHELL ["/bin/busybox", "sh", "-c"]
+      RUN /bin/busybox echo built > /built && /bin/busybox test -e /built
+      HEALTHCHECK --interval=7s --retries=2 CMD ["/bin/busybox", "true"]
+      STOPSIGNAL SIGINT
+      CMD ["/bin/busybox", "cat", "/built"]
+"""
+
+
+def test_shell_and_healthcheck_mean_the_same_to_all_three_builders(tmp_path, docker_client):
+    """buildah's default OCI format drops SHELL (its RUN then looks for /bin/sh, which this
+    base lacks) and HEALTHCHECK; in Docker's format it builds what Docker's builders build."""
+    document = run_scenario(tmp_path, SHELL_AND_HEALTHCHECK, "--keep-images")
+    try:
+        samples = {s["builder"]: s for s in document["samples"]}
+        assert sorted(samples) == ["buildah", "buildkit", "legacy"]
+        assert all(s["status"] == "ok" and s["start_status"] == "ok"
+                   for s in samples.values()), samples
+        assert len({s["layer_count"] for s in samples.values()}) == 1
+        configs = {builder: docker_client.api.inspect_image(s["image_id"])["Config"]
+                   for builder, s in samples.items()}
+        for builder, config in configs.items():
+            assert config["Shell"] == ["/bin/busybox", "sh", "-c"], builder
+            assert config["Healthcheck"]["Test"] == ["CMD", "/bin/busybox", "true"], builder
+            assert config["Healthcheck"]["Interval"] == 7_000_000_000, builder
+            assert config["StopSignal"] == "SIGINT", builder
+            assert config["Cmd"] == ["/bin/busybox", "cat", "/built"], builder
+        assert document["environment"]["builders"]["buildah"]["image_format"] == "docker"
+    finally:
+        engine.remove_run(docker_client, document["run_id"])
+        docker_client.images.remove("harness-test/busybox-only:1", force=True)

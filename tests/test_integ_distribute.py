@@ -137,18 +137,10 @@ def test_clean_removes_a_registry_tag_the_ledger_noted(docker_client, monkeypatc
     assert docker_client.images.get("busybox:latest")  # the image itself is not harness's
 
 
-def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, docker_client,
-                                                                      tmp_path, busybox):
-    address = registry[0]
-    reference = f"{address}/harness-test/pulled:1"
-    docker_client.api.tag("busybox:latest", f"{address}/harness-test/pulled", "1")
-    distribute.docker_cli_call("push", reference)
-    docker_client.images.remove(reference)
+def pulled_base_scenario(tmp_path, reference, recipe):
     (tmp_path / "pulled.yaml").write_text(textwrap.dedent(f"""\
         bases:
-          {reference}:
-            scratch: {{files: {{/bin/busybox: /bin/busybox}}}}
-            pull: true
+          {reference}: {recipe}
         repeat: 1
         cache: [cold]
         builders: [legacy]
@@ -157,8 +149,21 @@ def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, 
           on-pulled: {{dockerfile: "FROM {reference}\\nCOPY f /f\\n"}}
         files: {{f: "x\\n"}}
         """))
-    run = Run(run_id=new_run_id(), started_at=now(), environment={}, options=RunOptions(),
-              scenarios=[load_scenario(tmp_path / "pulled.yaml")])
+    return Run(run_id=new_run_id(), started_at=now(), environment={}, options=RunOptions(),
+               scenarios=[load_scenario(tmp_path / "pulled.yaml")])
+
+
+@pytest.mark.parametrize("recipe", ["{scratch: {files: {/bin/busybox: /bin/busybox}}, "
+                                    "pull: true}", "{pull: true}"])
+def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, docker_client,
+                                                                      tmp_path, busybox,
+                                                                      recipe):
+    address = registry[0]
+    reference = f"{address}/harness-test/pulled:1"
+    docker_client.api.tag(busybox, f"{address}/harness-test/pulled", "1")
+    distribute.docker_cli_call("push", reference)
+    docker_client.images.remove(reference)
+    run = pulled_base_scenario(tmp_path, reference, recipe)
     try:
         run_scenarios(Runner(docker_client, run, save=lambda r: None,
                              progress=lambda p, done: None))
@@ -169,6 +174,22 @@ def test_a_base_that_says_pull_true_is_pulled_from_the_local_registry(registry, 
         engine.remove_run(docker_client, run.run_id)
         docker_client.images.remove(reference)
         distribute.delete_repository(address, "harness-test/pulled", tags=("1",))
+
+
+def test_a_pull_only_base_that_cannot_be_pulled_fails_with_the_registrys_answer(
+        registry, docker_client, tmp_path):
+    reference = f"{registry[0]}/harness-test/never-pushed:1"
+    run = pulled_base_scenario(tmp_path, reference, "{pull: true}")
+    try:
+        run_scenarios(Runner(docker_client, run, save=lambda r: None,
+                             progress=lambda p, done: None))
+    finally:
+        engine.remove_run(docker_client, run.run_id)
+    (sample,) = run.samples
+    assert sample.status == "failed"
+    assert f"base image {reference} is declared `pull: true` with no recipe, and its pull " \
+           "failed: the registry answered: " in (sample.error or "")
+    assert "manifest unknown" in (sample.error or "")
 
 
 def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(

@@ -33,3 +33,17 @@ def test_each_broken_recipe_is_a_problem_at_its_line(tmp_path):
     assert [(p.line, p.message.split(":")[0]) for p in problems] == [
         (2, "bases.Bad Name"), (3, "bases.two"), (4, "bases.deb"), (4, "bases.deb"),
         (5, "bases.s"), (6, "other")]
+
+
+def test_pull_true_alone_is_a_base_kept_in_a_registry_and_pull_false_alone_is_refused(
+        tmp_path):
+    """A user who keeps their base in their own registry means exactly "pull it"."""
+    path = tmp_path / "bases.yaml"
+    path.write_text("bases:\n  127.0.0.1:5055/team/base:1: {pull: true}\n"
+                    "  nothing:1: {pull: false}\n")
+    recipes, problems = check_bases_file(path)
+    pulled = recipes["127.0.0.1:5055/team/base:1"]
+    assert (pulled.kind, pulled.pull, pulled.options) == (None, True, {})
+    assert [(p.line, p.message) for p in problems] == [
+        (3, "bases.nothing:1: expected exactly one recipe kind (debootstrap, scratch, tar, "
+            "build), or `pull: true` alone to pull it, found 0")]

@@ -365,7 +365,7 @@ bases:
         ("demo.yaml", 7, "bases.Not A Ref: not an image reference; expected NAME[:TAG] such as "
                          "`debian:bookworm`"),
         ("demo.yaml", 8, "bases.two:kinds: expected exactly one recipe kind (debootstrap, "
-                         "scratch, tar, build), found 2"),
+                         "scratch, tar, build), or `pull: true` alone to pull it, found 2"),
         ("demo.yaml", 9, "bases.deb:1.debootstrap: missing `suite` (e.g. bookworm)"),
         ("demo.yaml", 9, "bases.deb:1.debootstrap.variant: `huge`; expected one of: minbase, "
                          "buildd, default"),
