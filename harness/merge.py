@@ -17,7 +17,8 @@ from harness import expect, store
 from harness.errors import HarnessError
 from harness.model import CacheMode, RunState, field_of, new_run_id
 
-STATE_ORDER = [RunState.ENGINE_FAILED, RunState.ENGINE_LOST, RunState.INTERRUPTED,
+STATE_ORDER = [RunState.ENGINE_FAILED, RunState.ENGINE_LOST, RunState.REGISTRY_LOST,
+               RunState.INTERRUPTED,
                RunState.RUNNING, RunState.COMPLETE]
 
 

@@ -78,6 +78,8 @@ class RunState(enum.StrEnum):
     ENGINE_LOST = "engine-lost"
     ENGINE_FAILED = "engine-failed"
     """The engine answered but could not build or run (no bridge, no disk space)."""
+    REGISTRY_LOST = "registry-lost"
+    """The registry push and pull are measured on stopped answering."""
 
 
 class Action(enum.StrEnum):

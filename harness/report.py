@@ -89,6 +89,8 @@ def _status(row: dict[str, Any]) -> str:
         status += f"; {row['status']}: {_first_line(row['problem'])}"
     if row["start_problem"]:
         status += f"; start failed: {_first_line(row['start_problem'])}"
+    if row["distribution_problem"]:
+        status += f"; push/pull not measured: {_first_line(row['distribution_problem'])}"
     if row["cache_warnings"]:
         status += f"; {len(row['cache_warnings'])} not cached as implied (untimed)"
     return status
@@ -156,6 +158,8 @@ def group_stats(document: dict[str, Any]) -> list[dict[str, Any]]:
             "baseline": baselines[scenario], "n": len(samples), "ok": len(ok),
             "problem": failed[0].get("error") if failed else None,
             "start_problem": start_failed[0].get("start_error") if start_failed else None,
+            "distribution_problem": next((s["distribution_error"] for s in ok
+                                          if s.get("distribution_error")), None),
             "status": "ok" if len(ok) == len(samples) else samples[-1]["status"],
             "cache_warnings": [f"repetition {s['repetition']}: {s['cache_warning']}"
                                for s in ok if s.get("cache_warning")],

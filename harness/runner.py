@@ -76,6 +76,11 @@ class EngineFailed(HarnessError):
     pass
 
 
+class RegistryLost(HarnessError):
+    """The registry push and pull are measured on stopped answering: every further cold
+    sample would lose its distribution figures the same way."""
+
+
 Rounds = Callable[[Callable[[], None], Callable[[], None], int], None]
 """Runs `timed` n times with an untimed `setup` before each: a plain loop, or pytest-benchmark's
 pedantic mode (harness.pytest_plugin)."""
@@ -199,6 +204,9 @@ class Runner:
         except EngineFailed:
             run.state = RunState.ENGINE_FAILED
             raise
+        except RegistryLost:
+            run.state = RunState.REGISTRY_LOST
+            raise
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
                 docker.errors.DockerException) as error:
             if engine.engine_answers():
@@ -233,8 +241,8 @@ class Runner:
             scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
 
     def record(self, sample: Sample) -> None:
-        """Keep and save the sample; an engine-level failure stops the run, naming it (every
-        further build would fail the same way)."""
+        """Keep and save the sample; an engine-level failure, or a registry that stopped
+        answering, stops the run, naming it (every further sample would fail the same way)."""
         self.run.samples.append(replace(sample, error=self.redact(sample.error),
                                         start_error=self.redact(sample.start_error)))
         self.save(self.run)
@@ -244,6 +252,11 @@ class Runner:
             raise EngineFailed(f"the Docker engine at {engine.docker_host()} cannot {broken}; "
                                f"{len(self.run.samples)} sample(s) are saved. Its error: "
                                f"{(sample.error or sample.start_error or '').splitlines()[0]}")
+        address = self.run.options.registry
+        if sample.distribution_error and address and not registry.answers(address):
+            raise RegistryLost(f"the registry at {address} stopped answering; "
+                               f"{len(self.run.samples)} sample(s) are saved. The push or "
+                               f"pull's error: {sample.distribution_error.splitlines()[0]}")
 
     def redact(self, text: str | None) -> str | None:
         """`text` with every secret build argument's value as ***: build logs and history

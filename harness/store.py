@@ -45,7 +45,8 @@ SCHEMA_VERSION = 3
 #      scenarios' variants gain builders. Samples gain pushed_blobs (so merge can compute
 #      push_after_baseline_bytes again over all shards); baseline comparisons' ratio is null
 #      from a zero baseline and they gain interval (what ci_low–ci_high is); expectations'
-#      values gain interval_kind. Files are strict JSON: no NaN, no Infinity.
+#      values gain interval_kind. Files are strict JSON: no NaN, no Infinity. The state
+#      registry-lost (the registry stopped answering mid-run).
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")

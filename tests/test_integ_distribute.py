@@ -2,15 +2,17 @@
 up`): the issue's busybox + 6 MiB of /dev/urandom, layered and squashed by export-import."""
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from harness import distribute, engine
+from harness import distribute, engine, store
 from harness.model import Builder, Run, RunOptions, new_run_id, now
 from harness.registry import DEFAULT_PORT, local_registry
 from harness.remote import RUNNER
@@ -243,12 +245,72 @@ def test_cache_remote_gives_a_cold_runner_every_step_from_the_registry(registry,
                                 timeout=10).json().get("tags"), repository
 
 
-def test_registry_down_stops_it_and_deletes_its_storage(registry):
-    address, state = registry
-    again = harness("registry", "up", "--port", str(PORT), state=state)
+def test_registry_down_stops_it_and_deletes_its_storage(tmp_path):
+    """On a registry of its own: stopping the module's would fail the tests after it."""
+    port = PORT + 2
+    address, state = f"127.0.0.1:{port}", tmp_path / "state"
+    assert harness("registry", "up", "--port", str(port), state=state).returncode == 0
+    again = harness("registry", "up", "--port", str(port), state=state)
     assert "registry answers at" in again.stderr and "starting" not in again.stderr
     down = harness("registry", "down", state=state)
     assert down.returncode == 0, down.stderr
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://{address}/v2/", timeout=5)
     assert not (state / "harness" / "registry" / "storage").exists()
+
+
+def pushing_to(address: str) -> bool:
+    """A `docker push` to the registry at `address` runs now."""
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"push" in words and any(w.startswith(address.encode()) for w in words):
+            return True
+    return False
+
+
+def test_a_registry_killed_mid_push_stops_the_run_naming_it_with_the_samples_saved(
+        tmp_path, docker_client, busybox):
+    port = PORT + 1  # a registry of its own: the module's stays up for the other tests
+    address = f"127.0.0.1:{port}"
+    state = tmp_path / "state"
+    assert harness("registry", "up", "--port", str(port), state=state).returncode == 0
+    pid = int((state / "harness" / "registry" / "registry.pid").read_text())
+    (tmp_path / "bases.yaml").write_text((SCENARIOS / "bases.yaml").read_text())
+    (tmp_path / "big.yaml").write_text(textwrap.dedent("""\
+        repeat: 1
+        cache: [cold]
+        builders: [legacy]
+        run: {start_repeat: 1, command: ["true"]}
+        variants:
+          big: {dockerfile: "FROM busybox:latest\\nRUN head -c 134217728 /dev/urandom > /r\\n"}
+          second: {dockerfile: "FROM busybox:latest\\nRUN echo second > /s\\n"}
+        """))
+    run = subprocess.Popen([sys.executable, "-m", "harness", "run", str(tmp_path / "big.yaml"),
+                            "--registry", address, "--order", "sequential",
+                            "--out", str(tmp_path / "out")], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not pushing_to(address) and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert pushing_to(address), "no push to the registry was seen"
+        os.kill(pid, signal.SIGKILL)
+        _, stderr = run.communicate(timeout=300)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        harness("registry", "down", state=state)
+    assert run.returncode == 2, stderr
+    assert f"harness: the registry at {address} stopped answering; 1 sample(s) are saved" \
+        in stderr
+    assert "Traceback" not in stderr
+    (results,) = (tmp_path / "out").glob("*.json")
+    document = store.load(results)
+    assert document["state"] == "registry-lost"
+    (saved,) = document["samples"]
+    assert (saved["variant"], saved["status"]) == ("big", "ok")
+    assert saved["push_bytes"] is None and saved["distribution_error"]
+    assert not docker_client.images.list(name=f"harness-run/{document['run_id'].lower()}")

@@ -17,6 +17,7 @@ from harness.report import (
     group_stats,
     json_report,
     markdown_report,
+    summary_table,
     update_findings,
 )
 
@@ -223,3 +224,13 @@ def test_the_significance_mark_is_holm_corrected_over_the_run():
     one = group_stats(document(base + slower[:3]))
     assert [r["versus_baseline"]["build_s"]["significant"] for r in one
             if r["variant"] != "base"] == [True]
+
+
+def test_a_push_or_pull_that_failed_is_shown_beside_its_sample():
+    """A distribution_error was kept in the results and shown nowhere."""
+    failed = document([sample("base", 1, 1.0, 2_000_000, push_bytes=5_000_000),
+                       sample("fast", 1, 0.5, 1_500_000,
+                              distribution_error="push failed: connection refused")])
+    for text in (summary_table(failed), markdown_report(failed)):
+        (line,) = [line for line in text.splitlines() if "fast" in line and "|" in line]
+        assert "push/pull not measured: push failed: connection refused" in line
