@@ -51,7 +51,8 @@ class ExpectError(ValueError):
 
 
 def parse(expr: str, variants: Collection[str], *, known_false: bool = False, note: str = "",
-          cache: tuple[str, ...] = (), builders: tuple[str, ...] = ()) -> Expectation:
+          cache: tuple[str, ...] = (), builders: tuple[str, ...] = (),
+          image_stores: tuple[str, ...] = ()) -> Expectation:
     tokens = _tokenize(expr)
     op_positions = [i for i, (kind, _) in enumerate(tokens) if kind == "op"]
     if len(op_positions) != 1:
@@ -68,7 +69,7 @@ def parse(expr: str, variants: Collection[str], *, known_false: bool = False, no
         raise ExpectError(f"`{expr}`: status compares with == or != to a status "
                           f"({', '.join(sorted(STATUS_VALUES))}) or another status metric")
     return Expectation(expr=expr, left=left, op=op, right=right, known_false=known_false,
-                       note=note, cache=cache, builders=builders)
+                       note=note, cache=cache, builders=builders, image_stores=image_stores)
 
 
 def _tokenize(expr: str) -> list[tuple[str, str]]:
@@ -210,12 +211,15 @@ def _numbers(operand: Operand, samples: Sequence[SampleLike]) -> list[float]:
     return counted_values(mine, operand.metric or "")
 
 
-def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike]) -> list[Verdict]:
-    """The claims these samples can test. A claim naming a variant that was not measured, or
-    that no measured group can test (an incremental one under --quick), is not evaluated,
-    rather than failed."""
+def judge(expectations: Sequence[Expectation], samples: Sequence[SampleLike],
+          image_store: str | None = None) -> list[Verdict]:
+    """The claims these samples, measured on an engine with `image_store`, can test. A claim
+    naming a variant that was not measured, that no measured group can test (an incremental
+    one under --quick), or scoped to other image stores, is not evaluated, rather than
+    failed."""
     measured = {s.variant for s in samples}
-    verdicts = [evaluate(e, samples) for e in expectations if variants_named(e) <= measured]
+    verdicts = [evaluate(e, samples) for e in expectations if variants_named(e) <= measured
+                and (not e.image_stores or image_store in e.image_stores)]
     return [v for v in verdicts if v.values or v.skipped]
 
 

@@ -64,7 +64,7 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
         "bases": list({b["reference"]: b for _, d in documents for b in d["bases"]}.values()),
         "expectations": judge([s for _, s in scenarios.values()], [
             {**s, "machine": d["environment"].get("fingerprint")}
-            for _, d in documents for s in d["samples"]]),
+            for _, d in documents for s in d["samples"]], image_store_of(first)),
         "shards": [{"path": str(path), "run_id": d["run_id"], "state": d["state"],
                     "shard": d["options"].get("shard"), "environment": d["environment"]}
                    for path, d in documents],
@@ -89,6 +89,12 @@ def _check_whole_set(documents: list[tuple[Path, dict[str, Any]]]) -> None:
                 f"{path}: run with other options than {first_path}: " + ", ".join(
                     f"{key} {document['options'].get(key)!r} vs {first['options'].get(key)!r}"
                     for key in differing) + "; merge shards of one run only")
+    stores = {path: image_store_of(document) for path, document in documents}
+    if len(set(stores.values())) > 1:
+        raise HarnessError("the shards ran on engines with different image stores ("
+                           + ", ".join(f"{path}: {store}" for path, store in stores.items())
+                           + "); a claim's outcome may depend on it: merge each engine's "
+                             "shards apart")
     counts = {count for (_, count), _ in shards}
     if len(counts) > 1:
         raise HarnessError("the shards split the run different ways: " + ", ".join(
@@ -135,18 +141,25 @@ def _definition(scenario: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in scenario.items() if k != "path"}, sort_keys=True)
 
 
-def judge(scenarios: list[dict[str, Any]], samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def judge(scenarios: list[dict[str, Any]], samples: list[dict[str, Any]],
+          image_store: str | None) -> list[dict[str, Any]]:
     """The scenarios' claims on the joined samples, as the runner judges them."""
     verdicts = []
     for scenario in scenarios:
         claims = [expect.parse(claim["expr"], scenario["variants"],
                                known_false=claim["known_false"], note=claim["note"],
-                               cache=tuple(claim["cache"]), builders=tuple(claim["builders"]))
+                               cache=tuple(claim["cache"]), builders=tuple(claim["builders"]),
+                               image_stores=tuple(claim.get("image_stores") or ()))
                   for claim in scenario["expect"]]
         mine = [SimpleNamespace(**s) for s in samples if s["scenario"] == scenario["name"]]
         verdicts += [{"scenario": scenario["name"], **asdict(verdict)}
-                     for verdict in expect.judge(claims, mine)]
+                     for verdict in expect.judge(claims, mine, image_store)]
     return verdicts
+
+
+def image_store_of(document: dict[str, Any]) -> str | None:
+    """The image store of the engine the run measured (None in files that predate it)."""
+    return ((document.get("environment") or {}).get("engine") or {}).get("image_store")
 
 
 def merged_verdict_holds(document: dict[str, Any]) -> bool:

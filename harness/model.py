@@ -65,6 +65,15 @@ class BaseKind(enum.StrEnum):
     BUILD = "build"
 
 
+class ImageStore(enum.StrEnum):
+    """The engine's image store (harness.engine.image_store)."""
+
+    CLASSIC = "classic"
+    """Graph drivers (overlay2): Docker 20.10's, and later engines' without the feature."""
+    CONTAINERD = "containerd"
+    """containerd's snapshotters: the default of new Docker Engine installs since 29.0."""
+
+
 class Status(enum.StrEnum):
     OK = "ok"
     FAILED = "failed"
@@ -230,6 +239,9 @@ class Expectation:
     """Only these cache modes (empty: all)."""
     builders: tuple[str, ...] = ()
     """Only these builders (empty: all)."""
+    image_stores: tuple[str, ...] = ()
+    """Only on engines with these image stores (ImageStore; empty: all): a claim whose
+    outcome depends on the engine says where it holds, or where it is known false."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -238,7 +238,8 @@ class Runner:
                 else s for s in self.run.samples]
             self.save(self.run)
         self.run.verdicts[scenario.name] = judge(
-            scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name])
+            scenario.expect, [s for s in self.run.samples if s.scenario == scenario.name],
+            self.image_store)
 
     def record(self, sample: Sample) -> None:
         """Keep and save the sample; an engine-level failure, or a registry that stopped

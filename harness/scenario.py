@@ -23,6 +23,7 @@ from harness.model import (
     Builder,
     CacheMode,
     Expectation,
+    ImageStore,
     Incremental,
     Quick,
     RunSpec,
@@ -468,13 +469,15 @@ def check_claims(checker: Checker, document: LineDict,
         where = f"expect[{index}]"
         options: dict[str, Any] = {}
         if isinstance(item, LineDict):
-            checker.only_keys(item, ("expr", "known_false", "note", "cache", "builders"),
-                           f"{where}.")
+            checker.only_keys(item, ("expr", "known_false", "note", "cache", "builders",
+                                     "image_stores"), f"{where}.")
             options["known_false"] = bool(checker.typed(item, "known_false", bool,
                                                      "true or false", f"{where}."))
             options["note"] = checker.typed(item, "note", str, "a string", f"{where}.") or ""
             options["cache"] = checker.choices(item, "cache", CacheMode, f"{where}.") or ()
             options["builders"] = checker.choices(item, "builders", Builder, f"{where}.") or ()
+            options["image_stores"] = checker.choices(item, "image_stores", ImageStore,
+                                                      f"{where}.") or ()
             item = checker.typed(item, "expr", str, "an expression", f"{where}.")
             if item is None:
                 checker.problem(line, f"{where}: expected `expr: VARIANT.METRIC OP ...`")

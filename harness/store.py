@@ -46,7 +46,8 @@ SCHEMA_VERSION = 3
 #      push_after_baseline_bytes again over all shards); baseline comparisons' ratio is null
 #      from a zero baseline and they gain interval (what ci_low–ci_high is); expectations'
 #      values gain interval_kind. Files are strict JSON: no NaN, no Infinity. The state
-#      registry-lost (the registry stopped answering mid-run).
+#      registry-lost (the registry stopped answering mid-run). Scenarios' claims gain
+#      image_stores (only judged on an engine with one of those image stores).
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -208,7 +209,8 @@ def scenario_record(scenario: Scenario) -> dict[str, Any]:
                    "builders": None if v.builders is None else list(v.builders)}
             for name, v in scenario.variants.items()},
         "expect": [{"expr": e.expr, "known_false": e.known_false, "note": e.note,
-                    "cache": list(e.cache), "builders": list(e.builders)}
+                    "cache": list(e.cache), "builders": list(e.builders),
+                    "image_stores": list(e.image_stores)}
                    for e in scenario.expect],
         "secret_build_args": sorted(scenario.secret_build_args),
         "quick": dataclasses.asdict(scenario.quick),

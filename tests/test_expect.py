@@ -206,3 +206,12 @@ def test_a_timing_claim_says_which_interval_decided_it():
         sample("big", 1, build_s=t) for t in (2.0, 2.1, 1.9)]
     (group,) = evaluate(parse("small.build_s < big.build_s", VARIANTS), samples).values
     assert group.holds and group.interval_kind == "min–max"
+
+
+def test_a_claim_scoped_to_an_image_store_is_judged_only_on_an_engine_with_it():
+    claim = parse("small.size_bytes > big.size_bytes", VARIANTS, known_false=True,
+                  image_stores=("classic",))
+    assert [v.expr for v in judge([claim], SAMPLES, "classic")] == [claim.expr]
+    assert judge([claim], SAMPLES, "containerd") == []
+    unscoped = parse("small.size_bytes > big.size_bytes", VARIANTS)
+    assert len(judge([unscoped], SAMPLES, "containerd")) == 1

@@ -56,7 +56,7 @@ def test_merge_joins_shards_and_judges_claims_across_them(tmp_path, scenario):
     # small and big never meet in one builder within a shard: no shard can judge the claims
     for path in paths:
         document = store.load(path)
-        assert judge(document["scenarios"], document["samples"]) == []
+        assert judge(document["scenarios"], document["samples"], None) == []
 
     merged = merge_files(paths)
     assert len(merged["samples"]) == 6 and merged["state"] == "complete"
@@ -262,3 +262,33 @@ def test_a_file_that_is_not_a_shard_is_refused(tmp_path):
     real = REAL_RESULTS
     with pytest.raises(HarnessError, match="not a shard"):
         merge_files([real, real])
+
+
+def test_shards_of_engines_with_different_image_stores_are_refused(tmp_path, scenario):
+    sizes = {"small": 1, "big": 2, "other": 3}
+    paths = []
+    for index, image_store in ((1, "classic"), (2, "containerd")):
+        path = shard_file(tmp_path, scenario, index, 2, sizes)
+        document = store.load(path)
+        document["environment"] = {"engine": {"image_store": image_store}}
+        store.write_document(document, path)
+        paths.append(path)
+    with pytest.raises(HarnessError, match="engines with different image stores"):
+        merge_files(paths)
+
+
+def test_merge_judges_a_claim_only_on_the_image_store_it_names(tmp_path):
+    path = tmp_path / "scoped.yaml"
+    path.write_text("variants:\n  small: {dockerfile: FROM scratch}\n"
+                    "  big: {dockerfile: FROM scratch}\n"
+                    "expect:\n  - {expr: small.size_bytes < big.size_bytes, "
+                    "image_stores: [containerd]}\n")
+    scoped = load_scenario(path)
+    paths = []
+    for index in (1, 2):
+        path = shard_file(tmp_path, scoped, index, 2, {"small": 1, "big": 2})
+        document = store.load(path)
+        document["environment"] = {"engine": {"image_store": "classic"}}
+        store.write_document(document, path)
+        paths.append(path)
+    assert merge_files(paths)["expectations"] == []

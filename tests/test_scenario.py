@@ -531,3 +531,17 @@ def test_build_args_from_the_environment_are_secret_and_an_unset_one_is_named(tm
     scenario = load_scenario(path)
     assert scenario.variants["a"].build_args == {"TOKEN": "s3cr3t", "PLAIN": "x"}
     assert scenario.secret_build_args == {"TOKEN"}
+
+
+def test_a_claim_names_the_image_stores_it_speaks_for(tmp_path):
+    path = tmp_path / "stores.yaml"
+    path.write_text("variants:\n  a: {dockerfile: FROM scratch}\n  b: {dockerfile: FROM scratch}\n"
+                    "expect:\n  - {expr: a.size_bytes < b.size_bytes, image_stores: [containerd]}\n"
+                    "  - {expr: a.size_bytes > b.size_bytes, image_stores: [overlay2]}\n")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(path)
+    assert "expect[1].image_stores: unknown `overlay2`; expected one of: classic, containerd" \
+        in str(error.value)
+    path.write_text(path.read_text().replace("overlay2", "classic"))
+    claims = load_scenario(path).expect
+    assert [c.image_stores for c in claims] == [("containerd",), ("classic",)]

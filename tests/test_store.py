@@ -48,7 +48,7 @@ def test_saved_run_loads_back_with_raw_samples_and_no_temporary_files(tmp_path, 
     assert document["options"]["builders"] == ["legacy"]
     assert document["scenarios"][0]["expect"] == [
         {"expr": "v.size_bytes < 10", "known_false": False, "note": "", "cache": [],
-         "builders": []}]
+         "builders": [], "image_stores": []}]
     assert [p.name for p in path.parent.iterdir()] == ["r1.json"]
 
 
