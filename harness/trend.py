@@ -114,8 +114,9 @@ def detect(frame: pd.DataFrame, window: int = DEFAULT_WINDOW,
         name = "/".join(str(part) for part in key[1:5]) + f" [{key[0]}]"
         metric = str(key[5])
         changes, newest = walk(values, metric, limits[metric], window)
-        if newest is not None and newest.p_value is not None:
-            newest_p.append((len(findings) if newest.change else -1, newest.p_value))
+        if newest is not None and newest.p_value is not None:  # its finding follows changes
+            newest_p.append((len(findings) + len(changes) if newest.change else -1,
+                             newest.p_value))
         for change in [*changes, *([newest] if newest and newest.change else [])]:
             last = change.index == len(values) - 1
             higher_is_better = METRIC[metric].better is Better.HIGHER
