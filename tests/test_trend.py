@@ -194,5 +194,5 @@ def test_a_warm_build_that_missed_its_cache_is_no_timing_in_the_history(tmp_path
 
 def test_the_newest_nights_noise_is_dropped_and_an_earlier_step_kept():
     """The family's correction drops the newest night's own finding, never an earlier one."""
-    values = noisy(8, seed=31) + [14.0, 16.0, 15.0, 13.5, 16.5, 15.0, 14.5, 15.5] + [17.0]
+    values = [*noisy(8, seed=31), 14.0, 16.0, 15.0, 13.5, 16.5, 15.0, 14.5, 15.5, 17.0]
     assert [(f.kind, f.run_id) for f in detect(series(values))] == [("step", "run08")]
