@@ -171,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     trend.set_defaults(handler=trend_command)
 
     findings = commands.add_parser(
-        "findings", help="the claims of a run as a Markdown table (README's Findings)")
-    findings.add_argument("results", type=Path, metavar="RESULTS.json")
+        "findings", help="the claims of runs as a Markdown table, a verdict column per run "
+                         "(one run per engine; README's Findings)")
+    findings.add_argument("results", type=Path, nargs="+", metavar="RESULTS.json")
     findings.add_argument("--update", type=Path, metavar="FILE",
                           help="replace the table between the findings markers in FILE")
     findings.set_defaults(handler=findings_command)
@@ -426,10 +427,10 @@ def findings_command(args: argparse.Namespace) -> int:
     from harness import store
     from harness.report import findings_table, update_findings
 
-    table = findings_table(store.load(args.results))
+    table = findings_table([store.load(path) for path in args.results])
     if args.update:
         update_findings(args.update, table)
-        print(f"{args.update}: findings from {args.results}")
+        print(f"{args.update}: findings from {', '.join(map(str, args.results))}")
     else:
         print(table, end="")
     return 0

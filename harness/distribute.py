@@ -8,13 +8,16 @@ as cache, and push the same content):
   base, as a real host does). `push_s` is that `docker push`; `push_bytes` the blobs it
   uploaded: the layers the CLI reports `Pushed`, with their sizes from the pushed manifest,
   plus the config and the manifest when the base did not have them;
-- then the image is removed locally, tags and all, with the layers only it holds (base
-  layers stay, as on a host that has the base), and pulled back: `pull_s` is that
+- then the image is pulled where none of its own layers is: on the run's throwaway
+  `ci-runner` engine (harness.remote), emptied first and given the variant's base (as a
+  host has the base), so every builder's image gets a cold pull. `pull_s` is that
   `docker pull`; `pull_bytes` the manifest, the config and the layers the CLI did not
-  report `Already exists`. When one of the image's own layers was there already, the pull
-  was not cold and is not recorded: BuildKit's build cache keeps the layers of what it
-  built (on the classic store, measured: 2,850 of 6,297,406 bytes fetched), and pruning
-  it would delete the user's cache too;
+  report `Already exists`. Where no throwaway engine can be started (it needs root), the
+  image is removed locally instead, with the layers only it holds, and pulled back; when
+  one of its own layers was there already the pull was not cold and is not recorded:
+  BuildKit's build cache keeps the layers of what it built (on the classic store,
+  measured: 2,850 of 6,297,406 bytes fetched), and pruning it would delete the user's
+  cache too;
 - `compressed_bytes` is then the manifest's layer sizes: real blobs, not an estimate;
 - every blob of the image (digest and size) is kept for `push_after_baseline_bytes`, the
   bytes of the variant's blobs the baseline's image does not have: the registry stores a
@@ -33,7 +36,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 import requests
@@ -82,11 +85,21 @@ class Pushed:
     """(blob digest, size) of the image's layers, in order."""
 
 
+class ColdEngine(Protocol):
+    """An engine of harness's own to pull on (harness.remote.RemoteRunner)."""
+
+    host: str
+    client: docker.DockerClient
+
+    def make_cold(self, source: docker.DockerClient, bases: list[str]) -> None: ...
+
+
 def distribute(client: docker.DockerClient, registry: str, repository: str, image_id: str,
-               base: str | None, note_tag: Callable[[str], None]) -> Distribution:
-    """Push (timed) into `registry`/`repository`, which holds `base` first; remove the image
-    locally and pull it back (timed). `note_tag` records each tag made, so cleanup finds it
-    whatever stops the run."""
+               base: str | None, note_tag: Callable[[str], None],
+               puller: ColdEngine | None = None) -> Distribution:
+    """Push (timed) into `registry`/`repository`, which holds `base` first; pull it (timed) on
+    `puller`, emptied but for the base, or else remove the image locally and pull it back.
+    `note_tag` records each tag made, so cleanup finds it whatever stops the run."""
     name = f"{registry}/{repository}"
     try:
         base_blobs: dict[str, int] = {}
@@ -99,9 +112,13 @@ def distribute(client: docker.DockerClient, registry: str, repository: str, imag
         push_s, output = docker_cli_call("push", f"{name}:image")
         pushed = registry_image(registry, repository, "image")
         push_bytes = uploaded_bytes(output, pushed, diff_ids, base_blobs)
-        with contextlib.suppress(docker.errors.NotFound):
-            client.images.remove(image_id, force=True)
-        pull_s, output = docker_cli_call("pull", f"{name}:image")
+        if puller is not None:
+            puller.make_cold(client, [base] if base else [])
+        else:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(image_id, force=True)
+        pull_s, output = docker_cli_call("pull", f"{name}:image",
+                                         host=puller.host if puller else None)
         pull_bytes, held = fetched_bytes(output, pushed, base_blobs)
         return Distribution(
             push_s=push_s, push_bytes=push_bytes, pull_s=None if held else pull_s,
@@ -112,13 +129,16 @@ def distribute(client: docker.DockerClient, registry: str, repository: str, imag
                           "them; harness never prunes your build cache)" if held else None)
     finally:
         delete_repository(registry, repository)
+        if puller is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                puller.client.images.remove(f"{name}:image", force=True)
         for tag in (f"{name}:image", f"{name}:base"):
             with contextlib.suppress(docker.errors.APIError):
                 client.images.remove(tag)
 
 
 def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_id: str,
-                  base: str | None) -> dict[str, Any]:
+                  base: str | None, puller: ColdEngine | None) -> dict[str, Any]:
     """A cold sample's distribution fields, its image's blobs among them: in a repository of
     the run's, named after the sample; its tags noted in the run's ledger."""
     assert run.options.registry is not None
@@ -127,7 +147,8 @@ def sample_fields(client: docker.DockerClient, run: Run, sample: Sample, image_i
         run.run_id, f"{sample.scenario}/{sample.variant}-{sample.builder}-{sample.repetition}")
     try:
         shipped = distribute(client, run.options.registry, repository, image_id, base,
-                             note_tag=lambda tag: engine.note_leftovers(ledger, [], tags=[tag]))
+                             note_tag=lambda tag: engine.note_leftovers(ledger, [], tags=[tag]),
+                             puller=puller)
     except (DistributionError, docker.errors.APIError) as error:
         return {"distribution_error": str(error)}
     return {"push_s": shipped.push_s, "push_bytes": shipped.push_bytes,

@@ -14,6 +14,9 @@ it when the run started it:
 3. timed: `docker buildx build --cache-from type=registry,ref=...` there; `steps_cached`
    says what the registry's cache gave.
 
+The same engine, emptied and given the base the same way, is where a run's cold pulls are
+measured (harness.distribute), so every builder's image is pulled cold.
+
 BuildKit only (the legacy builder uses `--cache-from` only for images pulled before the
 build). Producer and consumer are the same BuildKit: cache keys differ between versions
 (measured: Docker 20.10's inline cache gave Docker 26 none of 3 steps).
@@ -82,8 +85,9 @@ def remote_cache_reference(run: Run, scenario: Scenario, variant: Variant) -> st
 @contextmanager
 def runner_for_run(wanted: bool, log: Log = lambda message: None
                    ) -> Iterator[tuple[RemoteRunner | None, str | None]]:
-    """The CI runner when a scenario of the run asks for `cache: remote` (and why there is
-    none when it cannot be started); stopped after the run if the run started it."""
+    """The throwaway engine when a scenario of the run asks for `cache: remote`, or measures
+    pulls (each pulled there cold, harness.distribute), and why there is none when it cannot
+    be started; stopped after the run if the run started it."""
     if not wanted:
         yield None, None
         return

@@ -292,22 +292,40 @@ FINDINGS_START = "<!-- findings:start -->"
 FINDINGS_END = "<!-- findings:end -->"
 
 
-def findings_table(document: dict[str, Any]) -> str:
-    """Each claim of a run with its verdict and the medians each side had (README's Findings)."""
-    variants = {s["name"]: list(s["variants"]) for s in document["scenarios"]}
+def findings_table(documents: list[dict[str, Any]]) -> str:
+    """Each claim with its verdict per run (one run per engine: a claim's outcome can depend
+    on it) and the medians each side had in the first run that judged it (README's
+    Findings). A claim a run did not judge (scoped to another image store) shows –."""
+    judged: dict[tuple[str, str, str, bool], list[dict[str, Any] | None]] = {}
+    for index, document in enumerate(documents):
+        for claim in document.get("expectations", []):
+            key = (claim["scenario"], claim["expr"], claim.get("note", ""), claim["known_false"])
+            judged.setdefault(key, [None] * len(documents))[index] = claim
+    variants = {s["name"]: list(s["variants"]) for d in documents for s in d["scenarios"]}
     rows = []
-    for claim in document.get("expectations", []):
-        expectation = parse(claim["expr"], variants[claim["scenario"]])
-        rows.append([claim["scenario"], f"`{claim['expr']}`", claim_mark(claim),
-                     _by_builder(claim), _key_numbers(claim, expectation),
-                     claim.get("note", "")])
-    engine = document["environment"].get("engine", {})
-    source = (f"Run `{document['run_id']}` ({document['started_at'][:10]}, engine "
-              f"{engine.get('server_version', '?')}, {engine.get('storage_driver', '?')}, "
-              f"{len(document['samples'])} samples).")
-    return source + "\n\n" + tabulate(rows, headers=["scenario", "claim", "verdict",
-                                                     "by builder", "medians (left vs right)",
-                                                     "note"], tablefmt="github") + "\n"
+    for (scenario, expr, note, _), claims in judged.items():
+        first = next(claim for claim in claims if claim is not None)
+        numbers = _key_numbers(first, parse(expr, variants[scenario]))
+        verdicts = [cell for claim in claims for cell in (
+            (claim_mark(claim), _by_builder(claim)) if claim else ("–", "–"))]
+        rows.append([scenario, f"`{expr}`", *verdicts, numbers, note])
+    labels = [_engine_label(d) for d in documents]
+    headers = [header for label in labels for header in (
+        ("verdict", "by builder") if len(documents) == 1
+        else (f"verdict ({label})", f"by builder ({label})"))]
+    sources = " ".join(
+        f"Run `{d['run_id']}` ({d['started_at'][:10]}, engine {label}, "
+        f"{(d['environment'].get('engine') or {}).get('storage_driver', '?')}, "
+        f"{len(d['samples'])} samples)." for d, label in zip(documents, labels, strict=True))
+    return sources + "\n\n" + tabulate(
+        rows, headers=["scenario", "claim", *headers, "medians (left vs right)", "note"],
+        tablefmt="github") + "\n"
+
+
+def _engine_label(document: dict[str, Any]) -> str:
+    engine = document["environment"].get("engine") or {}
+    store = engine.get("image_store")
+    return f"{engine.get('server_version', '?')}" + (f" {store}" if store else "")
 
 
 def _by_builder(claim: dict[str, Any]) -> str:

@@ -112,6 +112,7 @@ def started_run(scenarios: list[Scenario], options: RunOptions, results_dir: Pat
         with contextlib.nullcontext() if options.allow_concurrent else engine.engine_lock(
                 f"run {run_id}"), registry.for_run(options, selected) as (options, missing), \
                 runner_for_run(any(CacheMode.REMOTE in cache_modes_of(s, options)
+                                   or (options.registry and (options.registry_all or s.registry))
                                    for s in selected)) as (remote, remote_missing):
             run = Run(run_id=run_id, started_at=now(), options=options, scenarios=scenarios,
                       environment=collect_environment(
@@ -478,7 +479,8 @@ class Runner:
         if not options.registry or blank.cache is not CacheMode.COLD or not (
                 options.registry_all or scenario.registry):
             return {}
-        fields = distribute.sample_fields(self.client, self.run, blank, image_id, variant.base)
+        fields = distribute.sample_fields(self.client, self.run, blank, image_id, variant.base,
+                                          self.remote)
         return {k: self.redact(v) if k == "distribution_error" else v for k, v in fields.items()}
 
     def image_layers(self, reference: str) -> ImageLayers:

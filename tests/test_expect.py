@@ -135,7 +135,7 @@ def test_a_claim_whose_variant_was_skipped_everywhere_is_skipped_with_the_reason
     document |= {"scenarios": [{"name": "s", "variants": dict.fromkeys(VARIANTS)}],
                  "run_id": "r", "started_at": "2026-11-29", "environment": {}, "samples": []}
     assert "| – skipped: BuildKit has no --squash; the engine is not in experimental mode" \
-        in findings_table(document)
+        in findings_table([document])
 
 
 def test_a_pull_that_could_not_be_measured_makes_its_claim_inconclusive_not_failed():

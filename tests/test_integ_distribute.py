@@ -2,6 +2,7 @@
 up`): the issue's busybox + 6 MiB of /dev/urandom, layered and squashed by export-import."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,9 +14,10 @@ import pytest
 import requests
 
 from harness import distribute, engine, store
+from harness.build import BuildRequest, build
 from harness.model import Builder, Run, RunOptions, new_run_id, now
 from harness.registry import DEFAULT_PORT, local_registry
-from harness.remote import RUNNER
+from harness.remote import RUNNER, runner_for_run
 from harness.runner import Runner, run_scenarios, started_run
 from harness.scenario import load_scenario
 
@@ -61,8 +63,10 @@ def pushed(registry, docker_client, tmp_path_factory):
     run = Run(run_id=new_run_id(), started_at=now(), environment={},
               options=RunOptions(registry=registry[0], registry_all=True),  # as --registry
               scenarios=[load_scenario(folder / "distribution.yaml")])
-    run_scenarios(Runner(docker_client, run, save=lambda r: None,
-                         progress=lambda p, done: None))
+    with runner_for_run(True) as (remote, missing):  # where pulls are cold, as a run has it
+        assert missing is None, missing
+        run_scenarios(Runner(docker_client, run, save=lambda r: None,
+                             progress=lambda p, done: None, remote=remote))
     yield run
     engine.remove_run(docker_client, run.run_id)
 
@@ -91,10 +95,52 @@ def test_an_export_import_image_shares_nothing_with_the_base(pushed, builder):
     assert squashed.pull_s > 0 and squashed.pull_bytes >= squashed.push_bytes
 
 
-def test_a_legacy_build_is_pulled_cold(pushed):
-    layered = by_key(pushed)[("layered", Builder.LEGACY)]
-    assert layered.pull_s > 0
-    assert layered.pull_bytes == layered.push_bytes  # what only it holds comes back
+@pytest.mark.parametrize("builder", [Builder.LEGACY, Builder.BUILDKIT])
+def test_every_builders_image_is_pulled_cold(pushed, builder):
+    """BuildKit's build cache kept its layers on the engine, so its pulls were not cold and
+    went unrecorded; they are pulled on the emptied throwaway engine now."""
+    for variant in ("layered", "export-import"):
+        sample = by_key(pushed)[(variant, builder)]
+        assert sample.distribution_error is None and sample.pull_s > 0
+        assert sample.pull_bytes == sample.push_bytes  # what only it holds comes back
+
+
+def served_blob_bytes(log: Path, repository: str, since: int) -> int:
+    """What the registry's own log says it sent of blobs of `repository` after byte `since`
+    of the log: `http.response.written` of each GET of a blob (harness reads manifests only)."""
+    text = log.read_bytes()[since:].decode()
+    return sum(int(written) for written in re.findall(
+        rf'http\.request\.method=GET http\.request\.remoteaddr=\S+ '
+        rf'http\.request\.uri="/v2/{re.escape(repository)}/blobs/sha256:[0-9a-f]+".*?'
+        rf'http\.response\.written=(\d+)', text))
+
+
+def test_buildkit_pull_bytes_is_what_the_registry_served(registry, docker_client, tmp_path,
+                                                          busybox):
+    """The ground truth of a pull: the registry's own log of the blobs it sent, plus the
+    manifest harness counts as fetched (its size from the registry)."""
+    address, state = registry
+    log = state / "harness" / "registry" / "registry.log"
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {busybox}\nRUN head -c 3000000 /dev/urandom > /r\nRUN echo two > /two\n")
+    tag = f"harness-test/served:{new_run_id().lower()}"
+    built = build(Builder.BUILDKIT, BuildRequest(context=tmp_path, tag=tag, labels={},
+                                                 no_cache=True), docker_client)
+    assert built.ok, built.log_tail
+    since = log.stat().st_size
+    try:
+        with runner_for_run(True) as (remote, missing):
+            assert missing is None, missing
+            shipped = distribute.distribute(docker_client, address, "harness-test/served",
+                                            tag, busybox, note_tag=lambda tag: None,
+                                            puller=remote)
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert shipped.pull_not_cold is None and shipped.pull_bytes is not None
+    served = served_blob_bytes(log, "harness-test/served", since)  # the config and own layers
+    assert served > 3_000_000
+    manifest = shipped.pull_bytes - served  # what harness counts besides: the manifest, exactly
+    assert manifest in shipped.blobs.values() and 0 < manifest < 4096
 
 
 def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path, busybox):

@@ -123,7 +123,7 @@ def findings_document():
 
 
 def test_findings_table_shows_verdicts_and_medians_without_factors():
-    table = findings_table(findings_document())
+    table = findings_table([findings_document()])
     assert table.startswith("Run `r1` (2026-11-28, engine 20.10.24, overlay2, 7 samples).\n\n")
     lines = table.splitlines()
     assert "| demo       | `fast.size_bytes < 0.8 * base.size_bytes` | ✓" in lines[4]
@@ -170,7 +170,7 @@ def test_every_format_reads_a_real_results_file():
     assert len(pd.read_csv(io.StringIO(csv_report(real)))) == len(real["samples"])
     assert {e["unit"] for e in json.loads(gab_report(real))} == {"s", "bytes", "layers"}
     assert "one-run" in " ".join(json.loads(bmf_report(real)))
-    assert findings_table(real).count("| fixture ") == 4
+    assert findings_table([real]).count("| fixture ") == 4
 
 
 def test_samples_that_missed_the_cache_are_shown_and_left_out_of_timings():
@@ -234,3 +234,28 @@ def test_a_push_or_pull_that_failed_is_shown_beside_its_sample():
     for text in (summary_table(failed), markdown_report(failed)):
         (line,) = [line for line in text.splitlines() if "fast" in line and "|" in line]
         assert "push/pull not measured: push failed: connection refused" in line
+
+
+def test_findings_of_two_engines_have_a_verdict_per_engine():
+    """A claim's outcome can depend on the engine: each run gets its verdict columns, and a
+    claim one engine did not judge (scoped to the other's image store) shows –."""
+    classic = findings_document()
+    classic["environment"]["engine"]["image_store"] = "classic"
+    containerd = {**findings_document(), "run_id": "r2", "environment": {"engine": {
+        "server_version": "26.1.5", "storage_driver": "overlayfs", "image_store": "containerd"}}}
+    containerd["expectations"] = [classic["expectations"][0], {
+        **classic["expectations"][1], "known_false": False, "note": "holds here",
+        "passed": True, "values": [{"group": "legacy/cold", "left": 0.2, "right": 0.5,
+                                    "holds": True}]}]
+    table = findings_table([classic, containerd])
+    assert table.startswith("Run `r1` (2026-11-28, engine 20.10.24 classic, overlay2, 7 samples)"
+                            ". Run `r2` (2026-11-28, engine 26.1.5 containerd, overlayfs, 7 "
+                            "samples).\n\n")
+    header, _, *rows = table.splitlines()[2:]
+    assert [c.strip() for c in header.split("|")][3:7] == [
+        "verdict (20.10.24 classic)", "by builder (20.10.24 classic)",
+        "verdict (26.1.5 containerd)", "by builder (26.1.5 containerd)"]
+    cells = [[c.strip() for c in row.split("|")][1:-1] for row in rows]
+    assert [row[2] for row in cells] == ["✓", "✗ known false", "–"]
+    assert [row[4] for row in cells] == ["✓", "–", "✓"]
+    assert cells[2][5] == "legacy ✓" and cells[2][-1] == "holds here"
