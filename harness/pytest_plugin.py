@@ -10,6 +10,7 @@ Each scenario file ends with an `expect` item that fails when a claim is not as 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -76,6 +77,11 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+ORDER_KEY = pytest.StashKey[int]()
+_collected = itertools.count()
+"""The order the scenario files' items were made in."""
+
+
 class ScenarioFile(pytest.File):
     """One scenario file: a benchmark per variant × builder × cache mode, then its claims."""
 
@@ -92,12 +98,19 @@ class ScenarioFile(pytest.File):
                     self, name=f"{variant.name}[{builder}-{cache}]",
                     callobj=benchmark_of(scenario, variant.name, builder, cache))
                 item.stash[MATRIX_KEY] = (scenario.name, variant.name, builder)
+                item.stash[ORDER_KEY] = next(_collected)
                 yield item
-        yield ClaimsItem.from_parent(self, name="expect", scenario=scenario)
+        claims = ClaimsItem.from_parent(self, name="expect", scenario=scenario)
+        claims.stash[ORDER_KEY] = next(_collected)
+        yield claims
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """--shard: the same slice of the whole matrix as `harness run --shard` takes."""
+    """The scenarios' own order, whatever reordered them (pytest-randomly): a scenario's
+    claims are judged after its benchmarks, and the run's order is harness run's. Then
+    --shard: the same slice of the whole matrix as `harness run --shard` takes."""
+    items.sort(key=lambda item: item.stash.get(ORDER_KEY, -1))
     if config.getoption("shard") is None:
         return
     scenarios = list({id(i.parent): i.parent.scenario for i in items

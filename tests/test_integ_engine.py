@@ -7,11 +7,13 @@ import pytest
 
 from harness import doctor, engine
 from harness.build import BuildRequest, build
+from harness.context import DOCKERFILE_NAME, materialize
 from harness.layers import analyse_image
 from harness.measure import time_start
 from harness.model import Builder
 
 from .helpers import built_in_engine, write_busybox_context
+from .test_integ_runner import TINY, harness_run, scenario_folder
 
 pytestmark = pytest.mark.docker
 TINY_DOCKERFILE = """\
@@ -115,3 +117,27 @@ def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client
     assert "exited with 4, expected 0" in start.error
     assert docker_client.containers.list(
         all=True, filters={"label": f"harness.run={test_labels['harness.run']}"}) == []
+
+
+# here, not beside the runner's tests: its `harness clean` would remove the images their
+# module-wide run keeps, in whatever order the tests run
+def test_a_run_never_touches_an_unrelated_image_or_container(docker_client, tmp_path, busybox,
+                                                              test_labels, unique_reference):
+    context = materialize(tmp_path / "ctx", dockerfile=f"FROM {busybox}\nRUN touch /x\n",
+                          files={})
+    users_tag = unique_reference("bystander")
+    users_image, _ = docker_client.images.build(path=str(context), dockerfile=DOCKERFILE_NAME,
+                                                tag=users_tag, rm=True)
+    container = docker_client.containers.create(users_tag, ["true"])
+    try:
+        path = scenario_folder(tmp_path, TINY)
+        result = harness_run(str(path), "--repeat", "1", "--out", str(tmp_path / "out"),
+                             cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        subprocess.run([sys.executable, "-m", "harness", "clean"], check=True,
+                       capture_output=True)
+        assert docker_client.images.get(users_tag).id == users_image.id
+        container.reload()
+        assert container.status == "created"
+    finally:
+        container.remove(force=True)

@@ -18,7 +18,6 @@ import pytest
 
 from harness import buildah, engine, store
 from harness.compare import compare_runs, parse_thresholds
-from harness.context import DOCKERFILE_NAME, materialize
 from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, new_run_id, now
 from harness.runner import Runner, run_scenarios
 from harness.scenario import load_scenario
@@ -231,28 +230,6 @@ def test_interrupting_a_run_leaves_a_valid_file_and_no_containers(docker_client,
     assert run_containers(docker_client, document["run_id"]) == []
     assert "Traceback" not in stderr
     assert not list(out.glob(".*.tmp"))
-
-
-def test_a_run_never_touches_an_unrelated_image_or_container(docker_client, tmp_path, busybox,
-                                                              test_labels, unique_reference):
-    context = materialize(tmp_path / "ctx", dockerfile=f"FROM {busybox}\nRUN touch /x\n",
-                          files={})
-    users_tag = unique_reference("bystander")
-    users_image, _ = docker_client.images.build(path=str(context), dockerfile=DOCKERFILE_NAME,
-                                                tag=users_tag, rm=True)
-    container = docker_client.containers.create(users_tag, ["true"])
-    try:
-        path = scenario_folder(tmp_path, TINY)
-        result = harness_run(str(path), "--repeat", "1", "--out", str(tmp_path / "out"),
-                             cwd=tmp_path)
-        assert result.returncode == 0, result.stderr
-        subprocess.run([sys.executable, "-m", "harness", "clean"], check=True,
-                       capture_output=True)
-        assert docker_client.images.get(users_tag).id == users_image.id
-        container.reload()
-        assert container.status == "created"
-    finally:
-        container.remove(force=True)
 
 
 class SocketProxy:
