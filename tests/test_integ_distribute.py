@@ -139,8 +139,8 @@ def test_buildkit_pull_bytes_is_what_the_registry_served(registry, docker_client
     assert shipped.pull_not_cold is None and shipped.pull_bytes is not None
     served = served_blob_bytes(log, "harness-test/served", since)  # the config and own layers
     assert served > 3_000_000
-    manifest = shipped.pull_bytes - served  # what harness counts besides: the manifest, exactly
-    assert manifest in shipped.blobs.values() and 0 < manifest < 4096
+    manifests = shipped.pull_bytes - served  # what harness counts besides: the manifests
+    assert 0 < manifests < 8192  # one, or on the containerd store an index and its manifests
 
 
 def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path, busybox):
@@ -237,7 +237,8 @@ def test_a_pull_only_base_that_cannot_be_pulled_fails_with_the_registrys_answer(
     assert sample.status == "failed"
     assert f"base image {reference} is declared `pull: true` with no recipe, and its pull " \
            "failed: the registry answered: " in (sample.error or "")
-    assert "manifest unknown" in (sample.error or "")
+    # the registry's own words, as each engine relays them
+    assert "manifest unknown" in (sample.error or "") or "not found" in (sample.error or "")
 
 
 def test_a_registry_scenario_starts_a_registry_for_its_run_and_stops_it(

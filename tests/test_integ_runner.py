@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,11 @@ def run_containers(client, run_id: str) -> list:
 
 @pytest.fixture(scope="module")
 def cache_run(docker_client, tmp_path_factory):
-    """One run of the tiny scenario, images kept for inspection, removed afterwards."""
-    path = scenario_folder(tmp_path_factory.mktemp("tiny"), TINY)
+    """One run of the tiny scenario, images kept for inspection, removed afterwards. Its
+    content is its own: on the containerd store an identical image of another test's run
+    has the same id, and that run's cleanup would remove it."""
+    path = scenario_folder(tmp_path_factory.mktemp("tiny"), TINY.replace(
+        'deps.txt: "busybox\\n"', f'deps.txt: "busybox {uuid.uuid4().hex}\\n"'))
     run = run_in_process(docker_client, path, keep_images=True)
     yield run
     engine.remove_run(docker_client, run.run_id)
