@@ -62,9 +62,10 @@ def engines(session: nox.Session) -> None:
 
 @nox.session
 def unit(session: nox.Session) -> None:
-    """The tests that need neither a Docker engine nor Chromium; provisions nothing."""
+    """The tests that need neither a Docker engine, a registry nor Chromium; provisions
+    nothing."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-m", "not docker and not chromium", *session.posargs)
+    session.run("pytest", "-m", "not docker and not chromium and not registry", *session.posargs)
 
 
 @nox.session

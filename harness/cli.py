@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -184,11 +185,123 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the joined results file (reports are written beside it)")
     merge.set_defaults(handler=merge_command)
 
+    analyse = commands.add_parser(
+        "analyse", help="any image's layers, waste and efficiency (from the engine, an "
+                        "archive or a registry); --ci gates on them")
+    source = analyse.add_mutually_exclusive_group(required=True)
+    source.add_argument("image", nargs="?", metavar="IMAGE", help="an image on the engine")
+    source.add_argument("--archive", type=Path, metavar="FILE",
+                        help="a `docker save` tar (either layout) or an OCI image layout (tar "
+                             "or folder); no engine needed")
+    source.add_argument("--registry", metavar="HOST[:PORT]/REPO:TAG|@DIGEST",
+                        help="read through the registry's HTTP API; no engine needed")
+    add_image_options(analyse)
+    analyse.add_argument("--top", type=positive_int, default=10,
+                         help="wasted files listed (default 10)")
+    analyse.add_argument("--ci", action="store_true",
+                         help="gate: PASS/FAIL per limit, exit 1 on a failure (limits from the "
+                              "options below, else ./.dive-ci)")
+    analyse.add_argument("--ci-config", type=Path, metavar="FILE",
+                         help="a dive .dive-ci file (default ./.dive-ci, if there is one)")
+    analyse.add_argument("--max-wasted-bytes", metavar="SIZE", help="e.g. 20MB, 1GiB, 1000")
+    analyse.add_argument("--max-wasted-percent", type=float, metavar="PCT",
+                         help="of the bytes of every layer but the first (dive's "
+                              "highestUserWastedPercent × 100)")
+    analyse.add_argument("--min-efficiency", type=float, metavar="RATIO", help="0 to 1")
+    analyse.add_argument("--max-size", metavar="SIZE")
+    analyse.add_argument("--max-layers", type=positive_int, metavar="N")
+    analyse.set_defaults(handler=analyse_command)
+
+    diff = commands.add_parser(
+        "diff", help="why image B is bigger than A, file by file (each an IMAGE on the engine, "
+                     "archive:FILE or registry:HOST/REPO:TAG)")
+    diff.add_argument("a", metavar="A")
+    diff.add_argument("b", metavar="B")
+    add_image_options(diff)
+    diff.add_argument("--rows", type=positive_int, default=30, help="files shown (default 30)")
+    diff.set_defaults(handler=diff_command)
+
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
     clean.set_defaults(handler=clean_command)
 
     return parser
+
+
+def add_image_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--platform", metavar="OS/ARCH",
+                        help="the image of a multi-platform index (default: the host's)")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON (harness/analysis.schema.json) instead of Markdown")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML page")
+
+
+def analyse_command(args: argparse.Namespace) -> int:
+    from harness.analyse import Limits, analyse, dive_ci_limits, gate, parse_bytes
+    from harness.image_report import analysis_html, analysis_markdown, step_summary
+    from harness.store import strict_json, write_text
+
+    limits = Limits(
+        max_wasted_bytes=None if args.max_wasted_bytes is None
+        else parse_bytes(args.max_wasted_bytes, "--max-wasted-bytes"),
+        max_wasted_percent=args.max_wasted_percent, min_efficiency=args.min_efficiency,
+        max_size=None if args.max_size is None else parse_bytes(args.max_size, "--max-size"),
+        max_layers=args.max_layers)
+    if args.ci and not limits.any():
+        config = args.ci_config or Path(".dive-ci")
+        if args.ci_config or config.is_file():
+            limits = dive_ci_limits(config)
+    elif args.ci_config:
+        limits = dive_ci_limits(args.ci_config)
+    if args.ci and not limits.any():
+        raise HarnessError("--ci: no limit given (--max-wasted-bytes, --max-wasted-percent, "
+                           "--min-efficiency, --max-size, --max-layers) and no .dive-ci here")
+    name = (f"archive:{args.archive}" if args.archive else f"registry:{args.registry}"
+            if args.registry else args.image)
+    analysis = analyse(read_image(name, args.platform), top=args.top)
+    outcomes = gate(analysis, limits) if args.ci else []
+    markdown = analysis_markdown(analysis, outcomes)
+    if args.html:
+        write_text(args.html, analysis_html(analysis, outcomes))
+    print(strict_json({"analysis": asdict(analysis), "gate": [asdict(o) for o in outcomes]})
+          if args.json else markdown)
+    step_summary(markdown)
+    return 1 if any(not o.passed for o in outcomes) else 0
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    from harness.diff import image_diff
+    from harness.image_report import diff_markdown, step_summary
+    from harness.store import strict_json, write_text
+
+    result = image_diff(read_image(args.a, args.platform), read_image(args.b, args.platform))
+    markdown = diff_markdown(result, rows=args.rows)
+    if args.html:
+        from harness.html_report import STYLE, _e
+
+        write_text(args.html, f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+                              f"<title>harness diff</title><style>{STYLE}</style></head><body>"
+                              f"<pre>{_e(markdown)}</pre></body></html>")
+    print(strict_json(asdict(result)) if args.json else markdown, end="" if not args.json else "\n")
+    step_summary(markdown)
+    return 0
+
+
+def read_image(name: str, platform: str | None) -> Any:
+    """An image named as analyse and diff take it: archive:FILE, registry:REF, else the
+    engine's IMAGE; progress on standard error."""
+    from harness.images import host_platform_name, read_archive, read_engine, read_registry
+    from harness.progress import progress_reporter
+
+    platform = platform or host_platform_name()
+    with progress_reporter() as report:
+        if name.startswith("archive:"):
+            return read_archive(Path(name.removeprefix("archive:")), platform, report)
+        if name.startswith("registry:"):
+            return read_registry(name.removeprefix("registry:"), platform, report)
+        from harness.engine import connect
+
+        return read_engine(connect(), name, platform, report)
 
 
 def engine_up_command(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ layer's size, while keeping every core busy."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -78,6 +78,8 @@ class Entry:
     size: int = 0
     """A file's size; a symlink's target length (what overlay2 counts for it)."""
     target: str = ""
+    mode: int = 0
+    """Permission bits (with setuid, setgid and sticky), for harness diff."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +200,57 @@ def wasted(layers: list[LayerFacts]) -> list[Waste]:
     return waste
 
 
+@dataclass(frozen=True, kw_only=True)
+class FileChanges:
+    """What one layer did to the files (anything but directories) below it."""
+
+    added: int
+    changed: int
+    """Paths a lower layer had, written again (content, mode or kind)."""
+    removed: int
+    """Paths a lower layer had that this layer hid (whiteouts, opaque or replaced directories)."""
+
+
+def file_changes(layers: list[LayerFacts]) -> tuple[list[FileChanges], dict[str, Entry]]:
+    """Each layer's added, changed and removed files, and the final filesystem's files (what
+    `docker run` sees; a hard link has no bytes of its own, as in the image's size)."""
+    visible: dict[str, Entry] = {}
+    directories: set[str] = set()
+    changes = []
+    for layer in layers:
+        lower, lower_directories = sorted(visible), sorted(directories)
+        hidden: set[str] = set()
+        replaced: set[str] = set()  # directories a file or link of this layer takes the place of
+        for entry in layer.entries:
+            if entry.kind in ("whiteout", "opaque"):
+                itself = entry.kind == "whiteout"
+                hidden.update(_under(lower, entry.path, itself=itself))
+                directories.difference_update(_under(lower_directories, entry.path,
+                                                     itself=itself))
+            elif entry.kind != "dir":
+                hidden.update(_under(lower, entry.path, itself=False))
+                gone = _under(lower_directories, entry.path, itself=True)
+                replaced.update(p for p in gone if p == entry.path)
+                directories.difference_update(gone)
+        for path in hidden:
+            del visible[path]
+        added = changed = 0
+        for entry in layer.entries:
+            if entry.kind == "dir":
+                directories.add(entry.path)
+                continue
+            if entry.kind in ("whiteout", "opaque"):
+                continue
+            if entry.path in visible or entry.path in hidden or entry.path in replaced:
+                changed += 1
+                hidden.discard(entry.path)
+            else:
+                added += 1
+            visible[entry.path] = entry
+        changes.append(FileChanges(added=added, changed=changed, removed=len(hidden)))
+    return changes, visible
+
+
 @dataclass(kw_only=True)
 class Content:
     """One regular file's bytes, shared by its hard links."""
@@ -233,7 +286,7 @@ def stream_layers(chunks: Iterator[bytes], wanted: set[str], skip_sizes: set[int
     find its diff ID. Classic `layer.tar` members whose size matches a cached layer are
     skipped (the caller re-streams without skipping if that guess missed a layer).
     """
-    with tarfile.open(fileobj=cast(IO[bytes], _ChunkReader(chunks)), mode="r|") as archive:
+    with tarfile.open(fileobj=cast(IO[bytes], ChunkReader(chunks)), mode="r|") as archive:
         for member in archive:
             if not member.isfile():
                 continue
@@ -281,6 +334,15 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None) -> LayerFa
         unpacked_bytes=added + sum(e.size for e in entries if e.kind == "symlink"))
 
 
+def analyse_blob(source: IO[bytes], blob_bytes: int) -> LayerFacts:
+    """A layer blob of any kind a store or registry keeps (gzip, zstd or a plain tar), told
+    apart by its first bytes; a compressed blob's own size is its stored compressed size."""
+    head = source.read(4)
+    if head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC:
+        return analyse_layer(_decompressed(head, source), blob_bytes)
+    return analyse_layer(cast(IO[bytes], Prefixed(head, source)))
+
+
 def _entry(member: tarfile.TarInfo) -> Entry:
     path = _clean(member.name)
     directory, base = posixpath.split(path)
@@ -289,12 +351,13 @@ def _entry(member: tarfile.TarInfo) -> Entry:
     if base.startswith(WHITEOUT):
         return Entry(path=posixpath.join(directory, base[len(WHITEOUT):]), kind="whiteout")
     if member.isfile():
-        return Entry(path=path, kind="file", size=member.size)
+        return Entry(path=path, kind="file", size=member.size, mode=member.mode)
     if member.islnk():
-        return Entry(path=path, kind="link", target=_clean(member.linkname))
+        return Entry(path=path, kind="link", target=_clean(member.linkname), mode=member.mode)
     if member.issym():
-        return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)))
-    return Entry(path=path, kind="dir" if member.isdir() else "other")
+        return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)),
+                     target=member.linkname)
+    return Entry(path=path, kind="dir" if member.isdir() else "other", mode=member.mode)
 
 
 def _clean(name: str) -> str:
@@ -346,7 +409,7 @@ class LayerCache:
         os.replace(temporary, path)
 
 
-class _ChunkReader:
+class ChunkReader:
     """A file-like reader over the byte chunks docker-py yields (no quadratic copying)."""
 
     def __init__(self, chunks: Iterator[bytes]) -> None:
@@ -414,7 +477,7 @@ class _Tee:
         return GZIP_OVERHEAD + self.deflated
 
 
-class _Prefixed:
+class Prefixed:
     """`source` with `head`, the bytes already read from it, put back in front."""
 
     def __init__(self, head: bytes, source: IO[bytes]) -> None:
@@ -433,7 +496,7 @@ class _Prefixed:
 def _decompressed(head: bytes, source: IO[bytes]) -> IO[bytes]:
     """A gzip or zstd blob (told apart by `head`, its first bytes, already read) as the
     uncompressed layer tar, read in bounded pieces."""
-    prefixed = cast(IO[bytes], _Prefixed(head, source))
+    prefixed = cast(IO[bytes], Prefixed(head, source))
     if head.startswith(GZIP_MAGIC):
         return cast(IO[bytes], gzip.GzipFile(fileobj=prefixed, mode="rb"))
     return cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(

@@ -425,6 +425,99 @@ class ImageLayers:
     top_waste: list[Waste]
 
 
+# ------------------------------------------------------------------ any image (analyse, diff)
+
+ANALYSIS_FORMAT = "harness-analysis/1"
+DIFF_FORMAT = "harness-diff/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnalysedLayer:
+    index: int
+    created_by: str
+    """The history's instruction for this layer (secret-looking build args as ***)."""
+    diff_id: str
+    size_bytes: int
+    """Unpacked: file bytes (hard links once) plus symlink target lengths, as overlay2 counts."""
+    compressed_bytes: int
+    compressed_stored: bool
+    """The blob's own size; else the gzip -6 estimate, shown with ≈."""
+    files_added: int
+    files_changed: int
+    files_removed: int
+    wasted_bytes: int
+    """Bytes this layer wrote that a later layer deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WastedFile:
+    path: str
+    size_bytes: int
+    written_in: int
+    hidden_in: int
+    how: str
+    """deleted or replaced."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageAnalysis:
+    format: str = ANALYSIS_FORMAT
+    reference: str
+    source: str
+    """engine, archive or registry."""
+    platform: str
+    image_id: str
+    size_bytes: int
+    compressed_bytes: int
+    compressed_stored: bool
+    file_bytes: int
+    """Regular-file bytes over all layers, each copy once: what efficiency is a share of."""
+    wasted_bytes: int
+    efficiency: float
+    """1 - wasted_bytes / file_bytes: the share of the files shipped that the image shows."""
+    user_wasted_ratio: float | None
+    """wasted_bytes over the bytes of every layer but the first (dive's user-wasted percent,
+    from harness's waste); None for a one-layer image."""
+    layers: list[AnalysedLayer]
+    top_waste: list[WastedFile]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleOutcome:
+    rule: str
+    limit: str
+    value: str
+    passed: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileDelta:
+    path: str
+    change: str
+    """added, removed, changed (in the final filesystem), or wasted in A / wasted in B (a copy a
+    later layer hid, still shipped)."""
+    delta_bytes: int
+    """How much bigger this makes B."""
+    detail: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageDiff:
+    format: str = DIFF_FORMAT
+    a: str
+    b: str
+    a_size_bytes: int
+    b_size_bytes: int
+    why: str
+    """The first line: why B is bigger (or smaller)."""
+    files: list[FileDelta]
+    by_directory: dict[str, int]
+    """Top-level directory -> its delta bytes."""
+    a_only_layers: list[str]
+    b_only_layers: list[str]
+    """The created_by of the layers one side has and the other not (by diff ID)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BaseOutcome:
     """What making (or finding) a base did, and where the base came from."""

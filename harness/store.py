@@ -65,6 +65,10 @@ def save(run: Run, path: Path) -> None:
 
 
 def write_document(document: dict[str, Any], path: Path) -> None:
+    write_text(path, strict_json(document) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
     """Write via a temporary file and a rename: never half-written. When the write fails
     (a full disk), the previous version of the file is left as it was, and HarnessError
     says so."""
@@ -73,13 +77,13 @@ def write_document(document: dict[str, Any], path: Path) -> None:
                                              suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w") as file:
-            file.write(strict_json(document) + "\n")
+            file.write(text)
         os.chmod(temporary, RESULTS_MODE)
         os.replace(temporary, path)
     except OSError as error:
         os.unlink(temporary)
         kept = "the previous version is intact" if path.exists() else "nothing was written"
-        raise HarnessError(f"{path}: could not save the results ({error.strerror or error}); "
+        raise HarnessError(f"{path}: could not be written ({error.strerror or error}); "
                            f"{kept}") from None
     except BaseException:
         os.unlink(temporary)

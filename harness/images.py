@@ -1,0 +1,380 @@
+"""Reading any image: from the engine (`docker save`), from an archive (`docker save` in the
+classic or the containerd store's layout, or an OCI image layout; a tar, gzipped or not, or a
+folder), or from a registry's HTTP API. The last two need no engine.
+
+Every layer goes once through harness.layers' analysis, the one `harness run` uses, as a
+stream: nothing is unpacked or written to disk. Each blob is checked against its digest and
+each layer against the config's diff ID, so a corrupt archive or a lying registry is named,
+never analysed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import platform as host_platform
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import zstandard
+
+from harness.errors import HarnessError
+from harness.layers import ChunkReader, LayerFacts, Prefixed, analyse_blob
+
+DOCUMENT_LIMIT = 16 << 20
+"""A JSON member (manifest, index, config) larger than this is not one."""
+MANIFEST_TYPES = {"application/vnd.docker.distribution.manifest.v2+json",
+                  "application/vnd.oci.image.manifest.v1+json"}
+INDEX_TYPES = {"application/vnd.docker.distribution.manifest.list.v2+json",
+               "application/vnd.oci.image.index.v1+json"}
+MACHINES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "ppc64le": "ppc64le",
+            "s390x": "s390x", "riscv64": "riscv64", "i686": "386"}
+READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError, zstandard.ZstdError)
+
+
+class ImageReadError(HarnessError):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadImage:
+    """An image as read: its config (history, rootfs) and each layer's facts, in order."""
+
+    reference: str
+    source: str
+    """engine, archive or registry."""
+    platform: str
+    image_id: str
+    """The config's digest (what `docker images` shows as the ID)."""
+    config: dict[str, Any]
+    layers: list[LayerFacts]
+
+
+Report = Callable[[str], None]
+
+
+def host_platform_name() -> str:
+    """The host's platform as an image index names it (linux/amd64, linux/arm64...)."""
+    machine = host_platform.machine()
+    return f"linux/{MACHINES.get(machine, machine)}"
+
+
+def read_engine(client: Any, reference: str, platform: str, report: Report) -> ReadImage:
+    """The image as `docker save` streams it from the engine (either image store)."""
+    import docker.errors
+
+    try:
+        image_id = client.api.inspect_image(reference)["Id"]
+        chunks = client.api.get_image(image_id)
+        scan = _scan_tar(cast(IO[bytes], ChunkReader(iter(chunks))), f"`docker save {reference}`",
+                         report)
+    except docker.errors.ImageNotFound:
+        raise ImageReadError(f"no image {reference!r} on the engine "
+                             "(`docker images` lists what it has)") from None
+    except docker.errors.APIError as error:
+        raise ImageReadError(f"the engine could not save {reference!r}: "
+                             f"{error.explanation or error}") from None
+    return scan.image(reference, "engine", platform)
+
+
+def read_archive(path: Path, platform: str, report: Report) -> ReadImage:
+    """A `docker save` archive (either layout) or an OCI image layout, tarred or a folder."""
+    if path.is_dir():
+        scan = _scan_folder(path, report)
+    elif path.is_file():
+        with path.open("rb") as file:
+            scan = _scan_tar(file, str(path), report)
+    else:
+        raise ImageReadError(f"{path}: no such archive (expected a `docker save` tar or an OCI "
+                             "image layout, as a tar or a folder)")
+    return scan.image(str(path), "archive", platform)
+
+
+@dataclass
+class _Scan:
+    """What one pass over an archive found: its JSON documents and its analysed layers, both
+    by member name (blobs/sha256/HEX, or the classic layout's ID/layer.tar)."""
+
+    where: str
+    documents: dict[str, Any]
+    digests: dict[str, str]
+    layers: dict[str, LayerFacts]
+
+    def image(self, reference: str, source: str, platform: str) -> ReadImage:
+        if "manifest.json" in self.documents:  # docker save, either layout
+            entries = self.documents["manifest.json"]
+            if not isinstance(entries, list) or not entries:
+                raise ImageReadError(f"{self.where}: manifest.json lists no image")
+            if len(entries) > 1:
+                tags = ", ".join(t for e in entries for t in e.get("RepoTags") or []) or "untagged"
+                raise ImageReadError(f"{self.where} holds {len(entries)} images ({tags}); "
+                                     "save one image per archive")
+            config_name, layer_names = entries[0]["Config"], entries[0]["Layers"]
+            chosen = platform
+        elif "index.json" in self.documents:  # an OCI image layout
+            manifest, chosen = _choose(self.documents["index.json"], platform, self.where,
+                                       lambda d: self._document(_blob_name(d)))
+            config_name = _blob_name(manifest["config"]["digest"])
+            layer_names = [_blob_name(layer["digest"]) for layer in manifest["layers"]]
+        else:
+            raise ImageReadError(f"{self.where}: neither manifest.json (`docker save`) nor "
+                                 "index.json (an OCI image layout); is it an image archive?")
+        config = self._document(config_name)
+        missing = [n for n in layer_names if n not in self.layers]
+        if missing:
+            raise ImageReadError(f"{self.where} is incomplete: {len(missing)} of "
+                                 f"{len(layer_names)} layers missing (first: {missing[0]})")
+        layers = [self.layers[n] for n in layer_names]
+        _check_diff_ids(config, layers, self.where)
+        return ReadImage(reference=reference, source=source, platform=chosen,
+                         image_id=self.digests[config_name],
+                         config=config, layers=layers)
+
+    def _document(self, name: str) -> Any:
+        try:
+            return self.documents[name]
+        except KeyError:
+            raise ImageReadError(f"{self.where} is incomplete: {name} is missing") from None
+
+
+def _scan_tar(file: IO[bytes], where: str, report: Report) -> _Scan:
+    try:
+        with tarfile.open(fileobj=file, mode="r|*") as archive:
+            members = ((m.name, m.size, archive.extractfile(m)) for m in archive if m.isfile())
+            return _scan(cast(Iterator[tuple[str, int, IO[bytes]]], members), where, report)
+    except READ_ERRORS as error:
+        raise ImageReadError(f"{where} could not be read (truncated or corrupt?): "
+                             f"{error}") from None
+
+
+def _scan_folder(folder: Path, report: Report) -> _Scan:
+    def members() -> Iterator[tuple[str, int, IO[bytes]]]:
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            with path.open("rb") as file:
+                yield path.relative_to(folder).as_posix(), path.stat().st_size, file
+    try:
+        return _scan(members(), str(folder), report)
+    except READ_ERRORS as error:
+        raise ImageReadError(f"{folder} could not be read (truncated or corrupt?): "
+                             f"{error}") from None
+
+
+def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Report) -> _Scan:
+    """Parse the small JSON members; analyse every layer blob, checking blob digests."""
+    scan = _Scan(where, {}, {}, {})
+    for raw_name, size, stream in members:
+        name = posixpath.normpath("/" + raw_name).lstrip("/")
+        expected = ("sha256:" + name.rsplit("/", 1)[1]) if name.startswith("blobs/sha256/") \
+            else None
+        source = _Digested(stream)
+        head = source.read(512)
+        if head.lstrip()[:1] in (b"{", b"[") and size <= DOCUMENT_LIMIT:
+            text = head + source.read()
+            _check_digest(source, expected, name, where)
+            try:
+                scan.documents[name] = json.loads(text)
+            except ValueError:
+                continue  # not a document after all
+            scan.digests[name] = source.digest()
+            continue
+        if not _is_layer(head):
+            continue
+        report(f"reading layer {name} ({size / 1e6:.1f} MB)")
+        layer = analyse_blob(cast(IO[bytes], Prefixed(head, cast(IO[bytes], source))), size)
+        while source.read(1 << 20):  # a tar's end padding, or a stream's trailing bytes
+            pass
+        _check_digest(source, expected, name, where)
+        scan.layers[name] = layer
+    return scan
+
+
+def _is_layer(head: bytes) -> bool:
+    return (head.startswith(b"\x1f\x8b") or head.startswith(b"\x28\xb5\x2f\xfd")
+            or head[257:262] == b"ustar" or (len(head) == 512 and not head.strip(b"\0")))
+
+
+def _check_digest(source: _Digested, expected: str | None, name: str, where: str) -> None:
+    if expected and source.digest() != expected:
+        raise ImageReadError(f"{where}: blob {name} does not match its digest (its content "
+                             f"hashes to {source.digest()}): the archive is corrupt")
+
+
+def _check_diff_ids(config: dict[str, Any], layers: list[LayerFacts], where: str) -> None:
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        raise ImageReadError(f"{where}: the config names {len(diff_ids)} layers, the manifest "
+                             f"{len(layers)}")
+    for index, (diff_id, layer) in enumerate(zip(diff_ids, layers, strict=True)):
+        if diff_id != layer.diff_id:
+            raise ImageReadError(f"{where}: layer {index}'s content hashes to {layer.diff_id}, "
+                                 f"not the config's {diff_id}: the image is corrupt")
+
+
+def _choose(index: dict[str, Any], platform: str, where: str,
+            fetch: Callable[[str], Any]) -> tuple[dict[str, Any], str]:
+    """The image manifest for `platform` below an index (indexes may nest), and its platform."""
+    document, chosen = index, platform
+    for _ in range(4):
+        media_type = document.get("mediaType") or ("application/vnd.oci.image.index.v1+json"
+                                                   if "manifests" in document else "")
+        if media_type in MANIFEST_TYPES or ("layers" in document and "config" in document):
+            return document, chosen
+        if media_type not in INDEX_TYPES:
+            raise ImageReadError(f"{where}: a manifest of media type {media_type or 'none'!r}, "
+                                 "which is not an image (expected an image manifest or index)")
+        entries = [m for m in document.get("manifests") or []
+                   if (m.get("annotations") or {}).get("vnd.docker.reference.type")
+                   != "attestation-manifest"]
+        with_platform = {_platform_name(m["platform"]): m for m in entries if "platform" in m}
+        if platform in with_platform:
+            entry = with_platform[platform]
+        elif len(entries) == 1:
+            entry = entries[0]
+            chosen = _platform_name(entry["platform"]) if "platform" in entry else platform
+        else:
+            offered = ", ".join(sorted(with_platform)) or "none named"
+            raise ImageReadError(f"{where}: no image for {platform} (offered: {offered}); "
+                                 "choose one with --platform")
+        document = fetch(entry["digest"])
+    raise ImageReadError(f"{where}: indexes nested too deep")
+
+
+def _platform_name(platform: dict[str, str]) -> str:
+    name = f"{platform.get('os', '')}/{platform.get('architecture', '')}"
+    return name + (f"/{platform['variant']}" if platform.get("variant") else "")
+
+
+def _blob_name(digest: str) -> str:
+    algorithm, _, hexdigest = digest.partition(":")
+    return f"blobs/{algorithm}/{hexdigest}"
+
+
+class _Digested:
+    """A stream that hashes what is read from it."""
+
+    def __init__(self, source: IO[bytes]) -> None:
+        self.source = source
+        self.sha256 = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.sha256.update(data)
+        return data
+
+    def digest(self) -> str:
+        return "sha256:" + self.sha256.hexdigest()
+
+
+# -- registries ------------------------------------------------------------------------------
+
+def parse_registry_reference(reference: str) -> tuple[str, str, str]:
+    """HOST[:PORT]/REPO[:TAG|@DIGEST] -> (host, repository, tag or digest; latest if none)."""
+    host, _, rest = reference.partition("/")
+    if not rest or not ("." in host or ":" in host or host == "localhost"):
+        raise ImageReadError(f"--registry {reference!r}: expected HOST[:PORT]/REPOSITORY[:TAG] "
+                             "or HOST[:PORT]/REPOSITORY@sha256:DIGEST")
+    if "@" in rest:
+        repository, _, alias = rest.partition("@")
+    else:
+        repository, _, alias = rest.rpartition(":") if ":" in rest else (rest, "", "latest")
+    if not repository or not alias:
+        raise ImageReadError(f"--registry {reference!r}: expected HOST[:PORT]/REPOSITORY[:TAG]")
+    return host, repository, alias
+
+
+def read_registry(reference: str, platform: str, report: Report) -> ReadImage:
+    """The image through the registry's HTTP API, each blob streamed into the analysis.
+
+    HTTPS first; plain HTTP for a registry on this machine that does not speak TLS (as the
+    engine treats 127.0.0.1). Credentials are `docker login`'s, from the Docker config file;
+    a bearer token is fetched where the registry asks for one.
+    """
+    import requests
+    from dxf import DXF, DXFBase
+    from dxf import exceptions as dxf_errors
+
+    host, repository, alias = parse_registry_reference(reference)
+    where = f"the registry at {host}"
+    credentials = _docker_login(host)
+
+    def authenticate(registry: DXFBase, response: requests.Response) -> None:
+        user, password = credentials or (None, None)
+        registry.authenticate(user, password, response=response)
+
+    local = host.split(":")[0] in ("localhost", "127.0.0.1", "[::1]")
+    try:
+        for insecure in ((False, True) if local else (False,)):
+            registry = DXF(host, repository, auth=authenticate, insecure=insecure, timeout=60)
+            try:
+                registry.api_version_check()
+                break
+            except requests.exceptions.SSLError:
+                if not local or insecure:
+                    raise
+        text, _ = registry.get_manifest_and_response(alias)
+        document = json.loads(text)
+
+        def fetch(digest: str) -> Any:
+            return json.loads(registry.get_manifest_and_response(digest)[0])
+
+        manifest, chosen = _choose(document, platform, f"{reference}", fetch)
+        config_blob = manifest["config"]["digest"]
+        config = json.loads(b"".join(cast(Iterator[bytes], registry.pull_blob(config_blob))))
+        layers = []
+        for number, layer in enumerate(manifest["layers"], 1):
+            report(f"reading layer {number}/{len(manifest['layers'])} "
+                   f"({layer['size'] / 1e6:.1f} MB) from {host}")
+            chunks = cast(Iterator[bytes], registry.pull_blob(layer["digest"], chunk_size=1 << 20))
+            stream = ChunkReader(iter(chunks))
+            layers.append(analyse_blob(cast(IO[bytes], stream), layer["size"]))
+            while stream.read(1 << 20):  # the end of the blob, where dxf checks its digest
+                pass
+    except dxf_errors.DXFAuthInsecureError:
+        raise ImageReadError(f"{where} asks for credentials over plain HTTP; harness sends "
+                             "them over HTTPS only") from None
+    except dxf_errors.DXFUnauthorizedError:
+        how = "refused the credentials `docker login` stored" if credentials else \
+            f"asks for credentials (`docker login {host}` first)"
+        raise ImageReadError(f"{where} {how}") from None
+    except dxf_errors.DXFDigestMismatchError as error:
+        raise ImageReadError(f"{where} served a blob that does not match its digest "
+                             f"({error})") from None
+    except dxf_errors.DXFUnexpectedStatusCodeError as error:
+        raise ImageReadError(f"{where} refused: HTTP {error.got}") from None
+    except dxf_errors.DXFError as error:
+        raise ImageReadError(f"{where}: {error}") from None
+    except requests.exceptions.HTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        what = {401: "refused the credentials (`docker login` first)",
+                403: "denied access", 404: f"has no {repository}:{alias}"}.get(
+                    status if isinstance(status, int) else 0, f"answered HTTP {status}")
+        raise ImageReadError(f"{where} {what}") from None
+    except requests.exceptions.RequestException as error:
+        raise ImageReadError(f"{where} could not be reached: {type(error).__name__}") from None
+    except READ_ERRORS as error:
+        raise ImageReadError(f"{where} served a layer that could not be read: {error}") from None
+    _check_diff_ids(config, layers, reference)
+    return ReadImage(reference=reference, source="registry", platform=chosen,
+                     image_id=config_blob, config=config, layers=layers)
+
+
+def _docker_login(host: str) -> tuple[str, str] | None:
+    """The user name and password `docker login HOST` stored, if any (plain `auths` entries;
+    credential helpers are not asked)."""
+    folder = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+    try:
+        auths = json.loads((folder / "config.json").read_text()).get("auths") or {}
+        encoded = (auths.get(host) or auths.get(f"https://{host}") or {}).get("auth")
+        if not encoded:
+            return None
+        user, _, password = base64.b64decode(encoded).decode().partition(":")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return user, password

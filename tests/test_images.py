@@ -1,0 +1,167 @@
+"""Reading an image from an archive, every layout, with no engine; and every way an archive
+can be wrong."""
+
+import gzip
+import io
+import json
+import tarfile
+
+import pytest
+
+from harness.analyse import analyse
+from harness.images import (
+    ImageReadError,
+    host_platform_name,
+    parse_registry_reference,
+    read_archive,
+)
+from tests.image_tars import (
+    WASTE_EXPECTED,
+    WASTE_LAYERS,
+    docker_save_layout,
+    hand_made,
+    oci_layout,
+    write_folder,
+    write_tar,
+)
+
+LAYOUTS = {
+    "oci-gzip": lambda image: oci_layout(image),
+    "oci-uncompressed": lambda image: oci_layout(image, compress=False),
+    "docker-save-classic": lambda image: docker_save_layout(image),
+}
+
+
+def quiet(message: str) -> None:
+    pass
+
+
+def archive(tmp_path, layout: str, form: str, image=None):
+    files = LAYOUTS[layout](image or hand_made(WASTE_LAYERS))
+    if form == "tar":
+        return write_tar(files, tmp_path / "image.tar")
+    if form == "tar.gz":
+        path = write_tar(files, tmp_path / "image.tar")
+        gzipped = tmp_path / "image.tar.gz"
+        gzipped.write_bytes(gzip.compress(path.read_bytes()))
+        return gzipped
+    return write_folder(files, tmp_path / "image")
+
+
+@pytest.mark.parametrize("form", ["tar", "tar.gz", "folder"])
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_every_layout_and_form_gives_the_independent_count(tmp_path, layout, form):
+    analysis = analyse(read_archive(archive(tmp_path, layout, form), "linux/amd64", quiet))
+    assert analysis.wasted_bytes == WASTE_EXPECTED["wasted_bytes"]
+    assert [row.wasted_bytes for row in analysis.layers] == WASTE_EXPECTED["per_layer_wasted"]
+    assert analysis.size_bytes == WASTE_EXPECTED["size_bytes"]
+    assert analysis.file_bytes == WASTE_EXPECTED["file_bytes"]
+    assert [(r.files_added, r.files_changed, r.files_removed)
+            for r in analysis.layers] == WASTE_EXPECTED["files"]
+    assert analysis.image_id == hand_made(WASTE_LAYERS).config_digest
+    assert analysis.compressed_stored is (layout == "oci-gzip")
+    assert [row.created_by for row in analysis.layers] == ["RUN step 0", "RUN step 1",
+                                                          "RUN step 2"]
+
+
+def test_a_file_in_three_layers_is_wasted_twice_and_counted_once_in_the_filesystem(tmp_path):
+    """dive #684 counts all three copies."""
+    analysis = analyse(read_archive(archive(tmp_path, "oci-gzip", "tar"), "linux/amd64", quiet))
+    big = [w for w in analysis.top_waste if w.path == "big"]
+    assert [(w.written_in, w.hidden_in, w.size_bytes) for w in big] == [(0, 1, 100_000),
+                                                                      (1, 2, 100_000)]
+
+
+def test_a_dangling_whiteout_changes_nothing(tmp_path):
+    """dive #715 reads 0 waste after a whiteout of a path no layer has."""
+    with_dangling = hand_made(WASTE_LAYERS)
+    analysis = analyse(read_archive(archive(tmp_path, "oci-gzip", "tar", with_dangling),
+                                    "linux/amd64", quiet))
+    assert analysis.wasted_bytes == WASTE_EXPECTED["wasted_bytes"] > 0
+
+
+def test_a_truncated_archive_is_named(tmp_path):
+    path = archive(tmp_path, "docker-save-classic", "tar")
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+    with pytest.raises(ImageReadError, match=r"image\.tar.*(truncated|incomplete)"):
+        read_archive(path, "linux/amd64", quiet)
+
+
+def test_a_blob_that_does_not_match_its_digest_is_named(tmp_path):
+    folder = archive(tmp_path, "oci-gzip", "folder")
+    image = hand_made(WASTE_LAYERS)
+    layer_blob = next(p for p in (folder / "blobs" / "sha256").iterdir()
+                      if p.read_bytes()[:2] == b"\x1f\x8b")
+    layer_blob.write_bytes(gzip.compress(image.layers[0] + b"\0" * 512, mtime=0))
+    with pytest.raises(ImageReadError, match="does not match its digest"):
+        read_archive(folder, "linux/amd64", quiet)
+
+
+def test_a_layer_that_is_not_the_configs_is_named(tmp_path):
+    files = docker_save_layout(hand_made(WASTE_LAYERS))
+    name = next(n for n in files if n.endswith("layer.tar"))
+    files[name] = hand_made([[]]).layers[0]  # another, valid, layer
+    with pytest.raises(ImageReadError, match="not the config's"):
+        read_archive(write_tar(files, tmp_path / "x.tar"), "linux/amd64", quiet)
+
+
+def test_a_manifest_of_an_unknown_media_type_is_named(tmp_path):
+    files = oci_layout(hand_made(WASTE_LAYERS))
+    index = json.loads(files["index.json"])
+    index["mediaType"] = "application/vnd.example.thing+json"
+    index.pop("manifests")
+    files["index.json"] = json.dumps(index).encode()
+    with pytest.raises(ImageReadError, match=r"vnd.example.thing.*not an image"):
+        read_archive(write_tar(files, tmp_path / "x.tar"), "linux/amd64", quiet)
+
+
+def test_the_platform_is_chosen_from_an_index_and_a_missing_one_is_named(tmp_path):
+    path = archive(tmp_path, "oci-gzip", "tar")
+    assert read_archive(path, "linux/amd64", quiet).platform == "linux/amd64"
+    files = oci_layout(hand_made(WASTE_LAYERS))
+    index = json.loads(files["index.json"])
+    index["manifests"].append({**index["manifests"][0],
+                               "platform": {"os": "linux", "architecture": "arm64"}})
+    files["index.json"] = json.dumps(index).encode()
+    two = write_tar(files, tmp_path / "two.tar")
+    assert read_archive(two, "linux/arm64", quiet).platform == "linux/arm64"
+    with pytest.raises(ImageReadError, match=r"no image for linux/s390x \(offered: "
+                                             r"linux/amd64, linux/arm64\)"):
+        read_archive(two, "linux/s390x", quiet)
+
+
+def test_not_an_archive_and_a_missing_one_are_named(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(ImageReadError, match="could not be read"):
+        read_archive(text, "linux/amd64", quiet)
+    plain = tmp_path / "plain.tar"
+    with tarfile.open(plain, "w") as tar:
+        info = tarfile.TarInfo("README")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    with pytest.raises(ImageReadError, match=r"neither manifest.json .* nor index.json"):
+        read_archive(plain, "linux/amd64", quiet)
+    with pytest.raises(ImageReadError, match="no such archive"):
+        read_archive(tmp_path / "missing.tar", "linux/amd64", quiet)
+
+
+def test_an_archive_of_two_images_asks_for_one(tmp_path):
+    files = docker_save_layout(hand_made(WASTE_LAYERS))
+    entries = json.loads(files["manifest.json"])
+    files["manifest.json"] = json.dumps([*entries, {**entries[0], "RepoTags": ["b:1"]}]).encode()
+    with pytest.raises(ImageReadError, match=r"holds 2 images .*handmade:latest, b:1"):
+        read_archive(write_tar(files, tmp_path / "x.tar"), "linux/amd64", quiet)
+
+
+def test_registry_references():
+    assert parse_registry_reference("127.0.0.1:5055/app:v1") == ("127.0.0.1:5055", "app", "v1")
+    assert parse_registry_reference("localhost/team/app") == ("localhost", "team/app", "latest")
+    assert parse_registry_reference("ghcr.io/o/app@sha256:ab") == ("ghcr.io", "o/app",
+                                                                    "sha256:ab")
+    with pytest.raises(ImageReadError, match="expected HOST"):
+        parse_registry_reference("app:v1")
+
+
+def test_the_host_platform_is_an_index_name():
+    assert host_platform_name().startswith("linux/")

@@ -1,0 +1,181 @@
+"""Reading images from a real registry (plain HTTP, and htpasswd over TLS) and from the engine
+(either image store: `nox -s engines` runs the docker tests on containerd's), each giving the
+independent count of the hand-made image."""
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+import time
+
+import bcrypt
+import pytest
+import requests
+
+from harness import registry
+from harness.analyse import analyse
+from harness.cli import main
+from harness.images import ImageReadError, read_archive, read_engine, read_registry
+from tests.image_tars import (
+    WASTE_EXPECTED,
+    WASTE_LAYERS,
+    docker_save_layout,
+    hand_made,
+    oci_blobs,
+    write_tar,
+)
+
+PLAIN_PORT, AUTH_PORT = 5061, 5062
+
+
+def figures(analysis):
+    return (analysis.size_bytes, analysis.wasted_bytes, analysis.file_bytes,
+            [row.wasted_bytes for row in analysis.layers],
+            [(r.files_added, r.files_changed, r.files_removed) for r in analysis.layers])
+
+
+EXPECTED = (WASTE_EXPECTED["size_bytes"], WASTE_EXPECTED["wasted_bytes"],
+            WASTE_EXPECTED["file_bytes"], WASTE_EXPECTED["per_layer_wasted"],
+            WASTE_EXPECTED["files"])
+
+
+def start_registry(home, port, *, auth=False):
+    binary = shutil.which("docker-registry") or registry._unpacked_binary(
+        registry.registry_home(), lambda message: None)
+    config = ["version: 0.1", "log: {level: error}",
+              f"storage: {{filesystem: {{rootdirectory: {home / 'storage'}}}}}"]
+    scheme = "http"
+    if auth:
+        scheme = "https"
+        (home / "htpasswd").write_bytes(b"tester:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(5)))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", home / "key.pem", "-out", home / "cert.pem",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        config += [f"http: {{addr: '127.0.0.1:{port}', tls: {{certificate: {home / 'cert.pem'}, "
+                   f"key: {home / 'key.pem'}}}}}",
+                   f"auth: {{htpasswd: {{realm: harness-test, path: {home / 'htpasswd'}}}}}"]
+    else:
+        config.append(f"http: {{addr: '127.0.0.1:{port}'}}")
+    (home / "config.yml").write_text("\n".join(config) + "\n")
+    process = subprocess.Popen([binary, "serve", home / "config.yml"], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    verify = str(home / "cert.pem") if auth else True
+    for _ in range(100):
+        try:
+            requests.get(f"{scheme}://127.0.0.1:{port}/v2/", timeout=1, verify=verify)
+            return process
+        except requests.RequestException:
+            time.sleep(0.1)
+    process.kill()
+    pytest.fail(f"docker-registry did not start on {port}")
+
+
+def push(image, address, repository, tag, **connection):
+    from dxf import DXF
+
+    manifest, blobs = oci_blobs(image)
+    client = DXF(address, repository, **connection)
+    for digest, data in blobs.items():
+        client.push_blob(data=io.BytesIO(data), digest=digest)
+    client.set_manifest(tag, manifest.decode())
+
+
+@pytest.fixture(scope="module")
+def plain_registry(tmp_path_factory):
+    home = tmp_path_factory.mktemp("plain-registry")
+    process = start_registry(home, PLAIN_PORT)
+    push(hand_made(WASTE_LAYERS), f"127.0.0.1:{PLAIN_PORT}", "handmade", "v1", insecure=True)
+    yield f"127.0.0.1:{PLAIN_PORT}", home
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture
+def empty_home(tmp_path, monkeypatch):
+    """HOME, TMPDIR and the caches as empty folders, to see what a read writes."""
+    for name in ("HOME", "TMPDIR", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        (tmp_path / name).mkdir()
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.chdir(tmp_path / "HOME")
+    return tmp_path
+
+
+@pytest.mark.registry
+def test_a_plain_http_registry_gives_the_independent_count_writing_nothing(
+        plain_registry, empty_home):
+    image = read_registry(f"{plain_registry[0]}/handmade:v1", "linux/amd64", lambda m: None)
+    assert figures(analyse(image)) == EXPECTED
+    assert image.image_id == hand_made(WASTE_LAYERS).config_digest
+    assert [p for p in empty_home.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.registry
+def test_a_missing_tag_and_a_corrupt_blob_are_named(plain_registry, capsys):
+    address, home = plain_registry
+    assert main(["analyse", "--registry", f"{address}/handmade:nope"]) == 2
+    assert f"the registry at {address} has no handmade:nope" in capsys.readouterr().err
+    other = hand_made([[]], ["RUN true"])
+    push(other, address, "corrupt", "v1", insecure=True)
+    _, blobs = oci_blobs(other)
+    layer = next(d for d in blobs if d != other.config_digest).split(":")[1]
+    data = home / "storage" / "docker/registry/v2/blobs/sha256" / layer[:2] / layer / "data"
+    data.write_bytes(data.read_bytes()[:-4] + b"\0\0\0\0")  # same size, other bytes
+    assert main(["analyse", "--registry", f"{address}/corrupt:v1"]) == 2
+    assert "served a blob that does not match its digest" in capsys.readouterr().err
+
+
+@pytest.mark.registry
+def test_an_htpasswd_registry_over_tls_reads_with_docker_logins_credentials(
+        tmp_path, monkeypatch):
+    home = tmp_path / "registry"
+    home.mkdir()
+    process = start_registry(home, AUTH_PORT, auth=True)
+    try:
+        address = f"127.0.0.1:{AUTH_PORT}"
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(home / "cert.pem"))
+
+        def login(registry_client, response):
+            registry_client.authenticate("tester", "s3cret", response=response)
+        push(hand_made(WASTE_LAYERS), address, "private", "v1", auth=login)
+        config = tmp_path / "docker-config"
+        config.mkdir()
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        with pytest.raises(ImageReadError, match=r"asks for credentials \(`docker login"):
+            read_registry(f"{address}/private:v1", "linux/amd64", lambda m: None)
+        def stored(password):
+            (config / "config.json").write_text(json.dumps({"auths": {address: {
+                "auth": base64.b64encode(b"tester:" + password).decode()}}}))
+        stored(b"wrong")
+        with pytest.raises(ImageReadError, match="refused the credentials `docker login`"):
+            read_registry(f"{address}/private:v1", "linux/amd64", lambda m: None)
+        stored(b"s3cret")
+        image = read_registry(f"{address}/private:v1", "linux/amd64", lambda m: None)
+        assert figures(analyse(image)) == EXPECTED
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.docker
+def test_the_engine_gives_the_same_figures_as_the_archive(docker_client, tmp_path,
+                                                          unique_reference):
+    """On the classic store and (under nox -s engines) containerd's `docker save` layout."""
+    reference = unique_reference("handmade")
+    archive = write_tar(docker_save_layout(hand_made(WASTE_LAYERS), tag=reference),
+                        tmp_path / "handmade.tar")
+    docker_client.images.load(archive.read_bytes())
+    image = read_engine(docker_client, reference, "linux/amd64", lambda m: None)
+    assert figures(analyse(image)) == EXPECTED
+    saved = tmp_path / "saved.tar"
+    with saved.open("wb") as file:
+        for chunk in docker_client.api.get_image(reference):
+            file.write(chunk)
+    assert figures(analyse(read_archive(saved, "linux/amd64", lambda m: None))) == EXPECTED
+
+
+@pytest.mark.docker
+def test_an_image_the_engine_lacks_is_named(docker_client, capsys):
+    assert main(["analyse", "harness-test/no-such-image:never"]) == 2
+    assert "no image 'harness-test/no-such-image:never' on the engine" in capsys.readouterr().err
