@@ -238,8 +238,8 @@ def add_image_options(parser: argparse.ArgumentParser) -> None:
 
 def analyse_command(args: argparse.Namespace) -> int:
     from harness.analyse import Limits, analyse, dive_ci_limits, gate, parse_bytes
-    from harness.image_report import analysis_html, analysis_markdown, step_summary
-    from harness.store import strict_json, write_text
+    from harness.image_report import analysis_html, analysis_markdown
+    from harness.store import step_summary, strict_json, write_text
 
     limits = Limits(
         max_wasted_bytes=None if args.max_wasted_bytes is None
@@ -271,8 +271,8 @@ def analyse_command(args: argparse.Namespace) -> int:
 
 def diff_command(args: argparse.Namespace) -> int:
     from harness.diff import image_diff
-    from harness.image_report import diff_markdown, step_summary
-    from harness.store import strict_json, write_text
+    from harness.image_report import diff_markdown
+    from harness.store import step_summary, strict_json, write_text
 
     result = image_diff(read_image(args.a, args.platform), read_image(args.b, args.platform))
     markdown = diff_markdown(result, rows=args.rows)
@@ -440,11 +440,14 @@ def run_command(args: argparse.Namespace) -> int:
 def print_summary(document: dict[str, Any]) -> None:
     """What `run` and `merge` print: a row per variant, builder and cache mode; the claims."""
     from harness.report import summary_table, verdict_lines
+    from harness.store import step_summary
 
-    print(summary_table(document))
-    verdicts = verdict_lines(document)
+    table, verdicts = summary_table(document), verdict_lines(document)
+    print(table)
     if verdicts:
         print("\nexpectations:\n" + "\n".join(verdicts))
+    step_summary(f"### harness run {document['run_id']}\n\n{table}\n\n"
+                 + "".join(f"- {line.strip()}\n" for line in verdicts))
 
 
 def run_options(args: argparse.Namespace) -> RunOptions:
@@ -520,6 +523,7 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def trend_command(args: argparse.Namespace) -> int:
+    from harness.store import step_summary
     from harness.trend import detect, gate, history, markdown_summary
 
     if not args.directory.is_dir():
@@ -529,6 +533,7 @@ def trend_command(args: argparse.Namespace) -> int:
     findings = detect(frame, window=args.window)
     summary = markdown_summary(findings, frame)
     print(summary, end="")
+    step_summary(summary)
     if args.html:
         from harness.html_report import trend_html
 

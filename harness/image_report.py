@@ -1,15 +1,11 @@
 """What `harness analyse` and `harness diff` show: Markdown (the terminal, a job summary), and
-a self-contained HTML page with a chart of the layers."""
+a self-contained HTML page with a chart of the layers (matplotlib is loaded for that page
+only: it would double a plain analysis's memory)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-import matplotlib.pyplot as plt
 from tabulate import tabulate
 
-from harness.html_report import STYLE, _e, _svg, _table
 from harness.model import ImageAnalysis, ImageDiff, RuleOutcome
 
 DIFF_ROWS = 30
@@ -70,6 +66,8 @@ def _cut(text: str, width: int = 60) -> str:
 
 
 def analysis_html(analysis: ImageAnalysis, outcomes: list[RuleOutcome]) -> str:
+    from harness.html_report import STYLE, _e, _table  # matplotlib: not for every analyse
+
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>harness analyse {_e(analysis.reference)}</title><style>{STYLE}</style>"
              f"</head><body><h1>{_e(analysis.reference)}</h1>",
@@ -87,6 +85,10 @@ def analysis_html(analysis: ImageAnalysis, outcomes: list[RuleOutcome]) -> str:
 
 
 def layer_chart(analysis: ImageAnalysis) -> str:
+    import matplotlib.pyplot as plt
+
+    from harness.html_report import _svg
+
     labels = [f"{layer.index}" for layer in analysis.layers]
     wasted = [layer.wasted_bytes / 1e6 for layer in analysis.layers]
     kept = [max(layer.size_bytes / 1e6 - w, 0) for layer, w in zip(analysis.layers, wasted,
@@ -118,11 +120,3 @@ def diff_markdown(diff: ImageDiff, rows: int = DIFF_ROWS) -> str:
     for side, layers in (("A", diff.a_only_layers), ("B", diff.b_only_layers)):
         lines.append(f"Layers only {side} has: " + ("; ".join(layers) if layers else "none"))
     return "\n".join(lines) + "\n"
-
-
-def step_summary(markdown: str) -> None:
-    """Append to the GitHub Actions job summary, where there is one."""
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if path:
-        with Path(path).open("a") as summary:
-            summary.write(markdown + "\n")

@@ -26,7 +26,7 @@ from typing import IO, Any, cast
 import zstandard
 
 from harness.errors import HarnessError
-from harness.layers import ChunkReader, LayerFacts, Prefixed, analyse_blob
+from harness.layers import READ_BYTES, ChunkReader, LayerFacts, Prefixed, analyse_blob
 
 DOCUMENT_LIMIT = 16 << 20
 """A JSON member (manifest, index, config) larger than this is not one."""
@@ -89,8 +89,7 @@ def read_archive(path: Path, platform: str, report: Report) -> ReadImage:
     if path.is_dir():
         scan = _scan_folder(path, report)
     elif path.is_file():
-        with path.open("rb") as file:
-            scan = _scan_tar(file, str(path), report)
+        scan = _scan_tar(path, str(path), report)
     else:
         raise ImageReadError(f"{path}: no such archive (expected a `docker save` tar or an OCI "
                              "image layout, as a tar or a folder)")
@@ -144,9 +143,12 @@ class _Scan:
             raise ImageReadError(f"{self.where} is incomplete: {name} is missing") from None
 
 
-def _scan_tar(file: IO[bytes], where: str, report: Report) -> _Scan:
+def _scan_tar(file: IO[bytes] | Path, where: str, report: Report) -> _Scan:
+    """One pass over a tar: a file is read in place (members by offset, gzip as a stream),
+    the engine's `docker save` output as the stream it is."""
     try:
-        with tarfile.open(fileobj=file, mode="r|*") as archive:
+        with (tarfile.open(file, mode="r:*") if isinstance(file, Path) else
+              tarfile.open(fileobj=file, mode="r|", bufsize=READ_BYTES)) as archive:
             members = ((m.name, m.size, archive.extractfile(m)) for m in archive if m.isfile())
             return _scan(cast(Iterator[tuple[str, int, IO[bytes]]], members), where, report)
     except READ_ERRORS as error:
@@ -187,17 +189,27 @@ def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Rep
         if not _is_layer(head):
             continue
         report(f"reading layer {name} ({size / 1e6:.1f} MB)")
+        compressed = not _is_tar(head)
+        source.hashing = compressed  # an uncompressed blob's digest is its diff ID
         layer = analyse_blob(cast(IO[bytes], Prefixed(head, cast(IO[bytes], source))), size)
-        while source.read(1 << 20):  # a tar's end padding, or a stream's trailing bytes
+        while source.read(READ_BYTES):  # a tar's end padding, or a stream's trailing bytes
             pass
-        _check_digest(source, expected, name, where)
+        if compressed:
+            _check_digest(source, expected, name, where)
+        elif expected and layer.diff_id != expected:
+            raise ImageReadError(f"{where}: blob {name} does not match its digest (its content "
+                                 f"hashes to {layer.diff_id}): the archive is corrupt")
         scan.layers[name] = layer
     return scan
 
 
 def _is_layer(head: bytes) -> bool:
-    return (head.startswith(b"\x1f\x8b") or head.startswith(b"\x28\xb5\x2f\xfd")
-            or head[257:262] == b"ustar" or (len(head) == 512 and not head.strip(b"\0")))
+    return head.startswith(b"\x1f\x8b") or head.startswith(b"\x28\xb5\x2f\xfd") or _is_tar(head)
+
+
+def _is_tar(head: bytes) -> bool:
+    """A tar's first header (ustar or GNU), or an empty tar's zero blocks."""
+    return head[257:262] == b"ustar" or (len(head) == 512 and not head.strip(b"\0"))
 
 
 def _check_digest(source: _Digested, expected: str | None, name: str, where: str) -> None:
@@ -262,10 +274,12 @@ class _Digested:
     def __init__(self, source: IO[bytes]) -> None:
         self.source = source
         self.sha256 = hashlib.sha256()
+        self.hashing = True
 
     def read(self, size: int = -1) -> bytes:
         data = self.source.read(size)
-        self.sha256.update(data)
+        if self.hashing:
+            self.sha256.update(data)
         return data
 
     def digest(self) -> str:

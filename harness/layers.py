@@ -60,6 +60,9 @@ taken off in _deflated_size. A layer of one block then estimates to the byte wha
 IN_FLIGHT_BLOCKS = 2 * (os.cpu_count() or 2)
 """Compression blocks queued or running at once: bounds memory (4 MiB each) whatever the
 layer's size, while keeping every core busy."""
+READ_BYTES = 1 << 20
+"""How much a tar stream reads at a time (tarfile's default, 10 KiB, costs a Python call per
+10 KiB of a layer)."""
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
@@ -286,7 +289,8 @@ def stream_layers(chunks: Iterator[bytes], wanted: set[str], skip_sizes: set[int
     find its diff ID. Classic `layer.tar` members whose size matches a cached layer are
     skipped (the caller re-streams without skipping if that guess missed a layer).
     """
-    with tarfile.open(fileobj=cast(IO[bytes], ChunkReader(chunks)), mode="r|") as archive:
+    with tarfile.open(fileobj=cast(IO[bytes], ChunkReader(chunks)), mode="r|",
+                      bufsize=READ_BYTES) as archive:
         for member in archive:
             if not member.isfile():
                 continue
@@ -322,7 +326,7 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None) -> LayerFa
     estimate unless the store's compressed blob size, `stored_bytes`, is known."""
     tee = _Tee(source, compress=stored_bytes is None)
     entries: list[Entry] = []
-    with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|") as layer:
+    with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|", bufsize=READ_BYTES) as layer:
         for member in layer:
             entries.append(_entry(member))
     tee.drain()
@@ -443,7 +447,8 @@ class _Tee:
         self.compress = compress
         self.sha256 = hashlib.sha256()
         self.total = 0
-        self.pending = bytearray()
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
         self.in_flight: deque[Future[int]] = deque()
         self.deflated = 0
 
@@ -453,20 +458,26 @@ class _Tee:
         self.total += len(data)
         if not self.compress:
             return data
-        self.pending += data
-        while len(self.pending) >= BLOCK_BYTES:
-            self._submit(bytes(self.pending[:BLOCK_BYTES]))
-            del self.pending[:BLOCK_BYTES]
+        self.pending.append(data)
+        self.pending_bytes += len(data)
+        if self.pending_bytes >= BLOCK_BYTES:  # whole blocks out, each byte copied once
+            joined = b"".join(self.pending)
+            whole = len(joined) - len(joined) % BLOCK_BYTES
+            view = memoryview(joined)
+            for start in range(0, whole, BLOCK_BYTES):
+                self._submit(view[start:start + BLOCK_BYTES])
+            rest = joined[whole:]
+            self.pending, self.pending_bytes = ([rest] if rest else []), len(rest)
         return data
 
     def drain(self) -> None:
-        while self.read(1 << 20):
+        while self.read(READ_BYTES):
             pass
         if self.pending:
-            self._submit(bytes(self.pending))
-            self.pending.clear()
+            self._submit(b"".join(self.pending))
+            self.pending, self.pending_bytes = [], 0
 
-    def _submit(self, block: bytes) -> None:
+    def _submit(self, block: bytes | memoryview) -> None:
         if len(self.in_flight) >= IN_FLIGHT_BLOCKS:
             self.deflated += self.in_flight.popleft().result()
         self.in_flight.append(self._pool.submit(_deflated_size, block))
@@ -503,6 +514,6 @@ def _decompressed(head: bytes, source: IO[bytes]) -> IO[bytes]:
         prefixed, read_across_frames=True))
 
 
-def _deflated_size(block: bytes) -> int:
+def _deflated_size(block: bytes | memoryview) -> int:
     """Deflate size of one block at the gzip level (zlib's 6-byte wrapper not counted)."""
     return len(zlib.compress(block, GZIP_LEVEL)) - 6

@@ -90,6 +90,14 @@ def write_text(path: Path, text: str) -> None:
         raise
 
 
+def step_summary(markdown: str) -> None:
+    """Append to the GitHub Actions job summary, where there is one (GITHUB_STEP_SUMMARY)."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with Path(path).open("a") as summary:
+            summary.write(markdown.rstrip("\n") + "\n\n")
+
+
 def strict_json(document: Any) -> str:
     """JSON any strict parser reads: a NaN or an infinity is a bug upstream (a ratio from a
     zero baseline is None, not inf) and raises ValueError here rather than write `Infinity`."""

@@ -40,7 +40,9 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def marked_for_what_it_touches(request: pytest.FixtureRequest,
                                monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail an unmarked test that talks to the engine or starts docker/dockerd/chromium."""
+    """Fail an unmarked test that talks to the engine or starts docker/dockerd/chromium. No
+    test writes to a real GitHub job summary (a hosted runner sets GITHUB_STEP_SUMMARY)."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
     allowed = {name for name in ("docker", "chromium") if request.node.get_closest_marker(name)}
     if "docker" not in allowed:
         def no_engine(*args: object, **kwargs: object) -> None:

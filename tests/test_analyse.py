@@ -146,3 +146,23 @@ def test_the_schema_names_exactly_the_records_fields():
         f.name for f in fields(AnalysedLayer)}
     assert set(SCHEMA["properties"]["top_waste"]["items"]["required"]) == {
         f.name for f in fields(WastedFile)}
+
+
+def test_the_html_page_is_self_contained_with_the_layer_chart(tmp_path):
+    wasteful, _ = wasteful_and_rewritten(tmp_path)
+    page = tmp_path / "analysis.html"
+    assert main(["analyse", "--archive", str(wasteful), "--html", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("<svg") == 1 and "<script" not in text
+    assert "<td>/tmp.o</td>" in text and "RUN rm tmp.o" in text
+
+
+@pytest.mark.chromium
+def test_the_html_page_renders_in_headless_chromium(tmp_path):
+    from tests.helpers import render_in_chromium
+
+    wasteful, _ = wasteful_and_rewritten(tmp_path)
+    page = tmp_path / "analysis.html"
+    assert main(["analyse", "--archive", str(wasteful), "--ci", "--min-efficiency", "0.95",
+                 "--html", str(page)]) == 1
+    render_in_chromium(page, tmp_path, "analysis.png")

@@ -5,13 +5,17 @@ independent count of the hand-made image."""
 import base64
 import io
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import bcrypt
 import pytest
 import requests
+import yaml
 
 from harness import registry
 from harness.analyse import analyse
@@ -27,6 +31,7 @@ from tests.image_tars import (
 )
 
 PLAIN_PORT, AUTH_PORT = 5061, 5062
+ACTION = Path(__file__).parent.parent / "action.yml"
 
 
 def figures(analysis):
@@ -179,3 +184,23 @@ def test_the_engine_gives_the_same_figures_as_the_archive(docker_client, tmp_pat
 def test_an_image_the_engine_lacks_is_named(docker_client, capsys):
     assert main(["analyse", "harness-test/no-such-image:never"]) == 2
     assert "no image 'harness-test/no-such-image:never' on the engine" in capsys.readouterr().err
+
+
+@pytest.mark.docker
+def test_the_action_passes_the_tidy_image_and_fails_the_wasteful_one(docker_client, busybox,
+                                                                     unique_reference):
+    """action.yml's own script, on the images its workflow builds (here on the local busybox)."""
+    script = yaml.safe_load(ACTION.read_text())["runs"]["steps"][1]["run"]
+    inputs = {"ARCHIVE": "", "REGISTRY": "", "MIN_EFFICIENCY": "", "MAX_WASTED_BYTES": "",
+              "MAX_WASTED_PERCENT": "", "MAX_SIZE": "", "MAX_LAYERS": "",
+              "CI_CONFIG": str(ACTION.parent / "tests/data/action/.dive-ci")}
+    path = f"{Path(sys.executable).parent}:{os.environ['PATH']}"  # this harness's own
+    for target, expected in (("tidy", 0), ("wasteful", 1)):
+        tag = unique_reference(target)
+        docker_client.images.build(path=str(ACTION.parent / "tests/data/action"), target=target,
+                                   buildargs={"BASE": busybox}, tag=tag, rm=True)
+        result = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                                env={**os.environ, **inputs, "IMAGE": tag, "PATH": path},
+                                timeout=300)
+        assert result.returncode == expected, result.stderr
+        assert ("| FAIL | min efficiency" in result.stdout) is (expected == 1)

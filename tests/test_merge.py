@@ -72,7 +72,9 @@ def test_merge_joins_shards_and_judges_claims_across_them(tmp_path, scenario):
     assert not known_false["passed"] and known_false["as_expected"]
 
 
-def test_merge_command_writes_a_loadable_run_with_reports(tmp_path, scenario, capsys):
+def test_merge_command_writes_a_loadable_run_with_reports(tmp_path, scenario, capsys,
+                                                          monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "job-summary.md"))
     paths = [shard_file(tmp_path, scenario, i, 2, {"small": 1, "big": 2, "other": 3})
              for i in (1, 2)]
     out = tmp_path / "merged" / "run.json"
@@ -80,6 +82,8 @@ def test_merge_command_writes_a_loadable_run_with_reports(tmp_path, scenario, ca
     assert len(store.load(out)["samples"]) == 6
     assert out.with_suffix(".md").is_file() and out.with_suffix(".html").is_file()
     assert f"merged 2 file(s), 6 sample(s) into {out}" in capsys.readouterr().out
+    summary = (tmp_path / "job-summary.md").read_text()
+    assert summary.startswith("### harness run ") and "| variant " in summary
 
 
 def test_merge_state_is_the_worst_of_the_shards(tmp_path, scenario):

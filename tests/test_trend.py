@@ -1,6 +1,7 @@
 """Trend detection on synthetic histories, and history loading that keeps machines apart."""
 
 import json
+import os
 import random
 import subprocess
 import sys
@@ -104,15 +105,18 @@ def test_trend_command_fails_on_a_regression_only_when_asked(tmp_path):
                     "samples": [sample("base", 1, 1.0, size)]}
         (tmp_path / f"r{index}.json").write_text(json.dumps(document))
     page = tmp_path / "trend.html"
+    summary = tmp_path / "job-summary.md"
     flagged = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path),
                               "--fail-on-regression", "--html", str(page)],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "GITHUB_STEP_SUMMARY": str(summary)})
     relaxed = subprocess.run([sys.executable, "-m", "harness", "trend", str(tmp_path)],
                              capture_output=True, text=True, timeout=120)
     assert flagged.returncode == 1 and relaxed.returncode == 0
     assert "| demo/base/legacy/cold [box] | size_bytes | latest | r3 | 2026-11-04 | 100000 | " \
            "200000 | +100.0 % |" in flagged.stdout
     assert page.read_text().count("<svg") == 3  # build_s, start_s, size_bytes
+    assert summary.read_text().strip() == flagged.stdout.strip()  # the job summary has it too
 
 
 def test_five_nights_a_planted_megabyte_fails_once_and_stays_listed(tmp_path):
