@@ -476,16 +476,26 @@ def positive_int(text: str) -> int:
 
 def report_command(args: argparse.Namespace) -> int:
     from harness import store
-    from harness.report import bmf_report, csv_report, gab_report, json_report, markdown_report
+    from harness.report import (
+        bmf_report,
+        csv_report,
+        diff_links,
+        gab_report,
+        json_report,
+        markdown_report,
+    )
 
     document = store.load(args.results)
+    links = diff_links(args.results, document)  # the diffs `harness run` wrote beside it
     if args.format == "html":
         from harness.html_report import html_report
 
-        text = html_report(document)
+        text = html_report(document, links)
+    elif args.format == "md":
+        text = markdown_report(document, links)
     else:
-        text = {"md": markdown_report, "csv": csv_report, "json": json_report,
-                "gab": gab_report, "bmf": bmf_report}[args.format](document)
+        text = {"csv": csv_report, "json": json_report, "gab": gab_report,
+                "bmf": bmf_report}[args.format](document)
     if args.output:
         args.output.write_text(text)
     else:

@@ -9,10 +9,12 @@ grows, and the copies it wastes; the file deltas sum to the difference of the tw
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 from harness.analyse import layer_history
 from harness.images import ReadImage
-from harness.layers import Entry, file_changes, wasted
+from harness.layers import Entry, LayerCache, default_cache_dir, file_changes, wasted
 from harness.model import FileDelta, ImageDiff
 
 
@@ -94,3 +96,32 @@ def _short(created_by: str) -> str:
 
 def _mb(size: int) -> str:
     return f"{size / 1e6:.1f} MB" if size >= 100_000 else f"{size:,} B"
+
+
+def baseline_diffs(document: dict[str, Any], cache_dir: Path | None = None
+                   ) -> dict[tuple[str, str, str], ImageDiff]:
+    """Each variant's image against its scenario's baseline, per builder, from a run's image
+    records and the layers this machine analysed (none where the cache lacks a layer: a run
+    made elsewhere)."""
+    cache = LayerCache(cache_dir or default_cache_dir())
+    baselines = {s["name"]: s["baseline"] for s in document["scenarios"]}
+    read = {(r["scenario"], r["variant"], r["builder"]): _from_record(r, cache)
+            for r in document.get("images", [])}
+    diffs = {}
+    for (scenario, variant, builder), image in read.items():
+        baseline = read.get((scenario, baselines.get(scenario, ""), builder))
+        if image and baseline and variant != baselines[scenario]:
+            diffs[(scenario, variant, builder)] = image_diff(baseline, image)
+    return diffs
+
+
+def _from_record(record: dict[str, Any], cache: LayerCache) -> ReadImage | None:
+    layers = [cache.get(row["diff_id"]) for row in record["layers"]["layers"]]
+    if any(layer is None for layer in layers):
+        return None
+    made = [h for h in record.get("history") or [] if h["size_bytes"] > 0]
+    history = made if len(made) == len(layers) else []  # a layer of 0 bytes: no telling
+    return ReadImage(reference=f"{record['variant']} ({record['builder']})", source="engine",
+                     platform="", image_id=record["image_id"],
+                     config={"history": [{"created_by": h["created_by"]} for h in history]},
+                     layers=[layer for layer in layers if layer is not None])

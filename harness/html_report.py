@@ -33,7 +33,8 @@ figure svg { max-width: 100%; height: auto; }
 """
 
 
-def html_report(document: dict[str, Any]) -> str:
+def html_report(document: dict[str, Any],
+                links: dict[str, list[tuple[str, str]]] | None = None) -> str:
     rows = group_stats(document)
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
              f"<title>harness run {_e(document['run_id'])}</title><style>{STYLE}</style>"
@@ -43,7 +44,7 @@ def html_report(document: dict[str, Any]) -> str:
     for scenario in document["scenarios"]:
         mine = [r for r in rows if r["scenario"] == scenario["name"]]
         if mine:
-            parts.append(_scenario(scenario, mine, document))
+            parts.append(_scenario(scenario, mine, document, (links or {}).get(scenario["name"])))
     parts += [_warnings(rows), _environment(document.get("environment", {})),
               "</body></html>"]
     return "\n".join(parts)
@@ -62,7 +63,7 @@ def _summary(document: dict[str, Any]) -> str:
 
 
 def _scenario(scenario: dict[str, Any], rows: list[dict[str, Any]],
-              document: dict[str, Any]) -> str:
+              document: dict[str, Any], links: list[tuple[str, str]] | None) -> str:
     name = scenario["name"]
     parts = [f"<h2 id='{_e(name)}'>{_e(name)}</h2><p>{_e(scenario['description'])}</p>",
              f"<p>Baseline: <code>{_e(scenario['baseline'])}</code></p>",
@@ -74,6 +75,10 @@ def _scenario(scenario: dict[str, Any], rows: list[dict[str, Any]],
         headers, table = markdown_table(
             [r for r in rows if (r["builder"], r["cache"]) == (builder, cache)])
         parts.append(f"<h3>{_e(builder)}, {_e(cache)}</h3>" + _table(headers, table))
+    if links:
+        parts.append("<p>Diffs against the baseline (why each image is bigger or smaller): "
+                     + ", ".join(f"<a href='{_e(href)}'>{_e(label)}</a>"
+                                 for label, href in links) + "</p>")
     claims = [c for c in document.get("expectations", []) if c["scenario"] == name]
     if claims:
         items = "".join(
@@ -219,11 +224,18 @@ def _e(text: object) -> str:
 
 
 def write_reports(results: Path) -> dict[str, Any]:
-    """The Markdown and HTML reports beside a results file; returns the loaded document."""
+    """The Markdown and HTML reports beside a results file, and each variant's diff against
+    its baseline (RUN.diffs/, linked from both); returns the loaded document."""
     from harness import store
-    from harness.report import markdown_report
+    from harness.diff import baseline_diffs
+    from harness.image_report import diff_markdown
+    from harness.report import diff_links, markdown_report
 
     document = store.load(results)
-    results.with_suffix(".md").write_text(markdown_report(document))
-    results.with_suffix(".html").write_text(html_report(document))
+    folder = results.with_suffix(".diffs")
+    for (scenario, variant, builder), diff in baseline_diffs(document).items():
+        store.write_text(folder / f"{scenario}.{variant}.{builder}.md", diff_markdown(diff))
+    links = diff_links(results, document)
+    results.with_suffix(".md").write_text(markdown_report(document, links))
+    results.with_suffix(".html").write_text(html_report(document, links))
     return document

@@ -190,8 +190,23 @@ def json_report(document: dict[str, Any]) -> str:
                         "expectations": document.get("expectations", [])})
 
 
-def markdown_report(document: dict[str, Any]) -> str:
-    """Per scenario, a table per builder and cache mode, then its claims."""
+def diff_links(results: Path, document: dict[str, Any]) -> dict[str, list[tuple[str, str]]]:
+    """Per scenario, (variant (builder), relative path) of each diff against the baseline
+    written beside the results file (RUN.diffs/SCENARIO.VARIANT.BUILDER.md)."""
+    folder = results.with_suffix(".diffs")
+    links: dict[str, list[tuple[str, str]]] = {}
+    for image in document.get("images", []):
+        name = f"{image['scenario']}.{image['variant']}.{image['builder']}.md"
+        if (folder / name).is_file():
+            links.setdefault(image["scenario"], []).append(
+                (f"{image['variant']} ({image['builder']})", f"{folder.name}/{name}"))
+    return links
+
+
+def markdown_report(document: dict[str, Any],
+                    links: dict[str, list[tuple[str, str]]] | None = None) -> str:
+    """Per scenario, a table per builder and cache mode, the links to each variant's diff
+    against the baseline, then its claims."""
     lines = [f"# harness run {document['run_id']}", "",
              f"{document['started_at']} – {document.get('ended_at') or 'unfinished'}, "
              f"state: {document['state']}", ""]
@@ -214,6 +229,10 @@ def markdown_report(document: dict[str, Any]) -> str:
                   "medians to the baseline's, with its 95 % bootstrap interval, or the min–max "
                   f"of the ratios where a side has fewer than {BOOTSTRAP_FROM} values; * "
                   "significant after Holm-Bonferroni over the run's timing comparisons.", ""]
+        if (links or {}).get(name):
+            lines += ["Diffs against the baseline (why each image is bigger or smaller): "
+                      + ", ".join(f"[{label}]({href})" for label, href in (links or {})[name]),
+                      ""]
         claims = [e for e in document.get("expectations", []) if e["scenario"] == name]
         if claims:
             lines += ["Claims:", ""]

@@ -53,3 +53,31 @@ def test_the_command_prints_why_first_and_json_on_request(tmp_path, capsys, monk
     assert document["format"] == "harness-diff/1"
     assert document["why"].startswith("B is 0.2 MB smaller than A")
     assert main(["diff", a, f"archive:{tmp_path / 'none.tar'}"]) == 2
+
+
+def test_a_runs_variants_are_diffed_against_its_baseline_from_the_layers_analysed_here(
+        tmp_path):
+    import io
+
+    from harness.diff import baseline_diffs
+    from harness.layers import LayerCache, analyse_layer
+
+    cache = LayerCache(tmp_path / "cache")
+    a, b = (hand_made(layers) for layers in ([BASE], [BASE, [Member("app", size=5)]]))
+
+    def record(variant, image):
+        rows = []
+        for tar in image.layers:
+            layer = analyse_layer(io.BytesIO(tar))
+            cache.put(layer)
+            rows.append({"diff_id": layer.diff_id})
+        return {"scenario": "s", "variant": variant, "builder": "legacy",
+                "image_id": image.config_digest, "layers": {"layers": rows},
+                "history": [{"created_by": f"step {i}", "size_bytes": 1}
+                            for i in range(len(rows))]}
+    document = {"scenarios": [{"name": "s", "baseline": "base"}],
+                "images": [record("base", a), record("app", b)]}
+    (diff,) = baseline_diffs(document, tmp_path / "cache").values()
+    assert diff.why.startswith("B is 5 B bigger than A: 5 B added")
+    assert diff.b_only_layers == ["layer 1: step 1"]
+    assert baseline_diffs(document, tmp_path / "elsewhere") == {}  # layers not analysed here

@@ -493,3 +493,10 @@ def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client
     assert {g["variant"] for g in summary["groups"]} == {"a", "b"}
     (results,) = (tmp_path / "out").glob("*.json")
     assert store.load(results)["environment"]["fingerprint"] == "nightly-runner"
+    # each variant's diff against the baseline, linked from the report
+    diff = results.with_suffix(".diffs") / "tiny.b.legacy.md"
+    assert diff.read_text().startswith("B is the same size as A\n")
+    assert re.search(r"^\| /b +\| added +\| \+2 ", diff.read_text(), re.MULTILINE)
+    assert "Layers only B has: layer 2: /bin/sh -c echo b > /b" in diff.read_text()
+    assert f"[b (legacy)]({results.stem}.diffs/tiny.b.legacy.md)" in \
+        results.with_suffix(".md").read_text()
