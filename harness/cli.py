@@ -221,6 +221,35 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--rows", type=positive_int, default=30, help="files shown (default 30)")
     diff.set_defaults(handler=diff_command)
 
+    advise = commands.add_parser(
+        "advise", help="rewrite your Dockerfile by each piece of slimming advice, build and "
+                       "check every rewrite, and rank what each one saves")
+    advise.add_argument("dockerfile", nargs="?", type=Path, default=Path("Dockerfile"),
+                        metavar="DOCKERFILE", help="default ./Dockerfile")
+    advise.add_argument("--context", type=Path, metavar="DIR",
+                        help="the build context (default: the Dockerfile's folder)")
+    advise.add_argument("--target", metavar="STAGE")
+    advise.add_argument("--build-arg", action="append", default=[], metavar="K=V")
+    advise.add_argument("--check", action="append", default=[], metavar="CMD",
+                        help="run in a container of every variant (sh -c CMD); must exit 0")
+    advise.add_argument("--builder", action="append", choices=[b.value for b in Builder],
+                        help="default: buildkit")
+    advise.add_argument("--repeat", type=positive_int, default=1,
+                        help="cold builds of each variant (default 1: sizes are exact; "
+                             "3 or more for a build-time interval)")
+    advise.add_argument("--registry", metavar="HOST:PORT",
+                        help="also measure push and pull on this registry")
+    advise.add_argument("--out", type=Path, default=Path("results"), metavar="DIR",
+                        help="the runs' results files (default results/)")
+    advise.add_argument("--write-scenario", type=Path, metavar="FILE",
+                        help="a scenario of the original and the rewrites, with their claims")
+    advise.add_argument("--write-dockerfile", type=Path, metavar="FILE",
+                        help="the recommended rewrite")
+    advise.add_argument("--force", action="store_true",
+                        help="replace the --write-* files if they exist")
+    advise.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    advise.set_defaults(handler=advise_command)
+
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
     clean.add_argument("--bases", action="store_true", help="also remove the base images")
     clean.set_defaults(handler=clean_command)
@@ -302,6 +331,52 @@ def read_image(name: str, platform: str | None) -> Any:
         from harness.engine import connect
 
         return read_engine(connect(), name, platform, report)
+
+
+def advise_command(args: argparse.Namespace) -> int:
+    from harness.advise import (
+        AdviseOptions,
+        BuildFailed,
+        advice_markdown,
+        advise,
+        refuse_existing,
+        write_scenario,
+    )
+    from harness.progress import progress_reporter
+    from harness.store import step_summary, strict_json, write_text
+
+    refuse_existing([args.write_scenario, args.write_dockerfile], args.force)
+    if not args.dockerfile.is_file():
+        raise HarnessError(f"{args.dockerfile}: no such Dockerfile")
+    build_args = {}
+    for item in args.build_arg:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise HarnessError(f"--build-arg {item!r}: expected KEY=VALUE")
+        build_args[key] = value
+    context = args.context or args.dockerfile.parent
+    if not context.is_dir():
+        raise HarnessError(f"--context {context}: no such folder")
+    options = AdviseOptions(dockerfile=args.dockerfile, context=context, target=args.target,
+                            build_args=build_args, checks=tuple(args.check),
+                            builders=tuple(Builder(b) for b in args.builder or ["buildkit"]),
+                            repeat=args.repeat, registry=args.registry, out=args.out)
+    signal.signal(signal.SIGTERM, _interrupt)
+    with progress_reporter() as report:
+        try:
+            result = advise(options, report)
+        except BuildFailed as error:
+            print(f"harness: {error}", file=sys.stderr)
+            return 1
+    markdown = advice_markdown(result)
+    if args.write_scenario:
+        write_scenario(result, options, args.write_scenario)
+    if args.write_dockerfile and result.best_dockerfile:
+        write_text(args.write_dockerfile, result.best_dockerfile)
+    print(strict_json(asdict(result)) if args.json else markdown, end="" if not args.json
+          else "\n")
+    step_summary(markdown)
+    return 0
 
 
 def engine_up_command(args: argparse.Namespace) -> int:

@@ -1,0 +1,187 @@
+"""The advice as Dockerfile rewrites: what each piece changes, where it does not apply and
+why, and what it never touches."""
+
+import textwrap
+
+import pytest
+
+from harness import rewrite
+from harness.rewrite import DockerfileError, NotApplicable, Rewrite
+
+
+def parsed(tmp_path, text, files=()):
+    path = tmp_path / "Dockerfile"
+    path.write_text(textwrap.dedent(text))
+    for name in files:
+        (tmp_path / name).write_text("x\n")
+    return rewrite.parse(path)
+
+
+def apply(tmp_path, key, text, files=()):
+    return rewrite.ADVICE[key][2](parsed(tmp_path, text, files))
+
+
+APP = """\
+    FROM debian:bookworm
+    # the app
+    RUN apt-get update
+    RUN apt-get install -y curl \\
+        gcc
+    RUN pip install requests
+    CMD ["curl"]
+"""
+
+
+def test_chaining_joins_consecutive_runs_and_keeps_every_other_line(tmp_path):
+    result = apply(tmp_path, "chain", APP)
+    assert isinstance(result, Rewrite) and result.lines == (3, 4, 5, 6)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian:bookworm
+        # the app
+        RUN apt-get update \\
+            && apt-get install -y curl \\
+            gcc \\
+            && pip install requests
+        CMD ["curl"]
+    """)
+
+
+def test_a_run_that_changes_the_shells_state_is_chained_in_a_subshell(tmp_path):
+    result = apply(tmp_path, "chain", """\
+        FROM busybox
+        RUN cd /tmp
+        RUN a || b
+        RUN touch here
+    """)
+    assert "RUN ( cd /tmp ) \\\n    && ( a || b ) \\\n    && touch here\n" in result.dockerfile
+
+
+def test_the_package_cache_is_cleaned_where_it_was_filled(tmp_path):
+    result = apply(tmp_path, "cache", APP)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian:bookworm
+        # the app
+        RUN apt-get update && apt-get install -y curl     gcc \\
+            && apt-get clean && rm -rf /var/lib/apt/lists/*
+        RUN pip install --no-cache-dir requests
+        CMD ["curl"]
+    """)
+    apk = apply(tmp_path, "cache", "FROM alpine\nRUN set -eux; apk add curl\n")
+    assert "apk add --no-cache curl" in apk.dockerfile
+    dnf = apply(tmp_path, "cache", "FROM fedora\nRUN dnf install -y gcc\n")
+    assert "RUN dnf install -y gcc \\\n    && dnf clean all" in dnf.dockerfile
+
+
+def test_recommends_and_docs(tmp_path):
+    assert "apt-get install --no-install-recommends -y curl" in apply(
+        tmp_path, "recommends", APP).dockerfile
+    docs = apply(tmp_path, "nodocs", APP).dockerfile
+    assert docs.index("path-exclude=/usr/share/doc/*") < docs.index("apt-get install")
+    assert "--setopt=tsflags=nodocs" in apply(tmp_path, "nodocs",
+                                               "FROM fedora\nRUN yum install -y gcc\n").dockerfile
+
+
+def test_cache_order_copies_the_manifest_first(tmp_path):
+    text = """\
+        FROM python:3
+        WORKDIR /app
+        COPY . /app
+        RUN pip install -r requirements.txt
+        CMD ["python", "app.py"]
+    """
+    result = apply(tmp_path, "cache-order", text, files=["requirements.txt", "app.py"])
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM python:3
+        WORKDIR /app
+        COPY requirements.txt /app/
+        RUN pip install -r requirements.txt
+        COPY . /app
+        CMD ["python", "app.py"]
+    """)
+
+
+def test_cache_order_without_a_manifest_says_why(tmp_path):
+    result = apply(tmp_path, "cache-order", """\
+        FROM python:3
+        COPY . /app
+        RUN pip install /app
+    """)
+    assert isinstance(result, NotApplicable)
+    assert result.reason == ("COPY . at line 2 comes before the install at line 3, but the "
+                             "context has no dependency manifest")
+
+
+@pytest.mark.parametrize("run, why", [
+    ('RUN ["sh", "-c", "apt-get install -y x"]', "exec-form RUN"),
+    ("RUN --mount=type=cache,target=/var/cache/apt apt-get install -y x", "--mount"),
+    ("RUN <<EOF\napt-get install -y x\nEOF", "heredoc"),
+])
+def test_runs_harness_cannot_rewrite_safely_are_left_alone_with_the_reason(tmp_path, run, why):
+    result = apply(tmp_path, "recommends", f"FROM debian\n{run}\n")
+    assert isinstance(result, NotApplicable) and why in result.reason
+
+
+def test_a_shell_other_than_sh_or_bash_is_left_alone(tmp_path):
+    result = apply(tmp_path, "recommends",
+                   'FROM debian\nSHELL ["pwsh", "-c"]\nRUN apt-get install -y x\n')
+    assert isinstance(result, NotApplicable)
+    assert "a SHELL other than sh or bash" in result.reason
+
+
+def test_merging_the_span_from_writer_to_hider(tmp_path):
+    text = parsed(tmp_path, """\
+        FROM debian
+        RUN make big
+        RUN use big
+        RUN rm big
+        COPY x /x
+        RUN rm /x
+    """)
+    merged = rewrite.merge_span(text, 2, 4)
+    assert isinstance(merged, Rewrite)
+    assert "RUN make big \\\n    && use big \\\n    && rm big\nCOPY x /x\n" in merged.dockerfile
+    assert rewrite.merge_span(text, 5, 6).reason == \
+        "the files come from COPY at line 5: use a build stage"
+    assert rewrite.merge_span(text, 2, 6).reason == "COPY at line 5 sits between them"
+
+
+def test_flatten_declares_the_built_images_config_again(tmp_path):
+    result = rewrite.flatten(parsed(tmp_path, "FROM debian\nRUN make\n"), {
+        "Env": ["PATH=/usr/bin:/bin", "A=x y"], "Cmd": ["app", "--serve"],
+        "WorkingDir": "/srv", "User": "app", "ExposedPorts": {"8080/tcp": {}},
+        "Labels": {"org.x": "1"}, "Entrypoint": None,
+        "Healthcheck": {"Test": ["CMD-SHELL", "curl -f localhost"]}})
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian AS harness-original
+        RUN make
+
+        FROM scratch
+        COPY --from=harness-original / /
+        LABEL org.x=1
+        ENV PATH="/usr/bin:/bin"
+        ENV A="x y"
+        EXPOSE 8080/tcp
+        WORKDIR /srv
+        USER app
+        HEALTHCHECK CMD curl -f localhost
+        CMD ["app", "--serve"]
+    """)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("FROM debian\nRUN <<EOF\nunterminated", r"Dockerfile:\d+: "),
+    ("hello world\n", "Dockerfile:1: not a Dockerfile: expected FROM"),
+    ("ARG X=1\n", "Dockerfile:1: not a Dockerfile: no FROM"),
+])
+def test_what_is_not_a_dockerfile_is_named_with_its_line(tmp_path, text, message):
+    (tmp_path / "Dockerfile").write_text(text)
+    with pytest.raises(DockerfileError, match=message):
+        rewrite.parse(tmp_path / "Dockerfile")
+
+
+def test_commands_are_found_inside_any_list(tmp_path):
+    found = rewrite.commands("set -eux; apt-get update && (apt-get -y install curl | tee x)")
+    assert [c.words[:2] for c in found] == [("set", "-eux"), ("apt-get", "update"),
+                                            ("apt-get", "-y"), ("tee", "x")]
+    assert rewrite._is(found[2], "apt-get", "install")
+    assert rewrite._is(rewrite.commands("python3 -m pip install x")[0], "pip", "install")
