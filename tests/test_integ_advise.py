@@ -1,0 +1,118 @@
+"""harness advise on real builds (busybox, so it stays quick): a planted file's saving is its
+size, attributed to both lines; a rewrite that breaks a check is never recommended; the
+user's files are untouched and nothing is left in the engine."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from harness import engine
+
+PLANTED = """\
+FROM busybox:latest
+RUN mkdir -p /app && echo hello > /app/hello
+RUN head -c 1000000 /dev/urandom > /planted
+RUN rm /planted
+CMD ["cat", "/app/hello"]
+"""
+
+
+def advise(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "harness", "advise", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+def run_images(client):
+    return [t for image in client.images.list() for t in image.tags
+            if t.startswith(f"{engine.RUN_REPOSITORY}/")]
+
+
+@pytest.mark.docker
+def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
+        docker_client, busybox, tmp_path):
+    (tmp_path / "Dockerfile").write_text(PLANTED)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    result = advise("--check", "test -f /app/hello", "--json", "--out", str(tmp_path / "out"),
+                    "--write-scenario", str(tmp_path / "advised.yaml"),
+                    "--write-dockerfile", str(tmp_path / "Dockerfile.advised"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["original_wasted_bytes"] == 1_000_000
+    assert report["top_waste"][0] == {"path": "planted", "size_bytes": 1_000_000,
+                                      "written_by_line": 3, "hidden_by_line": 4}
+    rows = {row["key"]: row for row in report["rows"]}
+    moved = rows["move-deletion"]
+    assert moved["verdict"] == "saves" and moved["lines"] == [3, 4]
+    assert moved["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
+    assert rows["chain"]["checks_passed"] is True
+    assert rows["cache"]["verdict"] == "not applicable"
+    assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum or npm install")
+    assert report["best"] and report["best_diff"].startswith("--- ")
+    # the user's files as they were; what was asked for written beside them
+    assert (tmp_path / "Dockerfile").read_text() == PLANTED
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [*before, "out", "advised.yaml", "Dockerfile.advised"])
+    assert (tmp_path / "Dockerfile.advised").read_text() == report["variants"][report["best"]]
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(tmp_path / "advised.yaml")
+    assert scenario.baseline == "original" and len(scenario.expect) >= 3
+    assert run_images(docker_client) == []
+    assert docker_client.containers.list(all=True, filters={"label": engine.RUN_LABEL}) == []
+    # a second time: the files are there, and are not replaced without --force
+    again = advise("--write-dockerfile", str(tmp_path / "Dockerfile.advised"), cwd=tmp_path)
+    assert again.returncode == 2 and "exists; give --force" in again.stderr
+
+
+@pytest.mark.docker
+def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, tmp_path):
+    """Each RUN had a shell of its own: an `export` or `cd` must not reach the next one."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        RUN export MODE=debug && cd /bin
+        RUN test -z "$MODE" && test "$(pwd)" = / && echo clean > /marker
+    """))
+    result = advise("--check", "test -f /marker", "--json", "--out", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = {row["key"]: row for row in json.loads(result.stdout)["rows"]}
+    assert rows["chain"]["checks_passed"] is True, rows["chain"]
+    assert "( export MODE=debug && cd /bin )" in json.loads(result.stdout)["variants"]["chain"]
+
+
+@pytest.mark.docker
+def test_a_failing_check_breaks_the_image(docker_client, busybox, tmp_path):
+    (tmp_path / "Dockerfile").write_text(PLANTED)
+    result = advise("--check", "test -e /planted", "--json", "--out", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    broken = [row for row in report["rows"] if row["verdict"] == "breaks"]
+    assert broken and all(row["checks_passed"] is False for row in broken)
+    assert report["best"] is None  # the original itself fails that check: nothing passes
+
+
+@pytest.mark.docker
+def test_an_original_that_does_not_build_is_named_with_its_log(docker_client, busybox,
+                                                               tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox:latest\nRUN echo failing-step && false\n")
+    result = advise("--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "the original Dockerfile does not build" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert run_images(docker_client) == []
+
+
+def test_bad_input_is_named_and_exits_2(tmp_path):
+    (tmp_path / "Dockerfile").write_text("hello\n")
+    result = advise(cwd=tmp_path)
+    assert result.returncode == 2 and "Dockerfile:1: not a Dockerfile" in result.stderr
+    missing = advise(str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing.returncode == 2 and "no such Dockerfile" in missing.stderr
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    context = advise("--context", str(tmp_path / "gone"), cwd=tmp_path)
+    assert context.returncode == 2 and "--context" in context.stderr
+    assert "Traceback" not in missing.stderr + context.stderr + result.stderr
