@@ -1,7 +1,8 @@
-"""Just enough Dockerfile parsing to know which images a build starts from or copies from.
+"""Just enough of a Dockerfile to know which images a build starts from or copies from.
 
-Handles line continuations, parser directives and comments, `ARG` defaults before `FROM`,
-`--platform=`, stage names (`AS name`), `FROM <earlier stage>` and `COPY --from=IMAGE`.
+BuildKit's parser (the `dockerfile` package) reads the instructions; this module resolves
+`ARG` defaults before `FROM`, `--platform=`, stage names (`AS name`), `FROM <earlier stage>`
+and `COPY --from=IMAGE`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import dockerfile as _parser
 
 _VARIABLE = re.compile(r"\$(?:\{(\w+)(?::?-([^}]*))?\}|(\w+))")
 _REFERENCE = re.compile(
@@ -38,33 +41,15 @@ class FromLine:
 
 
 def instructions(text: str) -> list[tuple[int, str, str]]:
-    """(line, INSTRUCTION, arguments) for each instruction, continuations joined."""
-    escape = "\\"
-    found: list[tuple[int, str, str]] = []
-    pending: list[str] = []
-    start = 0
-    directives_allowed = True
-    lines = text.splitlines()
-    for number, raw in enumerate(lines, start=1):
-        stripped = raw.strip()
-        if directives_allowed and not pending:
-            directive = re.match(r"#\s*escape\s*=\s*(\S)", stripped, re.IGNORECASE)
-            if directive:
-                escape = directive.group(1)
-                continue
-            directives_allowed = bool(re.match(r"#\s*\w+\s*=", stripped))
-        if not stripped or stripped.startswith("#"):
-            continue  # blank lines and comments, also inside a continued instruction
-        if not pending:
-            start = number
-        continued = stripped.endswith(escape) and number < len(lines)
-        pending.append(stripped[: -len(escape)] if continued else stripped)
-        if continued:
-            continue
-        keyword, _, arguments = " ".join(pending).partition(" ")
-        found.append((start, keyword.upper(), arguments.strip()))
-        pending = []
-    return found
+    """(line, INSTRUCTION, arguments) for each instruction, as BuildKit's own parser reads
+    them (the `dockerfile` package: continuations, heredocs, comments, the escape
+    directive); a flag such as `--from=` or `--platform=` leads the arguments."""
+    try:
+        commands = _parser.parse_string(text)
+    except _parser.GoParseError as error:
+        line = re.search(r"line (\d+)", str(error))
+        raise DockerfileError(int(line.group(1)) if line else 1, str(error)) from None
+    return [(c.start_line, c.cmd.upper(), " ".join([*c.flags, *c.value])) for c in commands]
 
 
 SNAPSHOT_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD", "WORKDIR"})
