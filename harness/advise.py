@@ -78,6 +78,8 @@ class AdviceRow:
     """Per cache mode: the ratio of median build times to the original's, with its interval."""
     checks_passed: bool | None = None
     check_output: str = ""
+    hadolint_lines: list[int] | None = None
+    """Where hadolint flags this piece's rule in the Dockerfile (None: hadolint not run)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,10 +136,6 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         pieces = candidate_rewrites(parsed, analysis, layer_line, config)
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{_name(r): r.dockerfile for r in rewrites}}
-        combined = _combined(parsed, [r.key for r in rewrites if r.key != "flatten"], config,
-                             options.context)
-        if combined is not None and sum(r.key != "flatten" for r in rewrites) > 1:
-            variants[COMBINED] = combined
         caches = _caches(rewrites)
         report(f"measuring the original and {len(variants) - 1} rewrite(s), "
                f"{' '.join(caches)}, {options.repeat} repetition(s) each")
@@ -146,10 +144,27 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         checked = {name: check(client, _cold(samples, name), options.checks, report)
                    for name in variants}
         rows = [_row(piece, samples, checked) for piece in pieces]
-        if COMBINED in variants:
-            rows.append(_row(Rewrite(advice="all pieces combined", key=COMBINED, hadolint="",
-                                     lines=tuple(sorted({n for r in rewrites for n in r.lines})),
-                                     dockerfile=variants[COMBINED]), samples, checked))
+        passing = [row.key for row in rows if row.verdict == "saves"]
+        combined = _combined(parsed, [k for k in passing if k != "flatten"],
+                             config if "flatten" in passing else None, options.context)
+        if combined is not None and len(passing) > 1:
+            report(f"measuring the {len(passing)} passing pieces combined")
+            variants[COMBINED] = combined
+            together, results = _measure(options, {ORIGINAL: original_text, COMBINED: combined},
+                                         Path(folder) / "combined", runs, cache=caches,
+                                         repeat=options.repeat, report=report)
+            checked[COMBINED] = check(client, _cold(together, COMBINED), options.checks,
+                                      report)
+            lines = sorted({n for r in rewrites if r.key in passing for n in r.lines})
+            rows.append(_row(Rewrite(advice="all passing pieces combined: "
+                                     + ", ".join(passing), key=COMBINED, hadolint="",
+                                     lines=tuple(lines), dockerfile=combined),
+                             together, checked))
+    flagged = hadolint_findings(options.dockerfile, report)
+    if flagged is not None:
+        rows = [replace(r, hadolint_lines=sorted({line for code in r.hadolint.split("/")
+                                                  for line in flagged.get(code, [])}))
+                if r.hadolint else r for r in rows]
     rows.sort(key=_rank)
     best = next((r for r in rows if r.verdict == "saves"), None)
     best_text = variants.get(best.variant) if best else None
@@ -170,6 +185,30 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
 
 class BuildFailed(HarnessError):
     """The original does not build: nothing to advise (exit 1)."""
+
+
+def hadolint_findings(path: Path, report: Report) -> dict[str, list[int]] | None:
+    """hadolint's findings on the Dockerfile (`hadolint -f json`), code -> lines; None where
+    hadolint is not installed or fails."""
+    import json
+    import subprocess
+    import sys
+
+    binary = shutil.which("hadolint") or shutil.which("hadolint", path=str(
+        Path(sys.executable).parent))
+    if binary is None:
+        report("hadolint not found: advice is shown without its findings")
+        return None
+    try:
+        result = subprocess.run([binary, "-f", "json", "--no-fail", str(path)],
+                                capture_output=True, text=True, timeout=60)
+        findings = json.loads(result.stdout or "[]")
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return None
+    flagged: dict[str, list[int]] = {}
+    for finding in findings:
+        flagged.setdefault(finding.get("code", ""), []).append(int(finding.get("line", 0)))
+    return flagged
 
 
 def _name(piece: Rewrite) -> str:
@@ -223,20 +262,25 @@ def layer_lines(parsed: Parsed, analysis: Any) -> list[int | None]:
     return lines
 
 
-def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any],
+def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
               context: Path) -> str | None:
-    """The pieces applied one after another (each to the previous one's output)."""
+    """The pieces applied one after another (each to the previous one's output), then the
+    squash where `config` is given (it passed too)."""
     text = "\n".join(parsed.lines) + "\n"
     applied = 0
     with tempfile.TemporaryDirectory(prefix="harness-advise-") as folder:
+        path = Path(folder) / "Dockerfile"
         for key in keys:
             if key not in rewrite.ADVICE:
                 continue
-            path = Path(folder) / "Dockerfile"
             path.write_text(text)
             result = rewrite.ADVICE[key][2](rewrite.parse(path, context))
             if isinstance(result, Rewrite):
                 text, applied = result.dockerfile, applied + 1
+        if config is not None:
+            path.write_text(text)
+            text, applied = rewrite.flatten(rewrite.parse(path, context), config).dockerfile, \
+                applied + 1
     return text if applied else None
 
 
@@ -472,7 +516,11 @@ def advice_markdown(result: AdviceReport) -> str:
         if row.size_change_bytes is None:
             return ""
         return f"{row.size_change_bytes:+,} B ({row.size_change_pct or 0:+.1f} %)"
-    table = [[row.advice, row.hadolint, ", ".join(map(str, row.lines)), size(row),
+    def code(row: AdviceRow) -> str:
+        if not row.hadolint or not row.hadolint_lines:
+            return row.hadolint
+        return f"{row.hadolint} (flags {', '.join(map(str, row.hadolint_lines))})"
+    table = [[row.advice, code(row), ", ".join(map(str, row.lines)), size(row),
               "" if row.layers_change is None else f"{row.layers_change:+d}",
               "" if row.compressed_change_bytes is None else f"{row.compressed_change_bytes:+,}",
               "" if row.push_change_bytes is None else f"{row.push_change_bytes:+,}",

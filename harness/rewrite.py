@@ -330,7 +330,8 @@ def _consecutive_runs(parsed: Parsed) -> list[list[Instruction]]:
     return groups
 
 
-@advice("cache", "clean the package cache in the RUN that filled it", "DL3009")
+@advice("cache", "clean the package cache in the RUN that filled it",
+        "DL3009/DL3042/DL3019/DL3032/DL3040")
 def clean_cache(edit: _Edit) -> str:
     parsed = edit.parsed
     changed = False
@@ -393,7 +394,7 @@ def no_recommends(edit: _Edit) -> str:
         edit.parsed)
 
 
-@advice("nodocs", "no docs (dpkg path-exclude; dnf/yum tsflags=nodocs)")
+@advice("nodocs", "no docs (dpkg path-exclude; dnf/yum tsflags=nodocs)")  # no hadolint rule
 def no_docs(edit: _Edit) -> str:
     changed = False
     for stage in range(edit.parsed.final_stage + 1):
