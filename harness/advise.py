@@ -353,11 +353,11 @@ def write_scenario(result: AdviceReport, options: AdviseOptions, path: Path) -> 
                           f"folder; write it into {context} or a folder above it")
     relative = replace(options, context=context.relative_to(path.parent.resolve()))
     write_text(path, scenario_yaml(relative, result.variants, result.rows,
-                                   tuple(CacheMode(c) for c in result.cache_modes)))
+                                   tuple(CacheMode(c) for c in result.cache_modes), context))
 
 
 def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[AdviceRow],
-                  cache: tuple[CacheMode, ...]) -> str:
+                  cache: tuple[CacheMode, ...], context: Path | None = None) -> str:
     """A scenario of the original and the rewrites, with a claim for each measured saving:
     keep it in scenarios/ and the nightly tracks it."""
     document: dict[str, Any] = {
@@ -371,7 +371,7 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
                             **({"target": options.target} if options.target else {})}
                      for name, text in variants.items()}}
     if CacheMode.INCREMENTAL in cache:
-        source = _source_file(options.context)
+        source = _source_file(context or options.context)
         document["incremental"] = {"append": {"path": source, "text": "\n"}}
     claims = [f"{row.variant}.size_bytes < {ORIGINAL}.size_bytes" for row in rows
               if row.verdict == "saves" and row.variant in variants and row.size_change_bytes]
@@ -385,8 +385,9 @@ def _source_file(context: Path) -> str:
     manifests = {p.name for group in rewrite.MANIFESTS for pattern in group
                  for p in context.glob(pattern)}
     for path in sorted(context.rglob("*")):
-        if path.is_file() and path.name not in manifests and path.name != "Dockerfile" \
-                and ".git" not in path.parts:
+        if path.is_file() and path.name not in manifests \
+                and not path.name.startswith(("Dockerfile", ".")) \
+                and not any(part.startswith(".") for part in path.relative_to(context).parts):
             return path.relative_to(context).as_posix()
     return "Dockerfile"
 

@@ -1,0 +1,101 @@
+"""advise's pure parts: which line made each layer, the scenario it writes, the verdicts."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from harness import advise, rewrite
+from harness.model import Builder, CacheMode, Sample, Status
+
+DOCKERFILE = """\
+FROM debian:bookworm
+RUN apt-get update
+COPY app.c /src/app.c
+RUN gcc -o /app /src/app.c && rm -rf /src
+CMD ["/app"]
+"""
+
+
+def layers(*created_by):
+    return SimpleNamespace(layers=[SimpleNamespace(created_by=c) for c in created_by])
+
+
+def test_each_layer_is_matched_to_its_line_by_the_history(tmp_path):
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    buildkit = layers("debootstrap", "RUN /bin/sh -c apt-get update # buildkit",
+                      "COPY app.c /src/app.c # buildkit",
+                      "RUN /bin/sh -c gcc -o /app /src/app.c && rm -rf /src # buildkit")
+    assert advise.layer_lines(parsed, buildkit) == [None, 2, 3, 4]
+    legacy = layers("debootstrap", "/bin/sh -c apt-get update",
+                    "/bin/sh -c #(nop) COPY file:0a1b in /src/app.c ",
+                    "/bin/sh -c gcc -o /app /src/app.c && rm -rf /src")
+    assert advise.layer_lines(parsed, legacy) == [None, 2, 3, 4]
+
+
+def options(tmp_path, **kwargs):
+    return advise.AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
+                                build_args={}, **kwargs)
+
+
+def test_the_scenario_written_is_one_harness_loads(tmp_path):
+    from harness.scenario import load_scenario
+
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    (tmp_path / "app.c").write_text("int main(){}\n")
+    result = advise.AdviceReport(
+        dockerfile="Dockerfile", original_size_bytes=10, original_layers=2,
+        original_wasted_bytes=0, top_waste=[], best=None, best_dockerfile=None,
+        best_diff=None, results="r.json", cache_modes=["cold", "warm", "incremental"],
+        variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt")},
+        rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
+                               variant="chain", size_change_bytes=-5)])
+    advise.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
+    scenario = load_scenario(tmp_path / "advise.yaml")
+    assert scenario.baseline == "original" and scenario.repeat == 2
+    assert [e.expr for e in scenario.expect] == ["chain.size_bytes < original.size_bytes"]
+    assert scenario.incremental is not None and scenario.incremental.path == "app.c"
+    with pytest.raises(advise.AdviseError, match="context lies inside its folder"):
+        advise.write_scenario(result, options(tmp_path), tmp_path / "sub" / "advise.yaml")
+
+
+def sample(variant, size, cache=CacheMode.COLD, build_s=1.0, status=Status.OK):
+    return Sample(scenario="advise", variant=variant, builder=Builder.BUILDKIT, cache=cache,
+                  repetition=1, status=status, size_bytes=size, layer_count=3,
+                  build_s=build_s, image_id="sha256:x", compressed_bytes=size // 2)
+
+
+def piece(key="cache"):
+    return rewrite.Rewrite(advice="a piece", key=key, hadolint="", lines=(2,), dockerfile="")
+
+
+def test_verdicts_saves_no_gain_and_breaks():
+    passed = {"cache": (True, ""), "original": (True, "")}
+    saves = advise._row(piece(), [sample("original", 100_000), sample("cache", 90_000)], passed)
+    assert (saves.verdict, saves.size_change_bytes, saves.size_change_pct) == ("saves", -10_000,
+                                                                              -10.0)
+    noise = advise._row(piece(), [sample("original", 100_000), sample("cache", 99_500)], passed)
+    assert noise.verdict == "no gain"  # within 1 KiB
+    broken = advise._row(piece(), [sample("original", 100_000), sample("cache", 10)],
+                         {"cache": (False, "exit 1: no curl")})
+    assert (broken.verdict, broken.reason) == ("breaks", "exit 1: no curl")
+
+
+def test_existing_outputs_are_refused_without_force(tmp_path):
+    (tmp_path / "out.yaml").write_text("")
+    with pytest.raises(advise.AdviseError, match="exists; give --force"):
+        advise.refuse_existing([None, tmp_path / "out.yaml"], force=False)
+    advise.refuse_existing([tmp_path / "out.yaml"], force=True)
+
+
+def test_the_markdown_names_what_breaks_and_shows_the_diff():
+    rows = [advise.AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
+                             hadolint_lines=[3], lines=[3], verdict="breaks",
+                             checks_passed=False, check_output="exit 6: curl: (77)")]
+    text = advise.advice_markdown(advise.AdviceReport(
+        dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
+        original_wasted_bytes=0, rows=rows, top_waste=[], best=None, best_dockerfile=None,
+        best_diff=None, results="r.json", variants={}, cache_modes=["cold"]))
+    assert "DL3015 (flags 3)" in text
+    assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
+    assert "No rewrite saves anything measurable" in text
