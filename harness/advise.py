@@ -132,8 +132,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         analysis = analyse(read_engine(client, original.image_id or "", host_platform_name(),
                                        lambda message: None), top=1000)
         config = client.api.inspect_image(original.image_id)["Config"]
-        layer_line = layer_lines(parsed, analysis)
-        pieces = candidate_rewrites(parsed, analysis, layer_line, config)
+        layer_line = layer_lines(parsed, analysis, options.target)
+        pieces = candidate_rewrites(parsed, analysis, layer_line, config, options.target)
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{_name(r): r.dockerfile for r in rewrites}}
         caches = _caches(rewrites)
@@ -222,7 +222,8 @@ def _rank(row: AdviceRow) -> tuple[int, int]:
 
 
 def candidate_rewrites(parsed: Parsed, analysis: Any, layer_line: list[int | None],
-                       config: dict[str, Any]) -> list[Rewrite | NotApplicable]:
+                       config: dict[str, Any], target: str | None = None
+                       ) -> list[Rewrite | NotApplicable]:
     pieces: list[Rewrite | NotApplicable] = [apply(parsed)
                                              for _, _, apply in rewrite.ADVICE.values()]
     spans = sorted({(layer_line[w.written_in], layer_line[w.hidden_in])
@@ -235,14 +236,20 @@ def candidate_rewrites(parsed: Parsed, analysis: Any, layer_line: list[int | Non
         pieces.append(NotApplicable(advice="delete files in the RUN that made them",
                                     key="move-deletion", hadolint="",
                                     reason="no layer of this Dockerfile hides another's files"))
-    pieces.append(rewrite.flatten(parsed, config))
+    if parsed.built_stage(target) == parsed.final_stage:
+        pieces.append(rewrite.flatten(parsed, config))
+    else:
+        pieces.append(NotApplicable(
+            advice="squash: a final FROM scratch stage with the image's files and config",
+            key="flatten", hadolint="", reason=f"--target {target} is not the last stage"))
     return pieces
 
 
-def layer_lines(parsed: Parsed, analysis: Any) -> list[int | None]:
+def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
+                ) -> list[int | None]:
     """The Dockerfile line of each layer of the built image (None for the base's), matched
     by the layers' history: RUN bodies by their text, COPY and ADD in order."""
-    stage = parsed.stage(parsed.final_stage)
+    stage = parsed.stage(parsed.built_stage(target))
     makers = [i for i in stage if i.cmd in ("RUN", "COPY", "ADD")]
     lines: list[int | None] = []
     remaining = list(makers)

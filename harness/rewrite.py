@@ -80,6 +80,15 @@ class Parsed:
     def final_stage(self) -> int:
         return max((i.stage for i in self.instructions), default=0)
 
+    def built_stage(self, target: str | None) -> int:
+        """The stage a build makes: the one named `target` (FROM ... AS target), else the
+        last."""
+        for instruction in self.instructions:
+            value = [v.lower() for v in instruction.value]
+            if instruction.cmd == "FROM" and target and value[1:] == ["as", target.lower()]:
+                return instruction.stage
+        return self.final_stage
+
 
 @dataclass(frozen=True, kw_only=True)
 class Rewrite:

@@ -99,3 +99,15 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     assert "DL3015 (flags 3)" in text
     assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
     assert "No rewrite saves anything measurable" in text
+
+
+def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM busybox AS build\nRUN make\n"
+                                         "FROM busybox AS test\nRUN make test\nFROM scratch\n")
+    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    assert parsed.built_stage("build") == 0 and parsed.built_stage(None) == 2
+    assert advise.layer_lines(parsed, layers("base", "RUN /bin/sh -c make # buildkit"),
+                              "build") == [None, 2]
+    pieces = advise.candidate_rewrites(parsed, SimpleNamespace(top_waste=[]), [], {},
+                                       target="build")
+    assert pieces[-1].reason == "--target build is not the last stage"
