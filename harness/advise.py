@@ -360,21 +360,31 @@ def write_scenario(result: AdviceReport, options: AdviseOptions, path: Path) -> 
                           f"folder; write it into {context} or a folder above it")
     relative = replace(options, context=context.relative_to(path.parent.resolve()))
     write_text(path, scenario_yaml(relative, result.variants, result.rows,
-                                   tuple(CacheMode(c) for c in result.cache_modes), context))
+                                   tuple(CacheMode(c) for c in result.cache_modes), context,
+                                   for_user=True))
 
 
 def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[AdviceRow],
-                  cache: tuple[CacheMode, ...], context: Path | None = None) -> str:
+                  cache: tuple[CacheMode, ...], context: Path | None = None, *,
+                  for_user: bool = False) -> str:
     """A scenario of the original and the rewrites, with a claim for each measured saving:
-    keep it in scenarios/ and the nightly tracks it."""
+    keep it in scenarios/ and the nightly tracks it. Build args whose names look secret are
+    secret_build_args (redacted in every output, as in run); in the user's copy their values
+    are `{env: NAME}`, read from the environment, never written."""
+    from harness.analyse import SECRET_NAME
+
+    secrets = sorted(n for n in options.build_args if SECRET_NAME.search(n))
+    build_args: dict[str, Any] = {n: ({"env": n} if for_user and n in secrets else v)
+                                  for n, v in options.build_args.items()}
     document: dict[str, Any] = {
         "description": f"harness advise on {options.dockerfile}: the original and each "
                        "rewrite by a piece of slimming advice",
         "context": options.context.as_posix() or ".", "baseline": ORIGINAL,
         "builders": [str(b) for b in options.builders], "cache": [str(c) for c in cache],
         "repeat": options.repeat, "run": {"start_repeat": 1},
-        "variants": {name: {"dockerfile": text, **({"build_args": options.build_args}
-                                                   if options.build_args else {}),
+        **({"secret_build_args": secrets} if secrets and not for_user else {}),
+        "variants": {name: {"dockerfile": text, **({"build_args": build_args}
+                                                   if build_args else {}),
                             **({"target": options.target} if options.target else {})}
                      for name, text in variants.items()}}
     if CacheMode.INCREMENTAL in cache:

@@ -111,3 +111,18 @@ def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path)
     pieces = advise.candidate_rewrites(parsed, SimpleNamespace(top_waste=[]), [], {},
                                        target="build")
     assert pieces[-1].reason == "--target build is not the last stage"
+
+
+def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_path):
+    import yaml
+
+    opts = advise.AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
+                                build_args={"API_TOKEN": "s3cret", "VERSION": "1"})
+    mine = yaml.safe_load(advise.scenario_yaml(opts, {"original": "FROM x\n"}, [],
+                                               (CacheMode.COLD,)))
+    assert mine["secret_build_args"] == ["API_TOKEN"]
+    users = advise.scenario_yaml(opts, {"original": "FROM x\n"}, [], (CacheMode.COLD,),
+                                 for_user=True)
+    assert "s3cret" not in users
+    assert yaml.safe_load(users)["variants"]["original"]["build_args"] == {
+        "API_TOKEN": {"env": "API_TOKEN"}, "VERSION": "1"}
