@@ -568,3 +568,31 @@ def advice_markdown(result: AdviceReport) -> str:
         lines += ["", "No rewrite saves anything measurable on this Dockerfile."]
     lines += ["", f"results: {result.results}"]
     return "\n".join(lines) + "\n"
+
+
+def advice_html(result: AdviceReport) -> str:
+    """The page: a chart of each measured variant's size against the original's, the same
+    tables as the Markdown, and the recommended diff."""
+    import html
+
+    import matplotlib.pyplot as plt
+
+    from harness.html_report import STYLE, _svg
+
+    measured = [r for r in result.rows if r.size_bytes is not None]
+    figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(measured) + 3), 3.6))
+    labels = [ORIGINAL, *(r.variant for r in measured)]
+    sizes = [result.original_size_bytes / 1e6, *(r.size_bytes / 1e6 for r in measured
+                                                 if r.size_bytes is not None)]
+    colours = ["#9e9e9e", *("#d62728" if r.verdict == "breaks" else "#1f77b4"
+                            for r in measured)]
+    axes.bar(labels, sizes, color=colours)
+    axes.set_ylabel("MB")
+    axes.set_title("image size per rewrite (red: breaks a check)")
+    chart = _svg(figure)
+    markdown = advice_markdown(result)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>harness advise "
+            f"{html.escape(result.dockerfile)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>harness advise {html.escape(result.dockerfile)}</h1><figure>{chart}"
+            "<figcaption>image size of the original and each measured rewrite</figcaption>"
+            f"</figure><pre>{html.escape(markdown)}</pre></body></html>")

@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--force", action="store_true",
                         help="replace the --write-* files if they exist")
     advise.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    advise.add_argument("--html", type=Path, metavar="FILE",
+                        help="also write an HTML page with a chart of the sizes")
     advise.set_defaults(handler=advise_command)
 
     clean = commands.add_parser("clean", help="remove the images and containers harness made")
@@ -337,6 +339,7 @@ def advise_command(args: argparse.Namespace) -> int:
     from harness.advise import (
         AdviseOptions,
         BuildFailed,
+        advice_html,
         advice_markdown,
         advise,
         refuse_existing,
@@ -345,7 +348,7 @@ def advise_command(args: argparse.Namespace) -> int:
     from harness.progress import progress_reporter
     from harness.store import step_summary, strict_json, write_text
 
-    refuse_existing([args.write_scenario, args.write_dockerfile], args.force)
+    refuse_existing([args.write_scenario, args.write_dockerfile, args.html], args.force)
     if not args.dockerfile.is_file():
         raise HarnessError(f"{args.dockerfile}: no such Dockerfile")
     build_args = {}
@@ -373,6 +376,8 @@ def advise_command(args: argparse.Namespace) -> int:
         write_scenario(result, options, args.write_scenario)
     if args.write_dockerfile and result.best_dockerfile:
         write_text(args.write_dockerfile, result.best_dockerfile)
+    if args.html:
+        write_text(args.html, advice_html(result))
     print(strict_json(asdict(result)) if args.json else markdown, end="" if not args.json
           else "\n")
     step_summary(markdown)

@@ -126,3 +126,35 @@ def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_p
     assert "s3cret" not in users
     assert yaml.safe_load(users)["variants"]["original"]["build_args"] == {
         "API_TOKEN": {"env": "API_TOKEN"}, "VERSION": "1"}
+
+
+def report_of(rows):
+    return advise.AdviceReport(
+        dockerfile="Dockerfile", original_size_bytes=100_000, original_layers=3,
+        original_wasted_bytes=10_000, rows=rows, top_waste=[], best="cache",
+        best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results="r.json",
+        variants={}, cache_modes=["cold"])
+
+
+MEASURED = [advise.AdviceRow(advice="clean the cache", key="cache", hadolint="DL3009",
+                             lines=[2], verdict="saves", variant="cache", size_bytes=90_000,
+                             size_change_bytes=-10_000, size_change_pct=-10.0,
+                             checks_passed=True),
+            advise.AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
+                             lines=[3], verdict="breaks", variant="recommends",
+                             size_bytes=80_000, checks_passed=False, check_output="exit 1")]
+
+
+def test_the_html_page_has_the_size_chart_and_the_tables():
+    page = advise.advice_html(report_of(MEASURED))
+    assert page.startswith("<!doctype html>") and page.count("<svg") == 1
+    assert "<script" not in page and "clean the cache" in page
+
+
+@pytest.mark.chromium
+def test_the_html_page_renders_in_headless_chromium(tmp_path):
+    from tests.helpers import render_in_chromium
+
+    page = tmp_path / "advise.html"
+    page.write_text(advise.advice_html(report_of(MEASURED)))
+    render_in_chromium(page, tmp_path, "advise.png")
