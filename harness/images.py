@@ -332,13 +332,18 @@ def read_registry(reference: str, platform: str, report: Report) -> ReadImage:
             except requests.exceptions.SSLError:
                 if not local or insecure:
                     raise
-        text, _ = registry.get_manifest_and_response(alias)
-        document = json.loads(text)
+        def manifest_named(name: str) -> Any:
+            """A manifest or index by tag or digest; one asked by digest must hash to it."""
+            _, response = registry.get_manifest_and_response(name)
+            if name.startswith("sha256:") and \
+                    "sha256:" + hashlib.sha256(response.content).hexdigest() != name:
+                raise ImageReadError(f"{where} served a manifest that does not match its "
+                                     f"digest {name}")
+            return json.loads(response.content)
 
-        def fetch(digest: str) -> Any:
-            return json.loads(registry.get_manifest_and_response(digest)[0])
+        document = manifest_named(alias)
 
-        manifest, chosen = _choose(document, platform, f"{reference}", fetch)
+        manifest, chosen = _choose(document, platform, f"{reference}", manifest_named)
         config_blob = manifest["config"]["digest"]
         config = json.loads(b"".join(cast(Iterator[bytes], registry.pull_blob(config_blob))))
         layers = []

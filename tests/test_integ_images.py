@@ -3,6 +3,7 @@
 independent count of the hand-made image."""
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -114,6 +115,11 @@ def test_a_plain_http_registry_gives_the_independent_count_writing_nothing(
     assert figures(analyse(image)) == EXPECTED
     assert image.image_id == hand_made(WASTE_LAYERS).config_digest
     assert [p for p in empty_home.rglob("*") if p.is_file()] == []
+    manifest, _ = oci_blobs(hand_made(WASTE_LAYERS))
+    by_digest = read_registry(f"{plain_registry[0]}/handmade@sha256:"
+                              f"{hashlib.sha256(manifest).hexdigest()}", "linux/amd64",
+                              lambda m: None)
+    assert figures(analyse(by_digest)) == EXPECTED
 
 
 @pytest.mark.registry
