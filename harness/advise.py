@@ -37,7 +37,8 @@ CHECK_TIMEOUT_S = 10.0
 ORIGINAL = "original"
 COMBINED = "combined"
 SIZE_NOISE_BYTES = 1024
-"""A size change smaller than this is no gain (model.KIB, the bytes metrics' floor)."""
+"""A size change smaller than this is no gain (model.KIB, the bytes metrics' floor), nor one
+within the spread of the sizes repeated cold builds gave (size_noise)."""
 Report = Callable[[str], None]
 
 
@@ -478,21 +479,39 @@ def _row(piece: Rewrite | NotApplicable, samples: list[Sample],
     if not passed or cold is None or original is None or cold.size_bytes is None \
             or original.size_bytes is None:
         return replace(row, reason=output or "did not build")
-    change = cold.size_bytes - original.size_bytes
+    size, original_size = _median_size(mine), _median_size(base)
+    change = size - original_size
     times = {}
     for cache in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
         times.update(_time_ratio(mine, base, cache))
-    saves = change < -SIZE_NOISE_BYTES or (
+    saves = change < -size_noise(mine, base) or (
         piece.key == "cache-order" and _faster(mine, base, CacheMode.INCREMENTAL))
     return replace(
-        row, verdict="saves" if saves else "no gain", size_bytes=cold.size_bytes,
-        size_change_bytes=change, size_change_pct=100 * change / original.size_bytes
-        if original.size_bytes else None,
+        row, verdict="saves" if saves else "no gain", size_bytes=size,
+        size_change_bytes=change, size_change_pct=100 * change / original_size
+        if original_size else None,
         layers_change=(cold.layer_count or 0) - (original.layer_count or 0),
         compressed_change_bytes=None if cold.compressed_bytes is None or
         original.compressed_bytes is None else cold.compressed_bytes - original.compressed_bytes,
         push_change_bytes=None if cold.push_bytes is None or original.push_bytes is None
         else cold.push_bytes - original.push_bytes, build_time=times)
+
+
+def _median_size(samples: list[Sample]) -> int:
+    """The median of the cold builds' sizes (the image's size: exact, but apt's logs and
+    dated caches can move it between builds)."""
+    return int(statistics.median(s.size_bytes for s in samples if s.cache is CacheMode.COLD
+                                 and s.status is Status.OK and s.size_bytes is not None))
+
+
+def size_noise(*sides: list[Sample]) -> int:
+    """How much the same Dockerfile's image size moves between cold builds here (apt's logs,
+    caches with dates): the largest spread of either side's cold sizes, at least 1 KiB. A
+    size change within it is no gain."""
+    spreads = [max(sizes) - min(sizes) for side in sides
+               if (sizes := [s.size_bytes for s in side if s.cache is CacheMode.COLD
+                             and s.status is Status.OK and s.size_bytes is not None])]
+    return max([SIZE_NOISE_BYTES, *spreads])
 
 
 def _timings(samples: list[Sample], cache: CacheMode) -> list[float]:
