@@ -77,7 +77,7 @@ def test_verdicts_saves_no_gain_and_breaks():
     noise = advise._row(piece(), [sample("original", 100_000), sample("cache", 99_500)], passed)
     assert noise.verdict == "no gain"  # within 1 KiB
     repeated = [sample("original", 100_000), sample("original", 103_000),
-                sample("cache", 98_000), sample("cache", 98_000)]
+                sample("cache", 99_000), sample("cache", 99_000)]
     assert advise._row(piece(), repeated, passed).verdict == "no gain"  # within the spread
     broken = advise._row(piece(), [sample("original", 100_000), sample("cache", 10)],
                          {"cache": (False, "exit 1: no curl")})
