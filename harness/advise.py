@@ -100,6 +100,8 @@ class AdviceReport:
     original_wasted_bytes: int
     rows: list[AdviceRow]
     top_waste: list[AttributedWaste]
+    original_check: str
+    """"" where the original passes the checks; else what failed (every rewrite fails too)."""
     best: str | None
     """The variant recommended: the smallest passing rewrite that saves."""
     best_dockerfile: str | None
@@ -173,6 +175,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         dockerfile=str(options.dockerfile), original_size_bytes=original.size_bytes or 0,
         original_layers=original.layer_count or 0,
         original_wasted_bytes=original.wasted_bytes or 0, rows=rows,
+        original_check="" if checked[ORIGINAL][0] else checked[ORIGINAL][1],
         top_waste=[AttributedWaste(path=w.path, size_bytes=w.size_bytes,
                                    written_by_line=layer_line[w.written_in],
                                    hidden_by_line=layer_line[w.hidden_in])
@@ -577,6 +580,8 @@ def advice_markdown(result: AdviceReport) -> str:
               w.hidden_by_line or "the base"] for w in result.top_waste],
             headers=["path", "bytes", "written at line", "hidden at line"], tablefmt="github",
             disable_numparse=True), ""]
+    if result.original_check:
+        lines += [f"Your original fails the checks too: {result.original_check}", ""]
     broken = [r for r in result.rows if r.verdict == "breaks"]
     for row in broken:
         lines += [f"✗ {row.advice} breaks your image: {row.check_output or row.reason}"]

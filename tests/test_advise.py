@@ -47,6 +47,7 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
         dockerfile="Dockerfile", original_size_bytes=10, original_layers=2,
         original_wasted_bytes=0, top_waste=[], best=None, best_dockerfile=None,
         best_diff=None, results="r.json", cache_modes=["cold", "warm", "incremental"],
+        original_check="",
         variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt")},
         rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
                                variant="chain", size_change_bytes=-5)])
@@ -98,10 +99,12 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     text = advise.advice_markdown(advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
         original_wasted_bytes=0, rows=rows, top_waste=[], best=None, best_dockerfile=None,
-        best_diff=None, results="r.json", variants={}, cache_modes=["cold"]))
+        best_diff=None, results="r.json", variants={}, cache_modes=["cold"],
+        original_check="exit 1: no app"))
     assert "DL3015 (flags 3)" in text
     assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
     assert "No rewrite saves anything measurable" in text
+    assert "Your original fails the checks too: exit 1: no app" in text
 
 
 def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path):
@@ -136,7 +139,7 @@ def report_of(rows):
         dockerfile="Dockerfile", original_size_bytes=100_000, original_layers=3,
         original_wasted_bytes=10_000, rows=rows, top_waste=[], best="cache",
         best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results="r.json",
-        variants={}, cache_modes=["cold"])
+        variants={}, cache_modes=["cold"], original_check="")
 
 
 MEASURED = [advise.AdviceRow(advice="clean the cache", key="cache", hadolint="DL3009",

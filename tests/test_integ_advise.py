@@ -93,6 +93,7 @@ def test_a_failing_check_breaks_the_image(docker_client, busybox, tmp_path):
     broken = [row for row in report["rows"] if row["verdict"] == "breaks"]
     assert broken and all(row["checks_passed"] is False for row in broken)
     assert report["best"] is None  # the original itself fails that check: nothing passes
+    assert report["original_check"].startswith("exit 1")
 
 
 @pytest.mark.docker
