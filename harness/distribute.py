@@ -83,6 +83,9 @@ class Pushed:
     """The manifest digests (an index and the manifests it lists)."""
     layers: list[tuple[str, int]]
     """(blob digest, size) of the image's layers, in order."""
+    fetched: tuple[str, ...]
+    """What a pull fetches besides layers: the index (if any), the image's manifest and its
+    config; not the attestation manifests buildx lists in the index, nor their blobs."""
 
 
 class ColdEngine(Protocol):
@@ -185,7 +188,7 @@ def fetched_bytes(pull_output: str, pushed: Pushed,
                if status == "Already exists"}
     own = [(digest, size) for digest, size in pushed.layers if digest not in base_blobs]
     held = [digest for digest, _ in own if _short(digest) in present]
-    return sum(size for digest, size in pushed.blobs.items() if not _is_layer(digest, pushed)) \
+    return sum(pushed.blobs[digest] for digest in pushed.fetched) \
         + sum(size for digest, size in own if _short(digest) not in present), held
 
 
@@ -194,6 +197,7 @@ def registry_image(registry: str, repository: str, tag: str) -> Pushed:
     manifest, digest, size = _manifest(registry, repository, tag)
     blobs = {digest: size}
     manifests = [digest]
+    fetched = [digest]
     if manifest.get("mediaType") in INDEX_TYPES or "manifests" in manifest:
         chosen = None
         for entry in manifest["manifests"]:  # the image, and attestations buildx adds
@@ -203,9 +207,12 @@ def registry_image(registry: str, repository: str, tag: str) -> Pushed:
             blobs |= _blob_sizes(child)
             if entry.get("platform", {}).get("os") not in (None, "unknown") and chosen is None:
                 chosen = child
+                fetched.append(child_digest)
         manifest = chosen or manifest
     blobs |= _blob_sizes(manifest)
-    return Pushed(blobs=blobs, manifests=manifests,
+    if "config" in manifest:
+        fetched.append(manifest["config"]["digest"])
+    return Pushed(blobs=blobs, manifests=manifests, fetched=tuple(fetched),
                   layers=[(layer["digest"], layer["size"]) for layer in manifest["layers"]])
 
 
