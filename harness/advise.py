@@ -106,7 +106,10 @@ class AdviceReport:
     """The variant recommended: the smallest passing rewrite that saves."""
     best_dockerfile: str | None
     best_diff: str | None
-    results: str
+    results: list[str]
+    """The results files of the runs that measured the rewrites (and the combination)."""
+    phases_s: dict[str, float]
+    """Wall seconds in the runner's runs, the waste analysis, the checks, and in total."""
     variants: dict[str, str]
     """Each measured variant's Dockerfile."""
     cache_modes: list[str]
@@ -120,11 +123,14 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
     from harness import engine
 
     client = engine.connect()
+    started = time.monotonic()
+    phases = {"runs": 0.0, "analysis": 0.0, "checks": 0.0}
     with tempfile.TemporaryDirectory(prefix="harness-advise-") as folder, \
             _removing_runs(client) as runs:
         report(f"building the original {options.dockerfile} once for its waste analysis")
-        first, _ = _measure(options, {ORIGINAL: original_text}, Path(folder) / "first",
-                            runs, cache=(CacheMode.COLD,), repeat=1, report=report)
+        with _timed(phases, "runs"):
+            first, _ = _measure(options, {ORIGINAL: original_text}, Path(folder) / "first",
+                                runs, cache=(CacheMode.COLD,), repeat=1, report=report)
         original = _cold(first, ORIGINAL)
         if original is None or original.status is not Status.OK:
             tail = (original.error if original else "no sample") or ""
@@ -132,8 +138,10 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         from harness.analyse import analyse
         from harness.images import host_platform_name, read_engine
 
-        analysis = analyse(read_engine(client, original.image_id or "", host_platform_name(),
-                                       lambda message: None), top=1000)
+        with _timed(phases, "analysis"):
+            analysis = analyse(read_engine(client, original.image_id or "",
+                                           host_platform_name(), lambda message: None),
+                               top=1000)
         config = client.api.inspect_image(original.image_id)["Config"]
         layer_line = layer_lines(parsed, analysis, options.target)
         pieces = candidate_rewrites(parsed, analysis, layer_line, config, options.target)
@@ -142,10 +150,13 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         caches = _caches(rewrites)
         report(f"measuring the original and {len(variants) - 1} rewrite(s), "
                f"{' '.join(caches)}, {options.repeat} repetition(s) each")
-        samples, results = _measure(options, variants, Path(folder) / "all", runs,
-                                    cache=caches, repeat=options.repeat, report=report)
-        checked = {name: check(client, _cold(samples, name), options.checks, report)
-                   for name in variants}
+        with _timed(phases, "runs"):
+            samples, results = _measure(options, variants, Path(folder) / "all", runs,
+                                        cache=caches, repeat=options.repeat, report=report)
+        results_files = [str(results)]
+        with _timed(phases, "checks"):
+            checked = {name: check(client, _cold(samples, name), options.checks, report)
+                       for name in variants}
         rows = [_row(piece, samples, checked) for piece in pieces]
         passing = [row.key for row in rows if row.verdict == "saves"]
         combined = _combined(parsed, [k for k in passing if k != "flatten"],
@@ -153,11 +164,15 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         if combined is not None and len(passing) > 1:
             report(f"measuring the {len(passing)} passing pieces combined")
             variants[COMBINED] = combined
-            together, results = _measure(options, {ORIGINAL: original_text, COMBINED: combined},
-                                         Path(folder) / "combined", runs, cache=caches,
-                                         repeat=options.repeat, report=report)
-            checked[COMBINED] = check(client, _cold(together, COMBINED), options.checks,
-                                      report)
+            with _timed(phases, "runs"):
+                together, combined_results = _measure(
+                    options, {ORIGINAL: original_text, COMBINED: combined},
+                    Path(folder) / "combined", runs, cache=caches, repeat=options.repeat,
+                    report=report)
+            with _timed(phases, "checks"):
+                checked[COMBINED] = check(client, _cold(together, COMBINED), options.checks,
+                                          report)
+            results_files.append(str(combined_results))
             lines = sorted({n for r in rewrites if r.key in passing for n in r.lines})
             rows.append(_row(Rewrite(advice="all passing pieces combined: "
                                      + ", ".join(passing), key=COMBINED, hadolint="",
@@ -184,7 +199,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         best_diff="".join(difflib.unified_diff(
             original_text.splitlines(keepends=True), best_text.splitlines(keepends=True),
             str(options.dockerfile), f"{options.dockerfile} (advised)")) if best_text else None,
-        results=str(results), variants=variants, cache_modes=[str(c) for c in caches])
+        results=results_files, variants=variants, cache_modes=[str(c) for c in caches],
+        phases_s={**phases, "total": time.monotonic() - started})
 
 
 class BuildFailed(HarnessError):
@@ -301,6 +317,15 @@ def _caches(rewrites: list[Rewrite]) -> tuple[CacheMode, ...]:
     if any(r.key == "chain" for r in rewrites):
         return (CacheMode.COLD, CacheMode.WARM)
     return (CacheMode.COLD,)
+
+
+@contextlib.contextmanager
+def _timed(phases: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        phases[name] += time.monotonic() - started
 
 
 @contextlib.contextmanager
@@ -590,7 +615,7 @@ def advice_markdown(result: AdviceReport) -> str:
                   "", "```diff", result.best_diff.rstrip("\n"), "```"]
     else:
         lines += ["", "No rewrite saves anything measurable on this Dockerfile."]
-    lines += ["", f"results: {result.results}"]
+    lines += ["", f"results: {', '.join(result.results)}"]
     return "\n".join(lines) + "\n"
 
 

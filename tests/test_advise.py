@@ -46,7 +46,7 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
     result = advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=10, original_layers=2,
         original_wasted_bytes=0, top_waste=[], best=None, best_dockerfile=None,
-        best_diff=None, results="r.json", cache_modes=["cold", "warm", "incremental"],
+        best_diff=None, results=["r.json"], phases_s={}, cache_modes=["cold", "warm", "incremental"],
         original_check="",
         variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt")},
         rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
@@ -99,7 +99,7 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     text = advise.advice_markdown(advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
         original_wasted_bytes=0, rows=rows, top_waste=[], best=None, best_dockerfile=None,
-        best_diff=None, results="r.json", variants={}, cache_modes=["cold"],
+        best_diff=None, results=["r.json"], phases_s={}, variants={}, cache_modes=["cold"],
         original_check="exit 1: no app"))
     assert "DL3015 (flags 3)" in text
     assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
@@ -138,7 +138,7 @@ def report_of(rows):
     return advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=100_000, original_layers=3,
         original_wasted_bytes=10_000, rows=rows, top_waste=[], best="cache",
-        best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results="r.json",
+        best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results=["r.json"], phases_s={},
         variants={}, cache_modes=["cold"], original_check="")
 
 
