@@ -46,7 +46,8 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
     result = advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=10, original_layers=2,
         original_wasted_bytes=0, top_waste=[], best=None, best_dockerfile=None,
-        best_diff=None, results=["r.json"], phases_s={}, cache_modes=["cold", "warm", "incremental"],
+        best_diff=None, results=["r.json"], phases_s={},
+        cache_modes=["cold", "warm", "incremental"],
         original_check="",
         variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt")},
         rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
