@@ -271,6 +271,12 @@ def _is(command: ShellCommand, *words: str) -> bool:
     return rest[:len(words) - 1] == list(words[1:])
 
 
+def _run(body: str) -> str:
+    """A RUN of a rewritten body: each `&&` that followed a continuation on a line of its own
+    again (the parser joined the lines and kept their indentation)."""
+    return "RUN " + re.sub(r"[ \t]{2,}&&[ \t]+", " \\\n    && ", body.strip())
+
+
 def _with_option(body: str, command: ShellCommand, after: str, option: str) -> str:
     """`option` inserted into `command` right after its word `after`."""
     text = body[command.start:command.end]
@@ -370,7 +376,7 @@ def clean_cache(edit: _Edit) -> str:
             tail.append("npm cache clean --force")
         if tail or new != body:
             text = new.strip() if _plain_and_list(new) else f"( {new.strip()} )"
-            edit.replace(instruction, "RUN " + " \\\n    && ".join([text, *tail]))
+            edit.replace(instruction, _run(text + "".join(f"  && {more}" for more in tail)))
             changed = True
     return "" if changed else ("no apt-get, apk, pip, dnf, yum or npm install that leaves its "
                                "cache" + _unsafe_note(parsed))
@@ -397,7 +403,7 @@ def no_recommends(edit: _Edit) -> str:
                     "--no-install-recommends" not in command.words:
                 new = _with_option(new, command, "install", "--no-install-recommends")
         if new != instruction.body:
-            edit.replace(instruction, "RUN " + new.strip())
+            edit.replace(instruction, _run(new))
             changed = True
     return "" if changed else "no apt-get install that installs recommends" + _unsafe_note(
         edit.parsed)
@@ -420,7 +426,7 @@ def no_docs(edit: _Edit) -> str:
                     if _is(command, manager, "install") and "tsflags=nodocs" not in new:
                         new = _with_option(new, command, "install", "--setopt=tsflags=nodocs")
             if new != instruction.body:
-                edit.replace(instruction, "RUN " + new.strip())
+                edit.replace(instruction, _run(new))
                 changed = True
     return "" if changed else "no apt-get, dnf or yum install" + _unsafe_note(edit.parsed)
 
@@ -496,7 +502,8 @@ def flatten(parsed: Parsed, config: dict[str, object]) -> Rewrite:
         original[final.start - 1] = f"{final.text} AS {name}"
     out = [*original, "", "FROM scratch", f"COPY --from={name} / /"]
     for key, value_ in sorted((config.get("Labels") or {}).items()):  # type: ignore[attr-defined]
-        out.append(f"LABEL {shlex.quote(key)}={shlex.quote(value_)}")
+        if not key.startswith("harness."):  # harness's own base labels are not the image's
+            out.append(f"LABEL {shlex.quote(key)}={shlex.quote(value_)}")
     for item in config.get("Env") or []:  # type: ignore[attr-defined]
         key, _, value_ = item.partition("=")
         out.append(f"ENV {key}={json_quote(value_)}")

@@ -185,3 +185,18 @@ def test_commands_are_found_inside_any_list(tmp_path):
                                             ("apt-get", "-y"), ("tee", "x")]
     assert rewrite._is(found[2], "apt-get", "install")
     assert rewrite._is(rewrite.commands("python3 -m pip install x")[0], "pip", "install")
+
+
+def test_a_rewrite_of_a_chained_run_keeps_one_command_a_line(tmp_path):
+    chained = apply(tmp_path, "chain", APP).dockerfile
+    (tmp_path / "Dockerfile").write_text(chained)
+    cleaned = rewrite.ADVICE["cache"][2](rewrite.parse(tmp_path / "Dockerfile")).dockerfile
+    assert "RUN apt-get update \\\n    && apt-get install -y curl" in cleaned
+    assert "\n    && apt-get clean && rm -rf /var/lib/apt/lists/*\n" in cleaned
+
+
+def test_the_squash_leaves_harnesss_own_base_labels_out(tmp_path):
+    result = rewrite.flatten(parsed(tmp_path, "FROM debian\n"), {
+        "Labels": {"harness.managed": "true", "org.opencontainers.image.title": "app"}})
+    assert "harness.managed" not in result.dockerfile
+    assert "LABEL org.opencontainers.image.title=app" in result.dockerfile
