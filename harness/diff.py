@@ -39,10 +39,10 @@ def image_diff(a: ReadImage, b: ReadImage) -> ImageDiff:
         for item in wasted(image.layers):
             files.append(FileDelta(
                 path=item.path, change=f"wasted in {side}", delta_bytes=sign * item.size_bytes,
-                detail=f"written by layer {item.added_in} ({_short(history[item.added_in])}), "
-                       f"{item.how} by layer {item.removed_in} "
-                       f"({_short(history[item.removed_in])})"))
-    files.sort(key=lambda f: (-f.delta_bytes, f.path))
+                detail=f"written by {_layer(item.added_in, history)}, {item.how} by "
+                       f"{_layer(item.removed_in, history)}"))
+    direction = 1 if _size(b) >= _size(a) else -1
+    files.sort(key=lambda f: (-direction * f.delta_bytes, f.path))  # what explains it first
     by_directory: dict[str, int] = defaultdict(int)
     for delta in files:
         by_directory["/" + delta.path.split("/", 1)[0]] += delta.delta_bytes
@@ -78,7 +78,7 @@ def _why(a_size: int, b_size: int, files: list[FileDelta]) -> str:
         by_change[delta.change] += delta.delta_bytes
     parts = ", ".join(f"{_mb(abs(v))} {k}" for k, v in
                       sorted(by_change.items(), key=lambda kv: -abs(kv[1])))
-    top = bigger[0] if difference > 0 else bigger[-1]
+    top = bigger[0]  # sorted so that what explains the difference comes first
     return (f"B is {_mb(abs(difference))} {'bigger' if difference > 0 else 'smaller'} than A: "
             f"{parts}; most of all /{top.path} ({top.change}, {_mb(abs(top.delta_bytes))})")
 
@@ -87,6 +87,10 @@ def _describe(entry: Entry) -> str:
     kind = {"file": "file", "link": "hard link", "symlink": "symlink"}.get(entry.kind, entry.kind)
     return f"{kind} {entry.size:,} B mode {entry.mode:o}" if entry.kind != "symlink" \
         else f"symlink -> {entry.target}"
+
+
+def _layer(index: int, history: list[str]) -> str:
+    return f"layer {index}" + (f" ({_short(history[index])})" if history[index] else "")
 
 
 def _short(created_by: str) -> str:

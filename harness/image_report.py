@@ -104,16 +104,20 @@ def layer_chart(analysis: ImageAnalysis) -> str:
 
 
 def diff_markdown(diff: ImageDiff, rows: int = DIFF_ROWS) -> str:
-    shown = diff.files[:rows]
+    sized = [f for f in diff.files if f.delta_bytes]
+    shown = sized[:rows]
     lines = [diff.why, "",
              f"A: {diff.a} ({diff.a_size_bytes:,} B) · B: {diff.b} ({diff.b_size_bytes:,} B)",
              "", tabulate([[f"/{f.path}", f.change, f"{f.delta_bytes:+,}", _cut(f.detail, 90)]
                            for f in shown], headers=["path", "change", "bytes (B - A)", ""],
                           tablefmt="pipe", disable_numparse=True)]
-    if len(diff.files) > rows:
-        rest = sum(f.delta_bytes for f in diff.files[rows:])
-        lines.append(f"\n… and {len(diff.files) - rows} more files ({rest:+,} B); --json "
+    if len(sized) > rows:
+        rest = sum(f.delta_bytes for f in sized[rows:])
+        lines.append(f"\n… and {len(sized) - rows} more files ({rest:+,} B); --json "
                      "lists them all")
+    if len(sized) < len(diff.files):
+        lines.append(f"\n{len(diff.files) - len(sized)} files differ in mode or kind only "
+                     "(0 B; --json lists them)")
     lines += ["", tabulate([[d, f"{v:+,}"] for d, v in diff.by_directory.items()],
                            headers=["directory", "bytes (B - A)"], tablefmt="pipe",
                            disable_numparse=True), ""]

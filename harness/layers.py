@@ -66,7 +66,7 @@ READ_BYTES = 1 << 20
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -82,7 +82,8 @@ class Entry:
     """A file's size; a symlink's target length (what overlay2 counts for it)."""
     target: str = ""
     mode: int = 0
-    """Permission bits (with setuid, setgid and sticky), for harness diff."""
+    """Permission bits (with setuid, setgid and sticky; some tar writers add the file type's
+    bits, which are left out), for harness diff."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -355,13 +356,15 @@ def _entry(member: tarfile.TarInfo) -> Entry:
     if base.startswith(WHITEOUT):
         return Entry(path=posixpath.join(directory, base[len(WHITEOUT):]), kind="whiteout")
     if member.isfile():
-        return Entry(path=path, kind="file", size=member.size, mode=member.mode)
+        return Entry(path=path, kind="file", size=member.size, mode=member.mode & 0o7777)
     if member.islnk():
-        return Entry(path=path, kind="link", target=_clean(member.linkname), mode=member.mode)
+        return Entry(path=path, kind="link", target=_clean(member.linkname),
+                     mode=member.mode & 0o7777)
     if member.issym():
         return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)),
                      target=member.linkname)
-    return Entry(path=path, kind="dir" if member.isdir() else "other", mode=member.mode)
+    return Entry(path=path, kind="dir" if member.isdir() else "other",
+                 mode=member.mode & 0o7777)
 
 
 def _clean(name: str) -> str:

@@ -51,7 +51,8 @@ def test_the_command_prints_why_first_and_json_on_request(tmp_path, capsys, monk
     assert main(["diff", b, a, "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["format"] == "harness-diff/1"
-    assert document["why"].startswith("B is 0.2 MB smaller than A")
+    assert document["why"].startswith("B is 0.2 MB smaller than A: 0.2 MB wasted in A")
+    assert document["files"][0]["path"] == "cache/pkg"  # what explains it first
     assert main(["diff", a, f"archive:{tmp_path / 'none.tar'}"]) == 2
 
 
