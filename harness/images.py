@@ -26,7 +26,14 @@ from typing import IO, Any, cast
 import zstandard
 
 from harness.errors import HarnessError
-from harness.layers import READ_BYTES, ChunkReader, LayerFacts, Prefixed, analyse_blob
+from harness.layers import (
+    READ_BYTES,
+    ChunkReader,
+    LayerFacts,
+    Prefixed,
+    analyse_blob,
+    rewound,
+)
 
 DOCUMENT_LIMIT = 16 << 20
 """A JSON member (manifest, index, config) larger than this is not one."""
@@ -191,7 +198,11 @@ def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Rep
         report(f"reading layer {name} ({size / 1e6:.1f} MB)")
         compressed = not _is_tar(head)
         source.hashing = compressed  # an uncompressed blob's digest is its diff ID
-        layer = analyse_blob(cast(IO[bytes], Prefixed(head, cast(IO[bytes], source))), size)
+        if not compressed and rewound(stream):  # a tar in a file: read in place
+            layer = analyse_blob(stream, size)
+        else:
+            layer = analyse_blob(cast(IO[bytes], Prefixed(head, cast(IO[bytes], source))),
+                                 size)
         while source.read(READ_BYTES):  # a tar's end padding, or a stream's trailing bytes
             pass
         if compressed:

@@ -322,15 +322,24 @@ def stream_layers(chunks: Iterator[bytes], wanted: set[str], skip_sizes: set[int
                     yield layer, None
 
 
-def analyse_layer(source: IO[bytes], stored_bytes: int | None = None) -> LayerFacts:
+def analyse_layer(source: IO[bytes], stored_bytes: int | None = None, *,
+                  in_place: bool = False) -> LayerFacts:
     """Hash and list one uncompressed layer tarball; compress it (in parallel blocks) for the
-    estimate unless the store's compressed blob size, `stored_bytes`, is known."""
+    estimate unless the store's compressed blob size, `stored_bytes`, is known. `in_place`:
+    the source is a file at its start, read once for the bytes and then for its headers by
+    offset (cheaper than a tar stream, which copies every byte it skips)."""
     tee = _Tee(source, compress=stored_bytes is None)
     entries: list[Entry] = []
-    with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|", bufsize=READ_BYTES) as layer:
-        for member in layer:
-            entries.append(_entry(member))
-    tee.drain()
+    if in_place:
+        tee.drain()
+        source.seek(0)
+        with tarfile.open(fileobj=source, mode="r:") as layer:
+            entries = [_entry(member) for member in layer]
+    else:
+        with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|", bufsize=READ_BYTES) as layer:
+            for member in layer:
+                entries.append(_entry(member))
+        tee.drain()
     added = sum(e.size for e in entries if e.kind == "file")
     return LayerFacts(
         diff_id="sha256:" + tee.sha256.hexdigest(), tar_bytes=tee.total,
@@ -339,12 +348,28 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None) -> LayerFa
         unpacked_bytes=added + sum(e.size for e in entries if e.kind == "symlink"))
 
 
+def rewound(source: IO[bytes]) -> bool:
+    """Back at its start, where the source is a file that can seek (a file, a member of a tar
+    file); never a decompressing stream."""
+    if isinstance(source, (gzip.GzipFile, Prefixed, ChunkReader)):
+        return False
+    try:
+        if source.seekable():
+            source.seek(0)
+            return True
+    except (AttributeError, OSError, ValueError):
+        pass
+    return False
+
+
 def analyse_blob(source: IO[bytes], blob_bytes: int) -> LayerFacts:
     """A layer blob of any kind a store or registry keeps (gzip, zstd or a plain tar), told
     apart by its first bytes; a compressed blob's own size is its stored compressed size."""
     head = source.read(4)
     if head.startswith(GZIP_MAGIC) or head == ZSTD_MAGIC:
         return analyse_layer(_decompressed(head, source), blob_bytes)
+    if rewound(source):
+        return analyse_layer(source, in_place=True)
     return analyse_layer(cast(IO[bytes], Prefixed(head, source)))
 
 
