@@ -626,7 +626,7 @@ def advice_html(result: AdviceReport) -> str:
 
     import matplotlib.pyplot as plt
 
-    from harness.html_report import STYLE, _svg
+    from harness.page import STYLE, svg
 
     measured = [r for r in result.rows if r.size_bytes is not None]
     figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(measured) + 3), 3.6))
@@ -638,7 +638,7 @@ def advice_html(result: AdviceReport) -> str:
     axes.bar(labels, sizes, color=colours)
     axes.set_ylabel("MB")
     axes.set_title("image size per rewrite (red: breaks a check)")
-    chart = _svg(figure)
+    chart = svg(figure)
     markdown = advice_markdown(result)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>harness advise "
             f"{html.escape(result.dockerfile)}</title><style>{STYLE}</style></head><body>"

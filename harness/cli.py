@@ -308,11 +308,11 @@ def diff_command(args: argparse.Namespace) -> int:
     result = image_diff(read_image(args.a, args.platform), read_image(args.b, args.platform))
     markdown = diff_markdown(result, rows=args.rows)
     if args.html:
-        from harness.html_report import STYLE, _e
+        from harness.page import STYLE, escape
 
         write_text(args.html, f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
                               f"<title>harness diff</title><style>{STYLE}</style></head><body>"
-                              f"<pre>{_e(markdown)}</pre></body></html>")
+                              f"<pre>{escape(markdown)}</pre></body></html>")
     print(strict_json(asdict(result)) if args.json else markdown, end="" if not args.json else "\n")
     step_summary(markdown)
     return 0

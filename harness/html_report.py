@@ -8,8 +8,6 @@ claims, the environment and warnings.
 
 from __future__ import annotations
 
-import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +17,11 @@ matplotlib.use("svg")
 import matplotlib.pyplot as plt
 
 from harness.model import METRICS
+from harness.page import STYLE
+from harness.page import escape as _e
+from harness.page import svg as _svg
+from harness.page import table as _table
 from harness.report import claim_mark, group_stats, markdown_table
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; }
-table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }
-th { background: #f3f3f3; }
-.failed { color: #b00020; font-weight: bold; }
-.charts { display: flex; flex-wrap: wrap; gap: 1em; }
-figure { margin: 0; max-width: 100%; }
-figure svg { max-width: 100%; height: auto; }
-"""
 
 
 def html_report(document: dict[str, Any],
@@ -180,24 +171,8 @@ def _median(row: dict[str, Any], metric: str) -> float:
     return float(summary["median"]) if summary else 0.0
 
 
-def _svg(figure: Any) -> str:
-    figure.autofmt_xdate(rotation=30)
-    figure.tight_layout()
-    buffer = io.StringIO()
-    figure.savefig(buffer, format="svg")
-    plt.close(figure)
-    text = buffer.getvalue()
-    return text[text.index("<svg"):]  # drop the XML prolog and doctype: inline SVG
-
-
 def _figure(svg: str, caption: str) -> str:
     return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>"
-
-
-def _table(headers: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _warnings(rows: list[dict[str, Any]]) -> str:
@@ -217,10 +192,6 @@ def _environment(environment: dict[str, Any]) -> str:
     rows += [[key, str(value)] for key, value in environment.items()
              if not isinstance(value, dict)]
     return "<h2>Environment</h2>" + _table(["fact", "value"], rows)
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text))
 
 
 def write_reports(results: Path) -> dict[str, Any]:

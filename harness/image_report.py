@@ -66,20 +66,20 @@ def _cut(text: str, width: int = 60) -> str:
 
 
 def analysis_html(analysis: ImageAnalysis, outcomes: list[RuleOutcome]) -> str:
-    from harness.html_report import STYLE, _e, _table  # matplotlib: not for every analyse
+    from harness.page import STYLE, escape, table  # matplotlib: not for every analyse
 
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-             f"<title>harness analyse {_e(analysis.reference)}</title><style>{STYLE}</style>"
-             f"</head><body><h1>{_e(analysis.reference)}</h1>",
-             f"<p>{_e(analysis.source)}, {_e(analysis.platform)}, image "
-             f"{_e(analysis.image_id)}</p>", _table(["total", ""], _totals(analysis)),
+             f"<title>harness analyse {escape(analysis.reference)}</title><style>{STYLE}</style>"
+             f"</head><body><h1>{escape(analysis.reference)}</h1>",
+             f"<p>{escape(analysis.source)}, {escape(analysis.platform)}, image "
+             f"{escape(analysis.image_id)}</p>", table(["total", ""], _totals(analysis)),
              f"<figure>{layer_chart(analysis)}<figcaption>bytes per layer: kept, and wasted "
              "(deleted or replaced by a later layer)</figcaption></figure>",
-             "<h2>Layers</h2>", _table(LAYER_HEADERS, _layer_rows(analysis))]
+             "<h2>Layers</h2>", table(LAYER_HEADERS, _layer_rows(analysis))]
     if analysis.top_waste:
-        parts += ["<h2>Top wasted files</h2>", _table(WASTE_HEADERS, _waste_rows(analysis))]
+        parts += ["<h2>Top wasted files</h2>", table(WASTE_HEADERS, _waste_rows(analysis))]
     if outcomes:
-        parts += ["<h2>CI gate</h2>", _table(["", "rule", "value", "limit"], [
+        parts += ["<h2>CI gate</h2>", table(["", "rule", "value", "limit"], [
             [("PASS" if o.passed else "FAIL"), o.rule, o.value, o.limit] for o in outcomes])]
     return "\n".join([*parts, "</body></html>"])
 
@@ -87,7 +87,7 @@ def analysis_html(analysis: ImageAnalysis, outcomes: list[RuleOutcome]) -> str:
 def layer_chart(analysis: ImageAnalysis) -> str:
     import matplotlib.pyplot as plt
 
-    from harness.html_report import _svg
+    from harness.page import svg
 
     labels = [f"{layer.index}" for layer in analysis.layers]
     wasted = [layer.wasted_bytes / 1e6 for layer in analysis.layers]
@@ -100,7 +100,7 @@ def layer_chart(analysis: ImageAnalysis) -> str:
     axes.set_ylabel("MB")
     axes.set_title("bytes per layer")
     axes.legend(fontsize="small")
-    return _svg(figure)
+    return svg(figure)
 
 
 def diff_markdown(diff: ImageDiff, rows: int = DIFF_ROWS) -> str:
