@@ -23,7 +23,7 @@ import yaml
 
 from harness.errors import HarnessError
 from harness.images import ReadImage
-from harness.layers import file_changes, image_layers, wasted
+from harness.layers import file_changes, image_layers
 from harness.model import AnalysedLayer, ImageAnalysis, RuleOutcome, WastedFile
 
 SCHEMA = json.loads((Path(__file__).parent / "analysis.schema.json").read_text())
@@ -45,7 +45,7 @@ class GateError(HarnessError):
 
 
 def analyse(image: ReadImage, top: int = TOP_FILES) -> ImageAnalysis:
-    layers = image_layers(image.image_id, image.layers)
+    layers = image_layers(image.image_id, image.layers, top)
     changes, _ = file_changes(image.layers)
     created_by = layer_history(image.config, len(image.layers))
     rows = [AnalysedLayer(index=row.index, created_by=created_by[row.index],
@@ -57,7 +57,8 @@ def analyse(image: ReadImage, top: int = TOP_FILES) -> ImageAnalysis:
             for row, change in zip(layers.layers, changes, strict=True)]
     file_bytes = sum(layer.added_bytes for layer in image.layers)
     user_bytes = sum(row.size_bytes for row in rows[1:])
-    waste = sorted(_all_waste(image), key=lambda w: (-w.size_bytes, w.path))[:top]
+    waste = [WastedFile(path=w.path, size_bytes=w.size_bytes, written_in=w.added_in,
+                        hidden_in=w.removed_in, how=w.how) for w in layers.top_waste]
     return ImageAnalysis(
         reference=image.reference, source=image.source, platform=image.platform,
         image_id=image.image_id, size_bytes=layers.unpacked_bytes,
@@ -66,11 +67,6 @@ def analyse(image: ReadImage, top: int = TOP_FILES) -> ImageAnalysis:
         efficiency=1 - layers.wasted_bytes / file_bytes if file_bytes else 1.0,
         user_wasted_ratio=layers.wasted_bytes / user_bytes if user_bytes else None,
         layers=rows, top_waste=waste)
-
-
-def _all_waste(image: ReadImage) -> list[WastedFile]:
-    return [WastedFile(path=w.path, size_bytes=w.size_bytes, written_in=w.added_in,
-                       hidden_in=w.removed_in, how=w.how) for w in wasted(image.layers)]
 
 
 def layer_history(config: dict[str, Any], count: int) -> list[str]:

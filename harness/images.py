@@ -27,7 +27,9 @@ import zstandard
 
 from harness.errors import HarnessError
 from harness.layers import (
+    GZIP_MAGIC,
     READ_BYTES,
+    ZSTD_MAGIC,
     ChunkReader,
     LayerFacts,
     Prefixed,
@@ -186,7 +188,7 @@ def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Rep
         head = source.read(512)
         if head.lstrip()[:1] in (b"{", b"[") and size <= DOCUMENT_LIMIT:
             text = head + source.read()
-            _check_digest(source, expected, name, where)
+            _check_digest(source.digest(), expected, name, where)
             try:
                 scan.documents[name] = json.loads(text)
             except ValueError:
@@ -205,17 +207,13 @@ def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Rep
                                  size)
         while source.read(READ_BYTES):  # a tar's end padding, or a stream's trailing bytes
             pass
-        if compressed:
-            _check_digest(source, expected, name, where)
-        elif expected and layer.diff_id != expected:
-            raise ImageReadError(f"{where}: blob {name} does not match its digest (its content "
-                                 f"hashes to {layer.diff_id}): the archive is corrupt")
+        _check_digest(source.digest() if compressed else layer.diff_id, expected, name, where)
         scan.layers[name] = layer
     return scan
 
 
 def _is_layer(head: bytes) -> bool:
-    return head.startswith(b"\x1f\x8b") or head.startswith(b"\x28\xb5\x2f\xfd") or _is_tar(head)
+    return head.startswith(GZIP_MAGIC) or head.startswith(ZSTD_MAGIC) or _is_tar(head)
 
 
 def _is_tar(head: bytes) -> bool:
@@ -223,10 +221,10 @@ def _is_tar(head: bytes) -> bool:
     return head[257:262] == b"ustar" or (len(head) == 512 and not head.strip(b"\0"))
 
 
-def _check_digest(source: _Digested, expected: str | None, name: str, where: str) -> None:
-    if expected and source.digest() != expected:
+def _check_digest(actual: str, expected: str | None, name: str, where: str) -> None:
+    if expected and actual != expected:
         raise ImageReadError(f"{where}: blob {name} does not match its digest (its content "
-                             f"hashes to {source.digest()}): the archive is corrupt")
+                             f"hashes to {actual}): the archive is corrupt")
 
 
 def _check_diff_ids(config: dict[str, Any], layers: list[LayerFacts], where: str) -> None:

@@ -144,7 +144,7 @@ def analyse_image(client: docker.DockerClient, image_ref: str, *, stored_blobs: 
         else facts[d] for d in diff_ids])
 
 
-def image_layers(image_id: str, layers: list[LayerFacts]) -> ImageLayers:
+def image_layers(image_id: str, layers: list[LayerFacts], top: int = TOP_WASTE) -> ImageLayers:
     waste = wasted(layers)
     per_layer = [0] * len(layers)
     for item in waste:
@@ -159,7 +159,7 @@ def image_layers(image_id: str, layers: list[LayerFacts]) -> ImageLayers:
         compressed_bytes=sum(r.compressed_bytes for r in rows),
         compressed_stored=bool(rows) and all(r.compressed_stored for r in rows),
         wasted_bytes=sum(per_layer), layers=rows,
-        top_waste=sorted(waste, key=lambda w: (-w.size_bytes, w.path))[:TOP_WASTE])
+        top_waste=sorted(waste, key=lambda w: (-w.size_bytes, w.path))[:top])
 
 
 def wasted(layers: list[LayerFacts]) -> list[Waste]:
