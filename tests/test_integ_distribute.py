@@ -126,7 +126,7 @@ def test_every_builders_image_is_pulled_cold(registry, pushed, base_layers, buil
         # what only it holds comes back; BuildKit on Docker 26 also pushes an attestation
         # manifest (and its blobs) that a pull never fetches
         attestation = sample.push_bytes - sample.pull_bytes
-        assert attestation == 0 or builder == Builder.BUILDKIT and 0 < attestation < 8192
+        assert attestation == 0 or (builder == Builder.BUILDKIT and 0 < attestation < 8192)
 
 
 def served_bytes(log: Path, repository: str, since: int,
