@@ -57,6 +57,7 @@ class AdviseOptions:
     repeat: int = 1
     registry: str | None = None
     out: Path = Path("results")
+    allow_concurrent: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -361,7 +362,8 @@ def _measure(options: AdviseOptions, variants: dict[str, str], folder: Path, run
         raise AdviseError(f"{options.dockerfile}: cannot be measured: {error}") from None
     run_options = RunOptions(builders=options.builders, cache=cache, repeat=repeat,
                              keep_images=True, registry=options.registry,
-                             registry_all=bool(options.registry))
+                             registry_all=bool(options.registry),
+                             allow_concurrent=options.allow_concurrent)
     started = time.monotonic()
 
     def progress(position: Any, done: int) -> None:

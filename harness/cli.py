@@ -245,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a scenario of the original and the rewrites, with their claims")
     advise.add_argument("--write-dockerfile", type=Path, metavar="FILE",
                         help="the recommended rewrite")
+    advise.add_argument("--allow-concurrent", action="store_true",
+                        help="run even while another harness run uses the engine")
     advise.add_argument("--force", action="store_true",
                         help="replace the --write-* files if they exist")
     advise.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
@@ -363,7 +365,8 @@ def advise_command(args: argparse.Namespace) -> int:
     options = AdviseOptions(dockerfile=args.dockerfile, context=context, target=args.target,
                             build_args=build_args, checks=tuple(args.check),
                             builders=tuple(Builder(b) for b in args.builder or ["buildkit"]),
-                            repeat=args.repeat, registry=args.registry, out=args.out)
+                            repeat=args.repeat, registry=args.registry, out=args.out,
+                            allow_concurrent=args.allow_concurrent)
     signal.signal(signal.SIGTERM, _interrupt)
     with progress_reporter() as report:
         try:
