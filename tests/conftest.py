@@ -85,6 +85,16 @@ def busybox(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture
+def debian_bookworm(docker_client: docker.DockerClient) -> str:
+    """`debian:bookworm`, made by its recipe in scenarios/bases.yaml (debootstrap from Debian's
+    mirror) where the engine lacks it."""
+    reference = "debian:bookworm"
+    ensure_bases(docker_client, all_bases([BUNDLED_SCENARIOS]), [reference],
+                 lambda message: None)
+    return reference
+
+
+@pytest.fixture
 def test_labels(docker_client: docker.DockerClient) -> Iterator[dict[str, str]]:
     """Labels unique to one test; everything carrying them is removed afterwards."""
     run_id = f"test-{uuid.uuid4().hex[:12]}"

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import uuid
 
 import pytest
 
@@ -75,8 +76,11 @@ def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, 
         RUN export MODE=debug && cd /bin
         RUN test -z "$MODE" && test "$(pwd)" = / && echo clean > /marker
     """))
-    result = advise("--check", "test -f /marker", "--json", "--out", str(tmp_path / "out"),
-                    cwd=tmp_path)
+    with engine.engine_lock("a run of this test's"):  # another harness run on the engine
+        refused = advise("--out", str(tmp_path / "out"), cwd=tmp_path)
+        result = advise("--check", "test -f /marker", "--json", "--out", str(tmp_path / "out"),
+                        "--allow-concurrent", cwd=tmp_path)
+    assert refused.returncode == 2 and "pass --allow-concurrent" in refused.stderr
     assert result.returncode == 0, result.stderr
     rows = {row["key"]: row for row in json.loads(result.stdout)["rows"]}
     assert rows["chain"]["checks_passed"] is True, rows["chain"]
@@ -117,3 +121,62 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
     context = advise("--context", str(tmp_path / "gone"), cwd=tmp_path)
     assert context.returncode == 2 and "--context" in context.stderr
     assert "Traceback" not in missing.stderr + context.stderr + result.stderr
+
+
+BUILDPACK_DEPS_CURL = """\
+#
+# NOTE: THIS DOCKERFILE IS GENERATED VIA "apply-templates.sh"
+#
+# PLEASE DO NOT EDIT IT DIRECTLY.
+#
+
+FROM debian:bookworm
+
+RUN set -eux; \\
+\tapt-get update; \\
+\tapt-get install -y --no-install-recommends \\
+\t\tca-certificates \\
+\t\tcurl \\
+\t\tgnupg \\
+\t\tnetbase \\
+\t\tsq \\
+\t\twget \\
+\t; \\
+\trm -rf /var/lib/apt/lists/*
+"""
+"""docker-library's buildpack-deps:bookworm-curl, unmodified."""
+
+DOCS = ("find /usr/share/doc /usr/share/man /usr/share/info /usr/share/locale "
+        "\\( -type f -o -type l \\) ! -path '/usr/share/doc/*/copyright' "
+        "! -path /usr/share/locale/locale.alias -printf '%s\\n' | awk '{s += $1} END {print s}'")
+"""The bytes of what the nodocs piece's dpkg path-excludes leave out, counted by find."""
+
+
+@pytest.mark.docker
+def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client, debian_bookworm,
+                                                                   tmp_path):
+    """buildpack-deps' file already chains, cleans and skips recommends: those pieces do not
+    apply. What advise still finds is real, and equals an independent count: the docs dpkg
+    installed (find, in the original against its base) and the base's files the RUN
+    rewrote (the original's waste, which a final FROM scratch stage drops)."""
+    (tmp_path / "Dockerfile").write_text(BUILDPACK_DEPS_CURL)
+    checks = "curl --version && wget --version && gpg --version && sq --version"
+    result = advise("--check", checks, "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["key"]: row for row in report["rows"]}
+    for key in ("chain", "cache", "recommends", "cache-order", "move-deletion"):
+        assert rows[key]["verdict"] == "not applicable", rows[key]
+    assert rows["flatten"]["size_change_bytes"] == -report["original_wasted_bytes"] < 0
+    tag = f"harness-test/tidy:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        docs = [int(docker_client.containers.run(image, ["sh", "-c", DOCS], remove=True))
+                for image in (tag, debian_bookworm)]
+    finally:
+        docker_client.images.remove(tag, force=True)
+    installed_docs = docs[0] - docs[1]
+    assert rows["nodocs"]["verdict"] == "saves" and rows["nodocs"]["checks_passed"]
+    assert rows["nodocs"]["size_change_bytes"] == pytest.approx(-installed_docs, rel=1e-4)
+    assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} == {
+        "nodocs", "flatten", "combined"}
