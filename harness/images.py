@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import os
 import platform as host_platform
@@ -158,7 +159,10 @@ def _scan_tar(file: IO[bytes] | Path, where: str, report: Report) -> _Scan:
     try:
         with (tarfile.open(file, mode="r:*") if isinstance(file, Path) else
               tarfile.open(fileobj=file, mode="r|", bufsize=READ_BYTES)) as archive:
-            members = ((m.name, m.size, archive.extractfile(m)) for m in archive if m.isfile())
+            in_file = isinstance(archive.fileobj, io.BufferedReader)  # not decompressing
+            members = ((m.name, m.size, _Window(archive.fileobj, m.offset_data, m.size)
+                        if in_file and not m.issparse() else archive.extractfile(m))
+                       for m in archive if m.isfile())
             return _scan(cast(Iterator[tuple[str, int, IO[bytes]]], members), where, report)
     except READ_ERRORS as error:
         raise ImageReadError(f"{where} could not be read (truncated or corrupt?): "
@@ -275,6 +279,34 @@ def _platform_name(platform: dict[str, str]) -> str:
 def _blob_name(digest: str) -> str:
     algorithm, _, hexdigest = digest.partition(":")
     return f"blobs/{algorithm}/{hexdigest}"
+
+
+class _Window:
+    """A member of a tar file, read straight from the file by offset: each read is one
+    pread into the bytes returned (tarfile's member reader copies every byte twice more)."""
+
+    def __init__(self, file: Any, offset: int, size: int) -> None:
+        self.descriptor, self.offset, self.size, self.position = file.fileno(), offset, size, 0
+
+    def read(self, size: int = -1) -> bytes:
+        remaining = self.size - self.position
+        size = remaining if size < 0 else min(size, remaining)
+        data = os.pread(self.descriptor, size, self.offset + self.position) if size > 0 else b""
+        if len(data) < size:
+            raise tarfile.ReadError("unexpected end of data")
+        self.position += len(data)
+        return data
+
+    def seek(self, position: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self.position, os.SEEK_END: self.size}[whence]
+        self.position = base + position
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def seekable(self) -> bool:
+        return True
 
 
 class _Digested:

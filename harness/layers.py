@@ -499,7 +499,8 @@ class _Tee:
         return data
 
     def drain(self) -> None:
-        while self.read(READ_BYTES):
+        # whole blocks where compressing, so each block is one read's bytes, never joined
+        while self.read(BLOCK_BYTES - self.pending_bytes if self.compress else READ_BYTES):
             pass
         if self.pending:
             self._submit(b"".join(self.pending))
