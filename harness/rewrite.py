@@ -329,6 +329,30 @@ def chain_runs(edit: _Edit) -> str:
     return "" if found else "no two consecutive RUNs in a stage" + _unsafe_note(edit.parsed)
 
 
+PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "pip", "npm", "gem",
+                    "cpan", "cpanm")
+
+
+@advice("group", "group consecutive RUNs in two by purpose: packages, then the rest",
+        "DL3059")
+def group_runs(edit: _Edit) -> str:
+    """The guide's middle way: a layer of system packages, which changes seldom and caches,
+    and a layer of the rest; only where the RUNs already come in that order."""
+    found = False
+    for group in _consecutive_runs(edit.parsed):
+        packages = [any(_is(c, manager) for c in commands(i.body) for manager in
+                        PACKAGE_MANAGERS) for i in group]
+        split = packages.index(False) if False in packages else len(group)
+        if len(group) > 2 and 0 < split < len(group) and not any(packages[split:]):
+            for part in (group[:split], group[split:]):
+                edit.replace(part[0], _chained(part))
+                for instruction in part[1:]:
+                    edit.delete(instruction)
+            found = True
+    return "" if found else ("no three or more consecutive RUNs that are package installs, "
+                             "then the rest" + _unsafe_note(edit.parsed))
+
+
 def _consecutive_runs(parsed: Parsed) -> list[list[Instruction]]:
     groups: list[list[Instruction]] = []
     current: list[Instruction] = []

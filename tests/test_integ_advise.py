@@ -3,6 +3,7 @@ size, attributed to both lines; a rewrite that breaks a check is never recommend
 user's files are untouched and nothing is left in the engine."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,8 @@ RUN head -c 1000000 /dev/urandom > /planted
 RUN rm /planted
 CMD ["cat", "/app/hello"]
 """
+
+REGISTRY_PORT = 5064  # not harness's default: a registry of the user's own may run there
 
 
 def advise(*args, cwd):
@@ -66,6 +69,44 @@ def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
     # a second time: the files are there, and are not replaced without --force
     again = advise("--write-dockerfile", str(tmp_path / "Dockerfile.advised"), cwd=tmp_path)
     assert again.returncode == 2 and "exists; give --force" in again.stderr
+
+
+@pytest.mark.docker
+def test_the_legacy_builder_is_advised_alike(docker_client, busybox, tmp_path):
+    """The classic builder's history names its layers otherwise (`/bin/sh -c #(nop) ...`):
+    the planted file is still attributed to both lines, and its saving is its size."""
+    (tmp_path / "Dockerfile").write_text(PLANTED)
+    result = advise("--builder", "legacy", "--check", "test -f /app/hello", "--json", "--out",
+                    str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["top_waste"][0] == {"path": "planted", "size_bytes": 1_000_000,
+                                      "written_by_line": 3, "hidden_by_line": 4}
+    moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
+    assert moved["verdict"] == "saves" and moved["size_change_bytes"] == -1_000_000
+    samples = [s for path in report["results"] for s in json.loads(open(path).read())["samples"]]
+    assert samples and {s["builder"] for s in samples} == {"legacy"}
+
+
+@pytest.mark.docker
+@pytest.mark.registry
+def test_with_a_registry_the_push_change_is_measured(docker_client, busybox, tmp_path):
+    """--registry: each variant is pushed; the moved deletion's push no longer carries the
+    planted file's 1,000,000 random bytes (gzip cannot shrink them)."""
+    (tmp_path / "Dockerfile").write_text(PLANTED)
+    state = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    up = subprocess.run([sys.executable, "-m", "harness", "registry", "up", "--port",
+                         str(REGISTRY_PORT)], capture_output=True, text=True, env=state)
+    assert up.returncode == 0, up.stderr
+    try:
+        result = advise("--registry", f"127.0.0.1:{REGISTRY_PORT}", "--json", "--out",
+                        str(tmp_path / "out"), cwd=tmp_path)
+    finally:
+        subprocess.run([sys.executable, "-m", "harness", "registry", "down"], env=state,
+                       capture_output=True)
+    assert result.returncode == 0, result.stderr
+    moved = {row["key"]: row for row in json.loads(result.stdout)["rows"]}["move-deletion"]
+    assert moved["push_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
 
 
 @pytest.mark.docker

@@ -200,3 +200,35 @@ def test_the_squash_leaves_harnesss_own_base_labels_out(tmp_path):
         "Labels": {"harness.managed": "true", "org.opencontainers.image.title": "app"}})
     assert "harness.managed" not in result.dockerfile
     assert "LABEL org.opencontainers.image.title=app" in result.dockerfile
+
+
+def test_grouping_makes_a_layer_of_packages_and_a_layer_of_the_rest(tmp_path):
+    result = apply(tmp_path, "group", """\
+        FROM debian:bookworm
+        RUN apt-get update
+        RUN apt-get install -y gcc && rm -rf /var/lib/apt/lists/*
+        RUN mkdir /app
+        RUN cd /app && echo built > out
+        CMD ["cat", "/app/out"]
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (2, 3, 4, 5)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian:bookworm
+        RUN apt-get update \\
+            && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*
+        RUN mkdir /app \\
+            && ( cd /app && echo built > out )
+        CMD ["cat", "/app/out"]
+    """)
+
+
+def test_grouping_never_reorders_runs(tmp_path):
+    """A package install after the build may depend on it (or undo it): left as it is."""
+    result = apply(tmp_path, "group", """\
+        FROM debian:bookworm
+        RUN apt-get update
+        RUN make
+        RUN apt-get purge -y gcc
+    """)
+    assert isinstance(result, NotApplicable)
+    assert result.reason.startswith("no three or more consecutive RUNs")
