@@ -146,14 +146,22 @@ def main() -> int:
     harness = [sys.executable, "-m", "harness", "analyse"]
     with tempfile.TemporaryDirectory(prefix="harness-bench-") as tmp:
         archive, tars, config = made_elsewhere(Path(tmp), gib)
+        os.sync()  # the GiBs just written are flushed before, not during, the timed reads
         ours, theirs = [], []
-        for _ in range(repeat):
-            ours.append(timed_peak([*harness, "--archive", str(archive)]))
-            theirs.append(timed_peak(["bash", "-c", f"pigz -6 -p2 -c {archive} > /dev/null"]))
+        for turn in range(repeat):  # each side first in every other turn
+            sides = [(ours, [*harness, "--archive", str(archive)]),
+                     (theirs, ["bash", "-c", f"pigz -6 -p2 -c {archive} > /dev/null"])]
+            for times, command in sides[::-1] if turn % 2 else sides:
+                times.append(timed_peak(command))
         ours_s, theirs_s = (statistics.median(t for t, _ in side) for side in (ours, theirs))
+        # each turn's two runs are neighbours in time: their ratio is free of the machine's
+        # drift (a VM's steal, other load) that the medians of each side are not
+        pairs = [(a, b) for (a, _), (b, _) in zip(ours, theirs, strict=True)]
+        ratio = statistics.median(a / b for a, b in pairs)
         print(f"archive {archive.stat().st_size / 2**30:.2f} GiB: analysis {ours_s:.2f} s, "
               f"peak {max(p for _, p in ours) / 1e6:.0f} MB; pigz -6 -p2 {theirs_s:.2f} s; "
-              f"time ratio {ours_s / theirs_s:.2f} (median of {repeat})")
+              f"time ratio {ratio:.2f} (median of {repeat} turns; each turn's "
+              f"{', '.join(f'{a:.2f}/{b:.2f}' for a, b in pairs)} s)")
         if registry:
             reference = push(registry, tars, config)
             archive.unlink()

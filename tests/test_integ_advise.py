@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -84,7 +85,8 @@ def test_the_legacy_builder_is_advised_alike(docker_client, busybox, tmp_path):
                                       "written_by_line": 3, "hidden_by_line": 4}
     moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
     assert moved["verdict"] == "saves" and moved["size_change_bytes"] == -1_000_000
-    samples = [s for path in report["results"] for s in json.loads(open(path).read())["samples"]]
+    samples = [s for path in report["results"]
+               for s in json.loads(Path(path).read_text())["samples"]]
     assert samples and {s["builder"] for s in samples} == {"legacy"}
 
 
