@@ -196,6 +196,7 @@ DOCS = ("find /usr/share/doc /usr/share/man /usr/share/info /usr/share/locale "
 
 
 @pytest.mark.docker
+@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
 def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client, debian_bookworm,
                                                                    tmp_path):
     """buildpack-deps' file already chains, cleans and skips recommends: those pieces do not

@@ -127,6 +127,7 @@ def test_bench_plugin_reports_a_bad_scenario_by_file_and_line(tmp_path: Path) ->
     assert "Traceback" not in output
 
 
+@pytest.mark.one_store
 def test_bench_plugin_shard_selects_the_same_slice_as_harness_run(tmp_path: Path) -> None:
     from harness.matrix import matrix
     from harness.model import RunOptions

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.one_store]
 USER = "harness-ci"
 REPO = Path(__file__).parent.parent
 TINY = """\
