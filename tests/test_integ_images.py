@@ -3,14 +3,20 @@
 independent count of the hand-made image."""
 
 import base64
+import contextlib
 import hashlib
+import http.server
 import io
 import json
 import os
 import shutil
+import ssl
 import subprocess
 import sys
+import textwrap
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import bcrypt
@@ -210,3 +216,134 @@ def test_the_action_passes_the_tidy_image_and_fails_the_wasteful_one(docker_clie
                                 timeout=300)
         assert result.returncode == expected, result.stderr
         assert ("| FAIL | min efficiency" in result.stdout) is (expected == 1)
+
+
+TOKEN_PORT, TOKEN_REGISTRY_PORT = 5065, 5066
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer(http.server.ThreadingHTTPServer):
+    """A token service as Docker Hub's: anonymous pull of `public`, anything for tester:s3cret.
+    Tokens are RS256 JWTs signed (by openssl) with a key whose certificate the registry
+    trusts, the certificate in the header's x5c."""
+
+    def __init__(self, home: Path) -> None:
+        super().__init__(("127.0.0.1", TOKEN_PORT), TokenHandler)
+        self.home, self.issued = home, []
+        der = subprocess.run(["openssl", "x509", "-in", home / "token.pem", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        self.header = _b64url(json.dumps({"typ": "JWT", "alg": "RS256", "x5c": [
+            base64.b64encode(der).decode()]}).encode())
+
+    def token(self, user: str | None, scopes: list[str]) -> str:
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":")
+            allowed = actions.split(",") if user == "tester" else \
+                [a for a in actions.split(",") if name == "public" and a == "pull"]
+            access.append({"type": kind, "name": name, "actions": allowed})
+        now_s = int(time.time())
+        claims = _b64url(json.dumps({
+            "iss": "harness-test-issuer", "sub": user or "", "aud": "harness-test",
+            "exp": now_s + 300, "nbf": now_s - 10, "iat": now_s, "jti": os.urandom(8).hex(),
+            "access": access}).encode())
+        signed = f"{self.header}.{claims}"
+        signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign",
+                                    self.home / "token-key.pem"], input=signed.encode(),
+                                   check=True, capture_output=True).stdout
+        self.issued.append((user, scopes))
+        return f"{signed}.{_b64url(signature)}"
+
+
+class TokenHandler(http.server.BaseHTTPRequestHandler):
+    server: TokenServer
+
+    def do_GET(self) -> None:
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        user = None
+        if header := self.headers.get("Authorization", ""):
+            user, _, password = base64.b64decode(header.split()[1]).decode().partition(":")
+            if (user, password) != ("tester", "s3cret"):
+                self.send_response(401)
+                self.end_headers()
+                return
+        token = self.server.token(user, query.get("scope", []))
+        body = json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.registry
+def test_a_token_registry_reads_anonymously_where_allowed_and_with_docker_logins_credentials(
+        tmp_path, monkeypatch):
+    """Bearer-token auth, as Docker Hub and most registries ask: the registry answers 401
+    with a token realm; the reader fetches a token there (anonymous, or with `docker
+    login`'s credentials) and reads with it."""
+    home = tmp_path / "registry"
+    home.mkdir()
+    for name, extra in (("token", []), ("tls", ["-addext", "subjectAltName=IP:127.0.0.1"])):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", home / f"{name}-key.pem", "-out", home / f"{name}.pem",
+                        "-subj", "/CN=127.0.0.1", *extra], check=True, capture_output=True)
+    server = TokenServer(home)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(home / "tls.pem", home / "tls-key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    binary = shutil.which("docker-registry") or registry._unpacked_binary(
+        registry.registry_home(), lambda message: None)
+    (home / "config.yml").write_text(textwrap.dedent(f"""\
+        version: 0.1
+        log: {{level: error}}
+        storage: {{filesystem: {{rootdirectory: {home / 'storage'}}}}}
+        http: {{addr: '127.0.0.1:{TOKEN_REGISTRY_PORT}', tls: {{certificate: {home / 'tls.pem'},
+               key: {home / 'tls-key.pem'}}}}}
+        auth:
+          token: {{realm: 'https://127.0.0.1:{TOKEN_PORT}/token', service: harness-test,
+                   issuer: harness-test-issuer, rootcertbundle: {home / 'token.pem'}}}
+    """))
+    process = subprocess.Popen([binary, "serve", home / "config.yml"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    address = f"127.0.0.1:{TOKEN_REGISTRY_PORT}"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(home / "tls.pem"))
+    try:
+        for _ in range(100):
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"https://{address}/v2/", timeout=1).status_code == 401:
+                    break
+            time.sleep(0.1)
+
+        def login(registry_client, response):
+            registry_client.authenticate("tester", "s3cret", response=response)
+        for repository in ("public", "private"):
+            push(hand_made(WASTE_LAYERS), address, repository, "v1", auth=login)
+        config = tmp_path / "docker-config"
+        config.mkdir()
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        server.issued.clear()
+        public = read_registry(f"{address}/public:v1", "linux/amd64", lambda m: None)
+        assert figures(analyse(public)) == EXPECTED
+        assert server.issued and {user for user, _ in server.issued} == {None}  # anonymous
+        with pytest.raises(ImageReadError, match=r"asks for credentials \(`docker login"):
+            read_registry(f"{address}/private:v1", "linux/amd64", lambda m: None)
+        (config / "config.json").write_text(json.dumps({"auths": {address: {
+            "auth": base64.b64encode(b"tester:s3cret").decode()}}}))
+        server.issued.clear()
+        private = read_registry(f"{address}/private:v1", "linux/amd64", lambda m: None)
+        assert figures(analyse(private)) == EXPECTED
+        assert server.issued and {user for user, _ in server.issued} == {"tester"}
+        assert any("repository:private:pull" in scopes for _, scopes in server.issued)
+    finally:
+        process.kill()
+        process.wait()
+        server.shutdown()
+        server.server_close()
