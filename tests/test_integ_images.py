@@ -1,6 +1,6 @@
-"""Reading images from a real registry (plain HTTP, and htpasswd over TLS) and from the engine
-(either image store: `nox -s engines` runs the docker tests on containerd's), each giving the
-independent count of the hand-made image."""
+"""Reading images from a real registry (plain HTTP, htpasswd over TLS, bearer tokens) and from
+the engine (either image store: `nox -s engines` runs the docker tests on containerd's), each
+giving the independent count of the hand-made image."""
 
 import base64
 import contextlib
