@@ -369,6 +369,12 @@ def _consecutive_runs(parsed: Parsed) -> list[list[Instruction]]:
     return groups
 
 
+GEM_CPAN_CACHES = ((("gem", "install"), '"$(gem env gemdir)"/cache/*.gem'),
+                   (("cpanm",), "~/.cpanm"), (("cpan",), "~/.cpan/build ~/.cpan/sources"))
+"""The guide's table: the .gem files gem keeps after installing them, and the work folders
+cpanm and cpan leave behind (with docs, which `gem install --no-document` skips)."""
+
+
 @advice("cache", "clean the package cache in the RUN that filled it",
         "DL3009/DL3042/DL3019/DL3032/DL3040")
 def clean_cache(edit: _Edit) -> str:
@@ -382,6 +388,9 @@ def clean_cache(edit: _Edit) -> str:
                 new = _with_option(new, command, "add", "--no-cache")
             elif _is(command, "pip", "install") and "--no-cache-dir" not in command.words:
                 new = _with_option(new, command, "install", "--no-cache-dir")
+            elif _is(command, "gem", "install") and not {"--no-document", "-N"} & set(
+                    command.words):
+                new = _with_option(new, command, "install", "--no-document")
         tail = []
         if any(_is(c, "apt-get", "install") or _is(c, "apt", "install") for c in found) and \
                 "/var/lib/apt/lists" not in body:
@@ -398,12 +407,15 @@ def clean_cache(edit: _Edit) -> str:
         if any(_is(c, "npm", "install") or _is(c, "npm", "ci") for c in found) and \
                 not any(_is(c, "npm", "cache") for c in found):
             tail.append("npm cache clean --force")
+        for words, cache in GEM_CPAN_CACHES:  # what each leaves once installed
+            if any(_is(c, *words) and len(c.words) > 1 for c in found) and cache not in body:
+                tail.append(f"rm -rf {cache}")
         if tail or new != body:
             text = new.strip() if _plain_and_list(new) else f"( {new.strip()} )"
             edit.replace(instruction, _run(text + "".join(f"  && {more}" for more in tail)))
             changed = True
-    return "" if changed else ("no apt-get, apk, pip, dnf, yum or npm install that leaves its "
-                               "cache" + _unsafe_note(parsed))
+    return "" if changed else ("no apt-get, apk, pip, dnf, yum, npm, gem or cpan install that "
+                               "leaves its cache" + _unsafe_note(parsed))
 
 
 def _separate_update(parsed: Parsed, install: Instruction) -> Instruction | None:

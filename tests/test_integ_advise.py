@@ -54,7 +54,7 @@ def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
     assert moved["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
     assert rows["chain"]["checks_passed"] is True
     assert rows["cache"]["verdict"] == "not applicable"
-    assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum or npm install")
+    assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum, npm, gem or cpan")
     assert report["best"] and report["best_diff"].startswith("--- ")
     # the user's files as they were; what was asked for written beside them
     assert (tmp_path / "Dockerfile").read_text() == PLANTED

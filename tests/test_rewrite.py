@@ -232,3 +232,25 @@ def test_grouping_never_reorders_runs(tmp_path):
     """)
     assert isinstance(result, NotApplicable)
     assert result.reason.startswith("no three or more consecutive RUNs")
+
+
+def test_gem_and_cpan_installs_leave_no_cache_or_docs(tmp_path):
+    result = apply(tmp_path, "cache", """\
+        FROM ruby
+        RUN gem install rails && gem env
+        RUN cpanm JSON::XS
+        RUN cpan -i YAML
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (2, 3, 4)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM ruby
+        RUN gem install --no-document rails && gem env \\
+            && rm -rf "$(gem env gemdir)"/cache/*.gem
+        RUN cpanm JSON::XS \\
+            && rm -rf ~/.cpanm
+        RUN cpan -i YAML \\
+            && rm -rf ~/.cpan/build ~/.cpan/sources
+    """)
+    tidy = apply(tmp_path, "cache", "FROM ruby\nRUN gem install -N rails && gem list\n")
+    assert isinstance(tidy, Rewrite)  # --no-document was there; the .gem files are not gone
+    assert "-N rails && gem list \\\n    && rm -rf" in tidy.dockerfile
