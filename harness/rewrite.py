@@ -322,11 +322,16 @@ def _unsafe_note(parsed: Parsed) -> str:
 def chain_runs(edit: _Edit) -> str:
     found = False
     for group in _consecutive_runs(edit.parsed):
-        edit.replace(group[0], _chained(group))
-        for instruction in group[1:]:
-            edit.delete(instruction)
+        _join(edit, group)
         found = True
     return "" if found else "no two consecutive RUNs in a stage" + _unsafe_note(edit.parsed)
+
+
+def _join(edit: _Edit, runs: list[Instruction]) -> None:
+    """The RUNs as one, where the first stood."""
+    edit.replace(runs[0], _chained(runs))
+    for instruction in runs[1:]:
+        edit.delete(instruction)
 
 
 PACKAGE_MANAGERS = ("apt-get", "apt", "apk", "dnf", "yum", "microdnf", "pip", "npm", "gem",
@@ -344,10 +349,8 @@ def group_runs(edit: _Edit) -> str:
                         PACKAGE_MANAGERS) for i in group]
         split = packages.index(False) if False in packages else len(group)
         if len(group) > 2 and 0 < split < len(group) and not any(packages[split:]):
-            for part in (group[:split], group[split:]):
-                edit.replace(part[0], _chained(part))
-                for instruction in part[1:]:
-                    edit.delete(instruction)
+            _join(edit, group[:split])
+            _join(edit, group[split:])
             found = True
     return "" if found else ("no three or more consecutive RUNs that are package installs, "
                              "then the rest" + _unsafe_note(edit.parsed))
@@ -515,9 +518,7 @@ def merge_span(parsed: Parsed, writer_line: int, hider_line: int) -> Rewrite | N
             f"{blocked[0].cmd} at line {blocked[0].start} sits between them"
             + (f" ({blocked[0].unsafe})" if blocked[0].unsafe else "")))
     edit = _Edit(parsed)
-    edit.replace(span[0], _chained(span))
-    for instruction in span[1:]:
-        edit.delete(instruction)
+    _join(edit, span)
     return Rewrite(advice=f"{title} (lines {writer_line}-{hider_line})", key=key, hadolint="",
                    lines=tuple(sorted(edit.touched)), dockerfile=edit.text())
 
