@@ -74,24 +74,22 @@ def docker_client() -> Iterator[docker.DockerClient]:
     client.close()
 
 
+def bundled_base(client: docker.DockerClient, reference: str) -> str:
+    """`reference`, made by its recipe in scenarios/bases.yaml where the engine lacks it: no
+    test may rely on an image another test or an earlier run left behind."""
+    ensure_bases(client, all_bases([BUNDLED_SCENARIOS]), [reference], lambda message: None)
+    return reference
+
+
 @pytest.fixture
 def busybox(docker_client: docker.DockerClient) -> str:
-    """`busybox:latest`, made by its recipe in scenarios/bases.yaml where the engine lacks it:
-    no test may rely on an image another test or an earlier run left behind."""
-    reference = "busybox:latest"
-    ensure_bases(docker_client, all_bases([BUNDLED_SCENARIOS]), [reference],
-                 lambda message: None)
-    return reference
+    return bundled_base(docker_client, "busybox:latest")
 
 
 @pytest.fixture
 def debian_bookworm(docker_client: docker.DockerClient) -> str:
-    """`debian:bookworm`, made by its recipe in scenarios/bases.yaml (debootstrap from Debian's
-    mirror) where the engine lacks it."""
-    reference = "debian:bookworm"
-    ensure_bases(docker_client, all_bases([BUNDLED_SCENARIOS]), [reference],
-                 lambda message: None)
-    return reference
+    """Made by debootstrap from Debian's mirror where the engine lacks it."""
+    return bundled_base(docker_client, "debian:bookworm")
 
 
 @pytest.fixture
