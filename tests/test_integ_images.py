@@ -3,7 +3,6 @@ the engine (either image store: `nox -s engines` runs the docker tests on contai
 giving the independent count of the hand-made image."""
 
 import base64
-import contextlib
 import hashlib
 import http.server
 import io
@@ -13,7 +12,6 @@ import shutil
 import ssl
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import urllib.parse
@@ -38,6 +36,7 @@ from tests.image_tars import (
 )
 
 PLAIN_PORT, AUTH_PORT = 5061, 5062
+TOKEN_PORT, TOKEN_REGISTRY_PORT = 5065, 5066
 ACTION = Path(__file__).parent.parent / "action.yml"
 
 
@@ -52,7 +51,17 @@ EXPECTED = (WASTE_EXPECTED["size_bytes"], WASTE_EXPECTED["wasted_bytes"],
             WASTE_EXPECTED["files"])
 
 
-def start_registry(home, port, *, auth=False):
+def certificate(home, name, *extensions):
+    """A self-signed RSA certificate and its key: HOME/NAME.pem, HOME/NAME-key.pem."""
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", home / f"{name}-key.pem", "-out", home / f"{name}.pem",
+                    "-subj", "/CN=127.0.0.1", *extensions], check=True, capture_output=True)
+
+
+def start_registry(home, port, *, auth=None):
+    """Debian's docker-registry on 127.0.0.1:`port`: plain HTTP, or over TLS (HOME/cert.pem)
+    with `auth` "htpasswd" (tester:s3cret) or "token" (tokens from TOKEN_PORT, signed by
+    HOME/token.pem's key)."""
     binary = shutil.which("docker-registry") or registry._unpacked_binary(
         registry.registry_home(), lambda message: None)
     config = ["version: 0.1", "log: {level: error}",
@@ -60,16 +69,19 @@ def start_registry(home, port, *, auth=False):
     scheme = "http"
     if auth:
         scheme = "https"
-        (home / "htpasswd").write_bytes(b"tester:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(5)))
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", home / "key.pem", "-out", home / "cert.pem",
-                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                       check=True, capture_output=True)
-        config += [f"http: {{addr: '127.0.0.1:{port}', tls: {{certificate: {home / 'cert.pem'}, "
-                   f"key: {home / 'key.pem'}}}}}",
-                   f"auth: {{htpasswd: {{realm: harness-test, path: {home / 'htpasswd'}}}}}"]
+        certificate(home, "cert", "-addext", "subjectAltName=IP:127.0.0.1")
+        config.append(f"http: {{addr: '127.0.0.1:{port}', tls: {{certificate: "
+                      f"{home / 'cert.pem'}, key: {home / 'cert-key.pem'}}}}}")
     else:
         config.append(f"http: {{addr: '127.0.0.1:{port}'}}")
+    if auth == "htpasswd":
+        (home / "htpasswd").write_bytes(b"tester:" + bcrypt.hashpw(b"s3cret", bcrypt.gensalt(5)))
+        config.append(f"auth: {{htpasswd: {{realm: harness-test, path: {home / 'htpasswd'}}}}}")
+    elif auth == "token":
+        certificate(home, "token")
+        config.append(f"auth: {{token: {{realm: 'https://127.0.0.1:{TOKEN_PORT}/token', "
+                      "service: harness-test, issuer: harness-test-issuer, "
+                      f"rootcertbundle: {home / 'token.pem'}}}}}")
     (home / "config.yml").write_text("\n".join(config) + "\n")
     process = subprocess.Popen([binary, "serve", home / "config.yml"], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -148,7 +160,7 @@ def test_an_htpasswd_registry_over_tls_reads_with_docker_logins_credentials(
         tmp_path, monkeypatch):
     home = tmp_path / "registry"
     home.mkdir()
-    process = start_registry(home, AUTH_PORT, auth=True)
+    process = start_registry(home, AUTH_PORT, auth="htpasswd")
     try:
         address = f"127.0.0.1:{AUTH_PORT}"
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(home / "cert.pem"))
@@ -217,8 +229,6 @@ def test_the_action_passes_the_tidy_image_and_fails_the_wasteful_one(docker_clie
         assert result.returncode == expected, result.stderr
         assert ("| FAIL | min efficiency" in result.stdout) is (expected == 1)
 
-
-TOKEN_PORT, TOKEN_REGISTRY_PORT = 5065, 5066
 
 
 def _b64url(data: bytes) -> str:
@@ -290,38 +300,15 @@ def test_a_token_registry_reads_anonymously_where_allowed_and_with_docker_logins
     login`'s credentials) and reads with it."""
     home = tmp_path / "registry"
     home.mkdir()
-    for name, extra in (("token", []), ("tls", ["-addext", "subjectAltName=IP:127.0.0.1"])):
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                        "-keyout", home / f"{name}-key.pem", "-out", home / f"{name}.pem",
-                        "-subj", "/CN=127.0.0.1", *extra], check=True, capture_output=True)
+    process = start_registry(home, TOKEN_REGISTRY_PORT, auth="token")
     server = TokenServer(home)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(home / "tls.pem", home / "tls-key.pem")
+    context.load_cert_chain(home / "cert.pem", home / "cert-key.pem")
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    binary = shutil.which("docker-registry") or registry._unpacked_binary(
-        registry.registry_home(), lambda message: None)
-    (home / "config.yml").write_text(textwrap.dedent(f"""\
-        version: 0.1
-        log: {{level: error}}
-        storage: {{filesystem: {{rootdirectory: {home / 'storage'}}}}}
-        http: {{addr: '127.0.0.1:{TOKEN_REGISTRY_PORT}', tls: {{certificate: {home / 'tls.pem'},
-               key: {home / 'tls-key.pem'}}}}}
-        auth:
-          token: {{realm: 'https://127.0.0.1:{TOKEN_PORT}/token', service: harness-test,
-                   issuer: harness-test-issuer, rootcertbundle: {home / 'token.pem'}}}
-    """))
-    process = subprocess.Popen([binary, "serve", home / "config.yml"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     address = f"127.0.0.1:{TOKEN_REGISTRY_PORT}"
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(home / "tls.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(home / "cert.pem"))
     try:
-        for _ in range(100):
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"https://{address}/v2/", timeout=1).status_code == 401:
-                    break
-            time.sleep(0.1)
-
         def login(registry_client, response):
             registry_client.authenticate("tester", "s3cret", response=response)
         for repository in ("public", "private"):
