@@ -27,8 +27,9 @@ import docker
 
 from harness.context import materialize
 
-ANALYSE = ("import sys, pathlib, docker; from harness.layers import analyse_image; "
-           "analyse_image(docker.from_env(), sys.argv[1], cache_dir=pathlib.Path(sys.argv[2]))")
+ANALYSE = ("import sys, pathlib, docker; from harness.images import analyse_engine_image; "
+           "analyse_engine_image(docker.from_env(), sys.argv[1], "
+           "cache_dir=pathlib.Path(sys.argv[2]))")
 
 
 def timed_peak(command: list[str], **kwargs: object) -> tuple[float, int]:

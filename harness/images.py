@@ -2,10 +2,13 @@
 classic or the containerd store's layout, or an OCI image layout; a tar, gzipped or not, or a
 folder), or from a registry's HTTP API. The last two need no engine.
 
-Every layer goes once through harness.layers' analysis, the one `harness run` uses, as a
-stream: nothing is unpacked or written to disk. Each blob is checked against its digest and
-each layer against the config's diff ID, so a corrupt archive or a lying registry is named,
-never analysed.
+Every layer goes once through harness.layers' analysis, as a stream: nothing is unpacked or
+written to disk. Each blob is checked against its digest and each layer against the config's
+diff ID, so a corrupt archive or a lying registry is named, never analysed.
+
+`harness run` reads its images through the same walk of the `docker save` stream, with the
+layers it analysed before (harness.layers' cache) skipped unread: a variant shares most of its
+layers with its base and the other variants, and a warm build repeats a cold one's.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import platform as host_platform
 import posixpath
 import tarfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -31,12 +35,15 @@ from harness.layers import (
     GZIP_MAGIC,
     READ_BYTES,
     ZSTD_MAGIC,
-    ChunkReader,
+    LayerCache,
     LayerFacts,
     Prefixed,
     analyse_blob,
+    default_cache_dir,
+    image_layers,
     rewound,
 )
+from harness.model import ImageLayers
 
 DOCUMENT_LIMIT = 16 << 20
 """A JSON member (manifest, index, config) larger than this is not one."""
@@ -76,15 +83,17 @@ def host_platform_name() -> str:
     return f"linux/{MACHINES.get(machine, machine)}"
 
 
-def read_engine(client: Any, reference: str, platform: str, report: Report) -> ReadImage:
-    """The image as `docker save` streams it from the engine (either image store)."""
+def read_engine(client: Any, reference: str, platform: str, report: Report,
+                known: KnownLayers | None = None) -> ReadImage:
+    """The image as `docker save` streams it from the engine (either image store); layers
+    `known` are not read again."""
     import docker.errors
 
     try:
         image_id = client.api.inspect_image(reference)["Id"]
         chunks = client.api.get_image(image_id)
         scan = _scan_tar(cast(IO[bytes], ChunkReader(iter(chunks))), f"`docker save {reference}`",
-                         report)
+                         report, known)
     except docker.errors.ImageNotFound:
         raise ImageReadError(f"no image {reference!r} on the engine "
                              "(`docker images` lists what it has)") from None
@@ -92,6 +101,66 @@ def read_engine(client: Any, reference: str, platform: str, report: Report) -> R
         raise ImageReadError(f"the engine could not save {reference!r}: "
                              f"{error.explanation or error}") from None
     return scan.image(reference, "engine", platform)
+
+
+def analyse_engine_image(client: Any, reference: str, *, stored_blobs: bool = False,
+                         cache_dir: Path | None = None) -> ImageLayers:
+    """`harness run`'s layer analysis of an image on the engine: from the cache alone where it
+    knows every layer and the store keeps no compressed blobs; otherwise one `docker save`,
+    reading only the layers the cache lacks. `stored_blobs` (the containerd store): the save
+    is always read, for each compressed blob's stored size."""
+    attrs = client.api.inspect_image(reference)
+    diff_ids: list[str] = list((attrs.get("RootFS") or {}).get("Layers") or [])
+    cache = LayerCache(cache_dir or default_cache_dir())
+    cached = {d: f for d in diff_ids
+              if (f := cache.get(d)) is not None and not f.compressed_stored}
+    if not stored_blobs and len(cached) == len(set(diff_ids)):
+        return image_layers(attrs["Id"], [cached[d] for d in diff_ids])
+    sizes = Counter(f.tar_bytes for f in cached.values())
+    known = KnownLayers(cache, {f.tar_bytes: f for f in cached.values() if sizes[f.tar_bytes] == 1})
+    try:
+        image = read_engine(client, attrs["Id"], host_platform_name(), _silent, known)
+    except ImageReadError:
+        if not known.by_size:
+            raise
+        # a classic layer.tar skipped for its size was another layer: read them all
+        image = read_engine(client, attrs["Id"], host_platform_name(), _silent,
+                            KnownLayers(cache, {}))
+    return image_layers(attrs["Id"], image.layers)
+
+
+def _silent(message: str) -> None:
+    """`harness run` shows its own progress, not each layer's."""
+
+
+@dataclass(frozen=True)
+class KnownLayers:
+    """Layers analysed before, so a `docker save` stream's members among them are skipped
+    unread; the layers read are added.
+
+    The containerd store's blobs are named by digest: an uncompressed one by its diff ID, a
+    compressed one by its own (the cache keeps which diff ID that was). The classic store's
+    `ID/layer.tar` members are named by an ID no config gives, so a member is taken for the
+    cached layer of the same tar size (`by_size`); a wrong guess fails the diff ID check."""
+
+    cache: LayerCache
+    by_size: dict[int, LayerFacts]
+
+    def find(self, name: str, size: int) -> LayerFacts | None:
+        if name.startswith("blobs/sha256/"):
+            digest = "sha256:" + name.rsplit("/", 1)[1]
+            plain = self.cache.get(digest)
+            if plain is not None and not plain.compressed_stored:
+                return plain
+            compressed = self.cache.get(self.cache.alias(digest) or "")
+            if compressed is not None:  # the blob's own size is its stored compressed size
+                return replace(compressed, compressed_bytes=size, compressed_stored=True)
+            return None
+        return self.by_size.get(size) if name.endswith("/layer.tar") else None
+
+    def add(self, name: str, layer: LayerFacts) -> None:
+        blob = "sha256:" + name.rsplit("/", 1)[1] if name.startswith("blobs/sha256/") else None
+        self.cache.put(layer, blob_digest=blob if blob != layer.diff_id else None)
 
 
 def read_archive(path: Path, platform: str, report: Report) -> ReadImage:
@@ -153,7 +222,8 @@ class _Scan:
             raise ImageReadError(f"{self.where} is incomplete: {name} is missing") from None
 
 
-def _scan_tar(file: IO[bytes] | Path, where: str, report: Report) -> _Scan:
+def _scan_tar(file: IO[bytes] | Path, where: str, report: Report,
+              known: KnownLayers | None = None) -> _Scan:
     """One pass over a tar: a file is read in place (members by offset, gzip as a stream),
     the engine's `docker save` output as the stream it is."""
     try:
@@ -163,7 +233,8 @@ def _scan_tar(file: IO[bytes] | Path, where: str, report: Report) -> _Scan:
             members = ((m.name, m.size, _Window(archive.fileobj, m.offset_data, m.size)
                         if in_file and not m.issparse() else archive.extractfile(m))
                        for m in archive if m.isfile())
-            return _scan(cast(Iterator[tuple[str, int, IO[bytes]]], members), where, report)
+            return _scan(cast(Iterator[tuple[str, int, IO[bytes]]], members), where, report,
+                         known)
     except READ_ERRORS as error:
         raise ImageReadError(f"{where} could not be read (truncated or corrupt?): "
                              f"{error}") from None
@@ -181,11 +252,16 @@ def _scan_folder(folder: Path, report: Report) -> _Scan:
                              f"{error}") from None
 
 
-def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Report) -> _Scan:
-    """Parse the small JSON members; analyse every layer blob, checking blob digests."""
+def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Report,
+          known: KnownLayers | None = None) -> _Scan:
+    """Parse the small JSON members; analyse every layer blob not `known`, checking blob
+    digests."""
     scan = _Scan(where, {}, {}, {})
     for raw_name, size, stream in members:
         name = posixpath.normpath("/" + raw_name).lstrip("/")
+        if known is not None and (layer := known.find(name, size)) is not None:
+            scan.layers[name] = layer
+            continue
         expected = ("sha256:" + name.rsplit("/", 1)[1]) if name.startswith("blobs/sha256/") \
             else None
         source = _Digested(stream)
@@ -213,6 +289,8 @@ def _scan(members: Iterator[tuple[str, int, IO[bytes]]], where: str, report: Rep
             pass
         _check_digest(source.digest() if compressed else layer.diff_id, expected, name, where)
         scan.layers[name] = layer
+        if known is not None:
+            known.add(name, layer)
     return scan
 
 
@@ -307,6 +385,29 @@ class _Window:
 
     def seekable(self) -> bool:
         return True
+
+
+class ChunkReader:
+    """A file-like reader over the byte chunks docker-py yields (no quadratic copying)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+        self.chunk = b""
+        self.offset = 0
+
+    def read(self, size: int = -1) -> bytes:
+        parts = []
+        wanted = size
+        while wanted != 0:
+            if self.offset >= len(self.chunk):
+                self.chunk, self.offset = next(self.chunks, b""), 0
+                if not self.chunk:
+                    break
+            end = len(self.chunk) if wanted < 0 else min(len(self.chunk), self.offset + wanted)
+            parts.append(self.chunk[self.offset:end])
+            wanted -= (end - self.offset) if wanted > 0 else 0
+            self.offset = end
+        return b"".join(parts)
 
 
 class _Digested:

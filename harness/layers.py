@@ -1,11 +1,10 @@
 """Layer analysis: compressed size, bytes each layer adds, and bytes wasted by later layers.
 
-The image is streamed from `docker save` and never unpacked. Both layouts are read: the
-classic store's (`*/layer.tar`, uncompressed) and the containerd image store's OCI layout,
-whose `blobs/sha256/*` layers may be gzip, zstd or uncompressed; a compressed blob is
-decompressed on the fly, and the SHA-256 of what comes out is its diff ID. Each layer is
-analysed once per diff ID and cached on disk (compressed blobs also by blob digest), so
-layers shared between variants and runs cost only their share of the `docker save` stream.
+A layer is read as a stream (harness.images finds it in a `docker save` stream, an archive or
+a registry) and never unpacked; a gzip or zstd blob is decompressed on the fly, and the
+SHA-256 of what comes out is its diff ID. `harness run` caches each layer's facts on disk by
+diff ID (compressed blobs also by blob digest), so layers shared between variants and runs are
+analysed once.
 
 Unpacked size (`unpacked_bytes`, the sample's `size_bytes`): per layer, the sizes of its
 regular files (hard links once) plus its symlinks' target lengths; the image's is the sum
@@ -38,20 +37,15 @@ import posixpath
 import tarfile
 import zlib
 from collections import deque
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, cast
 
 import zstandard
 
 from harness import cache_home
-from harness.errors import HarnessError
 from harness.model import ImageLayers, LayerRow, Waste
-
-if TYPE_CHECKING:  # the engine's client; reading an archive or a registry never imports it
-    import docker
 
 GZIP_LEVEL = 6
 BLOCK_BYTES = 1 << 20
@@ -106,44 +100,6 @@ class LayerFacts:
 
 def default_cache_dir() -> Path:
     return cache_home() / "layers"
-
-
-def analyse_image(client: docker.DockerClient, image_ref: str, *, stored_blobs: bool = False,
-                  cache_dir: Path | None = None) -> ImageLayers:
-    """The image's layers from the cache, `docker save` streaming only what is missing.
-
-    `stored_blobs`: the engine keeps compressed blobs (containerd image store), so the save
-    stream is always read for their stored sizes; cached layers are not decompressed again.
-    """
-    attrs = client.api.inspect_image(image_ref)
-    diff_ids: list[str] = list(attrs.get("RootFS", {}).get("Layers") or [])
-    cache = LayerCache(cache_dir or default_cache_dir())
-    facts = {d: f for d in diff_ids if (f := cache.get(d)) is not None
-             and (stored_blobs or not f.compressed_stored)}  # the classic store estimates
-    stored: dict[str, int] = {}
-    streamed = False
-    for skip_sizes in ({f.tar_bytes for f in facts.values()}, set()):
-        missing = set(diff_ids) - set(facts)
-        if not missing and (streamed or not stored_blobs):
-            break
-        streamed = True
-        try:
-            for layer, blob_bytes in stream_layers(client.api.get_image(attrs["Id"]), missing,
-                                                   skip_sizes, cache):
-                if blob_bytes is not None:
-                    stored[layer.diff_id] = blob_bytes
-                if layer.diff_id in missing:
-                    cache.put(layer)
-                    facts[layer.diff_id] = layer
-        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile,
-                zstandard.ZstdError) as error:
-            raise LayerError(f"`docker save {image_ref}` could not be read: {error}") from None
-    if set(diff_ids) - set(facts):
-        raise LayerError(f"`docker save {image_ref}` did not contain all of its layers "
-                         f"({len(set(diff_ids) - set(facts))} of {len(diff_ids)} missing)")
-    return image_layers(attrs["Id"], [
-        replace(facts[d], compressed_bytes=stored[d], compressed_stored=True) if d in stored
-        else facts[d] for d in diff_ids])
 
 
 def image_layers(image_id: str, layers: list[LayerFacts], top: int = TOP_WASTE) -> ImageLayers:
@@ -281,49 +237,6 @@ def _under(sorted_paths: list[str], path: str, *, itself: bool) -> list[str]:
     return found
 
 
-def stream_layers(chunks: Iterator[bytes], wanted: set[str], skip_sizes: set[int],
-                  cache: LayerCache) -> Iterator[tuple[LayerFacts, int | None]]:
-    """Analyse the layers of a `docker save` stream whose diff IDs are wanted; with each, the
-    size of the compressed blob it came from (None for an uncompressed layer tar).
-
-    Uncompressed OCI blobs are named by diff ID, so unwanted ones are skipped for free.
-    Compressed ones are named by their own digest: one the cache knows is yielded from the
-    cache (for its stored size) without decompressing; an unknown one is decompressed to
-    find its diff ID. Classic `layer.tar` members whose size matches a cached layer are
-    skipped (the caller re-streams without skipping if that guess missed a layer).
-    """
-    with tarfile.open(fileobj=cast(IO[bytes], ChunkReader(chunks)), mode="r|",
-                      bufsize=READ_BYTES) as archive:
-        for member in archive:
-            if not member.isfile():
-                continue
-            name = member.name
-            if name.startswith("blobs/sha256/"):
-                digest = "sha256:" + name.rsplit("/", 1)[1]
-                if digest in wanted:
-                    source = archive.extractfile(member)
-                    assert source is not None
-                    yield analyse_layer(source), None
-                    continue
-                known = cache.get(cache.alias(digest) or "")
-                if known is not None:
-                    yield known, member.size
-                    continue
-                source = archive.extractfile(member)
-                assert source is not None
-                magic = source.read(4)
-                if magic.startswith(GZIP_MAGIC) or magic == ZSTD_MAGIC:
-                    layer = analyse_layer(_decompressed(magic, source), member.size)
-                    cache.put(layer, blob_digest=digest)
-                    yield layer, member.size
-            elif name.endswith("/layer.tar") and member.size not in skip_sizes:
-                source = archive.extractfile(member)
-                assert source is not None
-                layer = analyse_layer(source)
-                if layer.diff_id in wanted:
-                    yield layer, None
-
-
 def analyse_layer(source: IO[bytes], stored_bytes: int | None = None, *,
                   in_place: bool = False) -> LayerFacts:
     """Hash and list one uncompressed layer tarball; compress it (in parallel blocks) for the
@@ -353,7 +266,7 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None, *,
 def rewound(source: IO[bytes]) -> bool:
     """Back at its start, where the source is a file that can seek (a file, a member of a tar
     file); never a decompressing stream."""
-    if isinstance(source, (gzip.GzipFile, Prefixed, ChunkReader)):
+    if isinstance(source, (gzip.GzipFile, Prefixed)):
         return False
     try:
         if source.seekable():
@@ -399,10 +312,6 @@ def _clean(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
-class LayerError(HarnessError):
-    pass
-
-
 class LayerCache:
     """Analysed layers by diff ID, one JSON file each."""
 
@@ -441,29 +350,6 @@ class LayerCache:
         temporary = path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(text)
         os.replace(temporary, path)
-
-
-class ChunkReader:
-    """A file-like reader over the byte chunks docker-py yields (no quadratic copying)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self.chunks = chunks
-        self.chunk = b""
-        self.offset = 0
-
-    def read(self, size: int = -1) -> bytes:
-        parts = []
-        wanted = size
-        while wanted != 0:
-            if self.offset >= len(self.chunk):
-                self.chunk, self.offset = next(self.chunks, b""), 0
-                if not self.chunk:
-                    break
-            end = len(self.chunk) if wanted < 0 else min(len(self.chunk), self.offset + wanted)
-            parts.append(self.chunk[self.offset:end])
-            wanted -= (end - self.offset) if wanted > 0 else 0
-            self.offset = end
-        return b"".join(parts)
 
 
 class _Tee:

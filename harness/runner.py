@@ -29,7 +29,7 @@ from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.environment import collect_environment
 from harness.errors import HarnessError
 from harness.expect import judge
-from harness.layers import LayerError, analyse_image
+from harness.images import ImageReadError, analyse_engine_image
 from harness.matrix import cache_modes_of, matrix, repeat_of
 from harness.measure import StartTiming, image_history, time_starts
 from harness.merge import push_after_baseline
@@ -441,7 +441,7 @@ class Runner:
         try:
             layers = self.image_layers(made.image_id)
             base = self.image_layers(variant.base) if variant.base else None
-        except (LayerError, docker.errors.APIError) as error:
+        except (ImageReadError, docker.errors.APIError) as error:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, image_id=made.image_id,
@@ -486,7 +486,7 @@ class Runner:
     def image_layers(self, reference: str) -> ImageLayers:
         """The layer analysis of an image (a variant's, or a base), once per run."""
         if reference not in self.layers:
-            self.layers[reference] = analyse_image(
+            self.layers[reference] = analyse_engine_image(
                 self.client, reference, stored_blobs=self.image_store == "containerd")
         return self.layers[reference]
 

@@ -16,6 +16,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import zstandard
+
 BIG = 100_000
 """The file written in three layers."""
 
@@ -109,15 +111,21 @@ def _digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def oci_blobs(image: HandMadeImage, *, compress: bool = True) -> tuple[bytes, dict[str, bytes]]:
+COMPRESSORS = {"gzip": lambda tar: gzip.compress(tar, mtime=0),
+               "zstd": lambda tar: zstandard.ZstdCompressor(level=3).compress(tar),
+               None: lambda tar: tar}
+
+
+def oci_blobs(image: HandMadeImage, *, compression: str | None = "gzip"
+              ) -> tuple[bytes, dict[str, bytes]]:
     """The image manifest and every blob (config and layers) by digest."""
     blobs = {image.config_digest: image.config}
     descriptors = []
     for tar in image.layers:
-        blob = gzip.compress(tar, mtime=0) if compress else tar
+        blob = COMPRESSORS[compression](tar)
         blobs[_digest(blob)] = blob
         descriptors.append({"mediaType": "application/vnd.oci.image.layer.v1.tar"
-                            + ("+gzip" if compress else ""), "digest": _digest(blob),
+                            + (f"+{compression}" if compression else ""), "digest": _digest(blob),
                             "size": len(blob)})
     manifest = json.dumps({
         "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -127,9 +135,9 @@ def oci_blobs(image: HandMadeImage, *, compress: bool = True) -> tuple[bytes, di
     return manifest, blobs
 
 
-def oci_layout(image: HandMadeImage, *, compress: bool = True) -> dict[str, bytes]:
+def oci_layout(image: HandMadeImage, *, compression: str | None = "gzip") -> dict[str, bytes]:
     """An OCI image layout's files by path, with an index naming linux/amd64."""
-    manifest, blobs = oci_blobs(image, compress=compress)
+    manifest, blobs = oci_blobs(image, compression=compression)
     blobs[_digest(manifest)] = manifest
     index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
              "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -139,6 +147,23 @@ def oci_layout(image: HandMadeImage, *, compress: bool = True) -> dict[str, byte
              "index.json": json.dumps(index).encode()}
     files.update({f"blobs/sha256/{d.split(':')[1]}": b for d, b in blobs.items()})
     return files
+
+
+def containerd_save_layout(image: HandMadeImage, *, compression: str | None = "gzip",
+                           tag: str = "handmade:latest") -> dict[str, bytes]:
+    """`docker save` from the containerd image store (Docker 26's): an OCI image layout with a
+    manifest.json that names its blobs."""
+    files = oci_layout(image, compression=compression)
+    manifest, _ = oci_blobs(image, compression=compression)
+    files["manifest.json"] = json.dumps([{
+        "Config": _blob_name(image.config_digest), "RepoTags": [tag],
+        "Layers": [_blob_name(layer["digest"]) for layer in json.loads(manifest)["layers"]],
+    }]).encode()
+    return files
+
+
+def _blob_name(digest: str) -> str:
+    return "blobs/sha256/" + digest.split(":")[1]
 
 
 def docker_save_layout(image: HandMadeImage, tag: str = "handmade:latest") -> dict[str, bytes]:

@@ -8,9 +8,11 @@ import tarfile
 
 import pytest
 
+from harness import images as images_module
 from harness.analyse import analyse
 from harness.images import (
     ImageReadError,
+    analyse_engine_image,
     host_platform_name,
     parse_registry_reference,
     read_archive,
@@ -18,6 +20,8 @@ from harness.images import (
 from tests.image_tars import (
     WASTE_EXPECTED,
     WASTE_LAYERS,
+    Member,
+    containerd_save_layout,
     docker_save_layout,
     hand_made,
     oci_layout,
@@ -27,7 +31,9 @@ from tests.image_tars import (
 
 LAYOUTS = {
     "oci-gzip": lambda image: oci_layout(image),
-    "oci-uncompressed": lambda image: oci_layout(image, compress=False),
+    "oci-uncompressed": lambda image: oci_layout(image, compression=None),
+    "oci-zstd": lambda image: oci_layout(image, compression="zstd"),
+    "docker-save-containerd": lambda image: containerd_save_layout(image),
     "docker-save-classic": lambda image: docker_save_layout(image),
 }
 
@@ -59,7 +65,8 @@ def test_every_layout_and_form_gives_the_independent_count(tmp_path, layout, for
     assert [(r.files_added, r.files_changed, r.files_removed)
             for r in analysis.layers] == WASTE_EXPECTED["files"]
     assert analysis.image_id == hand_made(WASTE_LAYERS).config_digest
-    assert analysis.compressed_stored is (layout == "oci-gzip")
+    assert analysis.compressed_stored is (layout not in ("oci-uncompressed",
+                                                         "docker-save-classic"))
     assert [row.created_by for row in analysis.layers] == ["RUN step 0", "RUN step 1",
                                                           "RUN step 2"]
 
@@ -165,3 +172,121 @@ def test_registry_references():
 
 def test_the_host_platform_is_an_index_name():
     assert host_platform_name().startswith("linux/")
+
+
+# -- harness run's reading: the engine's `docker save`, layers analysed before skipped -------
+
+class SavingEngine:
+    """An engine that answers inspect and `docker save` for one hand-made image, counting
+    saves."""
+
+    def __init__(self, image, files: dict[str, bytes]):
+        self.api, self.saves, self.image = self, 0, image
+        self.stream = io.BytesIO()
+        with tarfile.open(fileobj=self.stream, mode="w") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+    def inspect_image(self, reference):
+        diff_ids = json.loads(self.image.config)["rootfs"]["diff_ids"]
+        return {"Id": self.image.config_digest, "RootFS": {"Layers": diff_ids}}
+
+    def get_image(self, image_id):
+        self.saves += 1
+        raw = self.stream.getvalue()
+        return iter([raw[i:i + 7777] for i in range(0, len(raw), 7777)])  # as docker-py
+
+
+STORES = {"classic": (docker_save_layout, False),
+          "containerd": (containerd_save_layout, True)}
+
+
+def counting_reads(monkeypatch) -> list[int]:
+    """Each layer the analysis reads (not one the cache knows)."""
+    reads = []
+    analyse_blob = images_module.analyse_blob
+
+    def counted(source, blob_bytes):
+        reads.append(blob_bytes)
+        return analyse_blob(source, blob_bytes)
+
+    monkeypatch.setattr(images_module, "analyse_blob", counted)
+    return reads
+
+
+@pytest.mark.parametrize("store", sorted(STORES))
+def test_run_reads_the_engine_like_analyse_and_a_second_time_from_its_cache(
+        tmp_path, monkeypatch, store):
+    layout, stored_blobs = STORES[store]
+    image = hand_made(WASTE_LAYERS)
+    engine = SavingEngine(image, layout(image))
+    reads = counting_reads(monkeypatch)
+    first = analyse_engine_image(engine, "img", stored_blobs=stored_blobs, cache_dir=tmp_path)
+    assert (first.wasted_bytes, [r.wasted_bytes for r in first.layers]) == (
+        WASTE_EXPECTED["wasted_bytes"], WASTE_EXPECTED["per_layer_wasted"])
+    assert first.unpacked_bytes == WASTE_EXPECTED["size_bytes"]
+    assert (engine.saves, len(reads)) == (1, 3)
+    again = analyse_engine_image(engine, "img", stored_blobs=stored_blobs, cache_dir=tmp_path)
+    assert again == first
+    assert (engine.saves, len(reads)) == (1 + stored_blobs, 3)  # containerd: stored sizes
+    assert again.compressed_stored is stored_blobs
+    archived = analyse(read_archive(write_tar(layout(image), tmp_path / "image.tar"),
+                                    "linux/amd64", quiet))
+    assert [(r.diff_id, r.compressed_bytes, r.wasted_bytes) for r in archived.layers] == [
+        (r.diff_id, r.compressed_bytes, r.wasted_bytes) for r in first.layers]
+
+
+def test_a_classic_layer_the_cache_knows_is_skipped_by_its_size(tmp_path, monkeypatch):
+    shared = [Member("a", size=3000)]
+    first = hand_made([shared])
+    analyse_engine_image(SavingEngine(first, docker_save_layout(first)), "a",
+                         cache_dir=tmp_path)
+    second = hand_made([shared, [Member("b", size=15000)]])
+    engine = SavingEngine(second, docker_save_layout(second))
+    reads = counting_reads(monkeypatch)
+    result = analyse_engine_image(engine, "b", cache_dir=tmp_path)
+    assert (engine.saves, reads) == (1, [len(second.layers[1])])
+    assert result.unpacked_bytes == 18000
+
+
+def test_a_wrong_guess_by_size_reads_the_save_again_in_full(tmp_path, monkeypatch):
+    cached = hand_made([[Member("a", size=3000, fill=b"a")]])
+    analyse_engine_image(SavingEngine(cached, docker_save_layout(cached)), "a",
+                         cache_dir=tmp_path)
+    # a layer of the same tar size as the cached one, which this image also holds
+    image = hand_made([[Member("a", size=3000, fill=b"b")],
+                       [Member("a", size=3000, fill=b"a")]])
+    assert len(image.layers[0]) == len(cached.layers[0])
+    engine = SavingEngine(image, docker_save_layout(image))
+    reads = counting_reads(monkeypatch)
+    result = analyse_engine_image(engine, "b", cache_dir=tmp_path)
+    assert engine.saves == 2
+    assert len(reads) == 2  # the first pass took both for the cached layer; the second read them
+    assert [r.diff_id for r in result.layers] == json.loads(image.config)["rootfs"]["diff_ids"]
+    assert [r.wasted_bytes for r in result.layers] == [3000, 0]
+
+
+def test_a_compressed_blob_seen_before_is_not_decompressed_and_keeps_its_stored_size(
+        tmp_path, monkeypatch):
+    image = hand_made([[Member("a", size=3000)], [Member("b", size=15000)]])
+    for compression in ("gzip", "zstd"):
+        files = containerd_save_layout(image, compression=compression)
+        first = analyse_engine_image(SavingEngine(image, files), "img", stored_blobs=True,
+                                     cache_dir=tmp_path / compression)
+        monkeypatch.setattr(images_module, "analyse_blob", None)  # any read would fail
+        again = analyse_engine_image(SavingEngine(image, files), "img", stored_blobs=True,
+                                     cache_dir=tmp_path / compression)
+        monkeypatch.undo()
+        blobs = [len(b) for n, b in files.items() if n.startswith("blobs/") and b[:1] != b"{"]
+        assert sorted(r.compressed_bytes for r in again.layers) == sorted(blobs)
+        assert again == first
+
+
+def test_the_engines_errors_are_named(tmp_path):
+    image = hand_made(WASTE_LAYERS)
+    files = docker_save_layout(image)
+    files[next(n for n in files if n.endswith("layer.tar"))] = b"\0" * 1024  # an empty tar
+    with pytest.raises(ImageReadError, match=r"layer \d's content hashes to"):
+        analyse_engine_image(SavingEngine(image, files), "img", cache_dir=tmp_path)

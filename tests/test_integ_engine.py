@@ -8,7 +8,7 @@ import pytest
 from harness import doctor, engine
 from harness.build import BuildRequest, build
 from harness.context import DOCKERFILE_NAME, materialize
-from harness.layers import analyse_image
+from harness.images import analyse_engine_image
 from harness.measure import time_start
 from harness.model import Builder
 
@@ -68,7 +68,7 @@ def test_tiny_image_builds_measures_and_runs(builder, docker_client, test_labels
     attrs = docker_client.api.inspect_image(tag)
     assert attrs["Id"] == outcome.image_id
     assert attrs["Config"]["Labels"]["harness.run"] == test_labels["harness.run"]
-    layers = analyse_image(docker_client, tag, cache_dir=tmp_path / "cache",
+    layers = analyse_engine_image(docker_client, tag, cache_dir=tmp_path / "cache",
                            stored_blobs=engine.image_store(docker_client.info()) == "containerd")
     symlink_bytes = sum(r.unpacked_bytes - r.added_bytes for r in layers.layers)
     assert symlink_bytes > 0  # busybox --install made symlinks

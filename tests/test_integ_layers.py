@@ -10,7 +10,7 @@ from harness.bases import ensure_bases
 from harness.build import BuildRequest
 from harness.context import DOCKERFILE_NAME, materialize
 from harness.dockerfile import base_images
-from harness.layers import analyse_image
+from harness.images import analyse_engine_image
 from harness.model import Builder
 from harness.scenario import all_bases
 
@@ -45,7 +45,7 @@ def test_a_file_written_then_deleted_is_exactly_the_waste(docker_client, bases, 
         "RUN dd if=/dev/zero of=/junk bs=1000 count=1234\n"
         "RUN head -c 777 /dev/zero > /kept && head -c 4321 /dev/zero > /replaced\n"
         "RUN rm /junk && head -c 10 /dev/zero > /replaced\n"), builder, test_labels, tmp_path)
-    result = analyse_image(docker_client, image, cache_dir=tmp_path / "cache")
+    result = analyse_engine_image(docker_client, image, cache_dir=tmp_path / "cache")
     assert result.wasted_bytes == 1_234_000 + 4321
     assert {(w.path, w.size_bytes, w.how) for w in result.top_waste} == {
         ("junk", 1_234_000, "deleted"), ("replaced", 4321, "replaced")}
@@ -64,11 +64,11 @@ def test_each_layer_is_analysed_once_across_images(docker_client, bases, test_la
                   test_labels, tmp_path / "a")
     second = built(docker_client, "FROM busybox:latest\nRUN echo two > /two\n", Builder.BUILDKIT,
                    test_labels, tmp_path / "b")
-    analyse_image(docker_client, first, cache_dir=cache)
+    analyse_engine_image(docker_client, first, cache_dir=cache)
     assert len(analysed) == 3  # busybox's two layers and the variant's own
-    analyse_image(docker_client, second, cache_dir=cache)
+    analyse_engine_image(docker_client, second, cache_dir=cache)
     assert len(analysed) == 4  # only the new top layer
-    analyse_image(docker_client, second, cache_dir=cache)
+    analyse_engine_image(docker_client, second, cache_dir=cache)
     assert len(analysed) == 4  # nothing new: not even a docker save
 
 
@@ -92,9 +92,11 @@ def test_apt_waste_matches_what_squashing_removes(docker_client, bases, test_lab
     base_layers = len(docker_client.api.inspect_image("debian:bookworm")["RootFS"]["Layers"])
     assert len(images[False]["RootFS"]["Layers"]) == base_layers + 3
     assert len(images[True]["RootFS"]["Layers"]) == base_layers + 1
-    squashed = analyse_image(docker_client, images[True]["Id"], cache_dir=tmp_path / "cache")
+    squashed = analyse_engine_image(docker_client, images[True]["Id"],
+                                    cache_dir=tmp_path / "cache")
     assert squashed.wasted_bytes < 2_000_000  # only base files apt replaced remain
-    result = analyse_image(docker_client, images[False]["Id"], cache_dir=tmp_path / "cache")
+    result = analyse_engine_image(docker_client, images[False]["Id"],
+                                  cache_dir=tmp_path / "cache")
     truth = images[False]["Size"] - images[True]["Size"]
     print(f"wasted {result.wasted_bytes} vs size - squashed size {truth}")
     assert truth > 50_000_000  # the apt lists and the .deb cache

@@ -6,18 +6,12 @@ import io
 import os
 import tarfile
 
-import pytest
-import zstandard
-
 from harness import layers as layers_module
 from harness.layers import (
     Entry,
-    LayerCache,
     LayerFacts,
-    analyse_image,
     analyse_layer,
     image_layers,
-    stream_layers,
     wasted,
 )
 
@@ -123,81 +117,6 @@ def test_analysing_a_layer_tarball():
         ("var/cache", "whiteout"), ("tmp", "opaque"), ("junk", "whiteout"), ("opt", "dir")]
 
 
-def outer_tar(members: dict[str, bytes]) -> list[bytes]:
-    """A `docker save` stream, in uneven chunks as docker-py yields them."""
-    raw = make_tar(members)
-    return [raw[i:i + 7777] for i in range(0, len(raw), 7777)]
-
-
-def diff_id(raw: bytes) -> str:
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
-
-
-LAYER_A = make_tar({"a": b"a" * 3000})
-LAYER_B = make_tar({"b": b"b" * 15000}, whiteouts=(".wh.a",))
-
-
-def test_oci_layout_is_read_by_blob_digest_and_unwanted_blobs_are_skipped(tmp_path):
-    stream = outer_tar({
-        "oci-layout": b'{"imageLayoutVersion": "1.0.0"}',
-        f"blobs/sha256/{diff_id(LAYER_A)[7:]}": LAYER_A,
-        f"blobs/sha256/{diff_id(LAYER_B)[7:]}": LAYER_B,
-        "blobs/sha256/" + "c" * 64: b'{"config": true}',
-        "index.json": b"{}", "manifest.json": b"[]"})
-    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, set(), LayerCache(tmp_path)))
-    assert [(f.diff_id, f.added_bytes, stored) for f, stored in found] == [
-        (diff_id(LAYER_B), 15000, None)]
-
-
-def test_classic_layout_is_read_from_layer_tar_members(tmp_path):
-    stream = outer_tar({"1111/VERSION": b"1.0", "1111/layer.tar": LAYER_A,
-                        "2222/layer.tar": LAYER_B, "cfg.json": b"{}", "manifest.json": b"[]"})
-    wanted = {diff_id(LAYER_A), diff_id(LAYER_B)}
-    found = [f for f, _ in stream_layers(iter(stream), wanted, set(), LayerCache(tmp_path))]
-    assert {f.diff_id for f in found} == wanted
-    result = image_layers("img", sorted(found, key=lambda f: f.diff_id != diff_id(LAYER_A)))
-    assert result.wasted_bytes == 3000
-
-
-def test_classic_members_the_size_of_a_cached_layer_are_skipped(tmp_path):
-    stream = outer_tar({"1111/layer.tar": LAYER_A, "2222/layer.tar": LAYER_B})
-    found = list(stream_layers(iter(stream), {diff_id(LAYER_B)}, {len(LAYER_A)},
-                               LayerCache(tmp_path)))
-    assert [f.diff_id for f, _ in found] == [diff_id(LAYER_B)]
-
-
-def containerd_save(*blobs: bytes) -> list[bytes]:
-    """A containerd image store's `docker save`: compressed blobs named by their own digest."""
-    return outer_tar({
-        **{"blobs/sha256/" + hashlib.sha256(blob).hexdigest(): blob for blob in blobs},
-        "blobs/sha256/" + "c" * 64: b'{"rootfs": {"diff_ids": []}}',
-        "index.json": b"{}", "manifest.json": b"[]", "oci-layout": b"{}"})
-
-
-def test_gzip_and_zstd_blobs_are_read_as_their_layer_with_the_stored_size(tmp_path):
-    gzipped = gzip.compress(LAYER_A, compresslevel=1)
-    zstd = zstandard.ZstdCompressor(level=3).compress(LAYER_B)
-    cache = LayerCache(tmp_path)
-    wanted = {diff_id(LAYER_A), diff_id(LAYER_B)}
-    found = {f.diff_id: (f, stored) for f, stored in
-             stream_layers(iter(containerd_save(gzipped, zstd)), wanted, set(), cache)}
-    assert set(found) == wanted
-    assert found[diff_id(LAYER_A)][1] == len(gzipped)
-    assert found[diff_id(LAYER_B)][1] == len(zstd)
-    assert found[diff_id(LAYER_B)][0].added_bytes == 15000
-    assert found[diff_id(LAYER_B)][0].compressed_bytes == len(zstd)
-    assert cache.alias("sha256:" + hashlib.sha256(gzipped).hexdigest()) == diff_id(LAYER_A)
-
-
-def test_a_blob_seen_before_comes_from_the_cache_without_decompressing(tmp_path, monkeypatch):
-    gzipped = gzip.compress(LAYER_A)
-    cache = LayerCache(tmp_path)
-    list(stream_layers(iter(containerd_save(gzipped)), {diff_id(LAYER_A)}, set(), cache))
-    monkeypatch.setattr(layers_module, "analyse_layer", None)  # any call would fail
-    (again,) = stream_layers(iter(containerd_save(gzipped)), set(), set(), cache)
-    assert (again[0].diff_id, again[1]) == (diff_id(LAYER_A), len(gzipped))
-
-
 def test_a_one_block_estimate_is_gzip_6_to_the_byte():
     for size in (0, 1000, layers_module.BLOCK_BYTES - 10_240):  # the tar's headers: one block
         raw = make_tar({"f": os.urandom(size // 2) + bytes(size - size // 2)})
@@ -229,27 +148,3 @@ def test_compression_work_in_flight_is_bounded(monkeypatch):
     assert len(in_flight) == blocks + 1  # the full blocks and the tail
     assert max(in_flight) == layers_module.IN_FLIGHT_BLOCKS < blocks + 1
     assert facts.compressed_bytes < 100_000  # zeros: every block was counted
-
-
-class SaveCounter:
-    """An engine that answers inspect and `docker save` for one image, counting saves."""
-
-    def __init__(self, diff_ids, chunks):
-        self.api, self.saves = self, 0
-        self.diff_ids, self.chunks = diff_ids, chunks
-
-    def inspect_image(self, reference):
-        return {"Id": "sha256:" + "e" * 64, "RootFS": {"Layers": self.diff_ids}}
-
-    def get_image(self, image_id):
-        self.saves += 1
-        return iter(self.chunks)
-
-
-@pytest.mark.parametrize("layers", [[], [LAYER_A]])
-def test_the_containerd_store_is_saved_once_per_analysis(tmp_path, layers):
-    engine = SaveCounter([diff_id(layer) for layer in layers],
-                         containerd_save(*[gzip.compress(layer) for layer in layers]))
-    result = analyse_image(engine, "img", stored_blobs=True, cache_dir=tmp_path)
-    assert engine.saves == 1
-    assert result.compressed_stored is bool(layers)
