@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import engine
+from harness import engine, store
+from harness.diff import baseline_diffs
 from harness.model import (
     DEFAULT_BUILDERS,
     Builder,
@@ -60,7 +61,8 @@ def squash_run(docker_client, tmp_path_factory):
               scenarios=[load_scenario(folder / "squash.yaml")])
     run_scenarios(Runner(docker_client, run, save=lambda r: None,
                          progress=lambda p, done: None))
-    yield {(s.variant, s.builder, s.cache): s for s in run.samples}
+    yield {(s.variant, s.builder, s.cache): s for s in run.samples} | {
+        "document": store.run_record(run)}
     engine.remove_run(docker_client, run.run_id)
 
 
@@ -140,3 +142,19 @@ def test_a_loaded_image_serves_as_legacy_build_cache_only_on_the_containerd_stor
     assert warm_plain.steps_cached == warm_plain.steps_total == 2
     containerd = engine.image_store(docker_client.info()) == "containerd"
     assert warm_loaded.steps_cached == (2 if containerd else 0)
+
+
+@pytest.mark.parametrize("builder", DEFAULT_BUILDERS)
+def test_diff_names_the_hidden_file_that_makes_the_plain_image_bigger_than_multi_stage(
+        squash_run, builder):
+    """squash.yaml's three-runs against multi-stage, in small, as the run's report links it:
+    the file deltas sum to the size difference, and the deleted file, still shipped in the
+    baseline, comes first."""
+    plain = squash_run[("plain", builder, CacheMode.COLD)]
+    staged = squash_run[("multi-stage", builder, CacheMode.COLD)]
+    diff = baseline_diffs(squash_run["document"])[("squash", "multi-stage", builder.value)]
+    assert (diff.a_size_bytes, diff.b_size_bytes) == (plain.size_bytes, staged.size_bytes)
+    assert sum(f.delta_bytes for f in diff.files) == staged.size_bytes - plain.size_bytes
+    top = diff.files[0]
+    assert (top.path, top.change, top.delta_bytes) == ("junk", "wasted in A", -JUNK)
+    assert diff.why.startswith("B is ") and "most of all /junk" in diff.why
