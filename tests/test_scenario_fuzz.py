@@ -5,9 +5,9 @@ Whatever the input, checking returns problems (or a scenario); it never raises.
 """
 
 import string
-import tempfile
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -62,11 +62,15 @@ documents = st.recursive(
     max_leaves=25,
 )
 
-FOLDER = Path(tempfile.mkdtemp(prefix="harness-fuzz-"))
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    """One folder for every example (pytest removes it; a function's tmp_path would be made
+    anew for each of hypothesis's hundreds of examples)."""
+    return tmp_path_factory.mktemp("fuzz")
 
 
-def check_text(text: str | bytes) -> None:
-    path = FOLDER / "fuzz.yaml"
+def check_text(folder: Path, text: str | bytes) -> None:
+    path = folder / "fuzz.yaml"
     path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass"))
     scenario, problems = check_scenario(path)
     assert (scenario is None) == bool(problems)
@@ -74,25 +78,25 @@ def check_text(text: str | bytes) -> None:
         assert problem.line >= 1 and problem.message
 
 
-def test_the_fuzz_target_itself_is_valid():
-    path = FOLDER / "valid.yaml"
+def test_the_fuzz_target_itself_is_valid(folder):
+    path = folder / "valid.yaml"
     path.write_text(VALID)
     assert check_scenario(path)[1] == []
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(documents)
-def test_random_yaml_documents_never_crash(document):
-    check_text(yaml.safe_dump(document, allow_unicode=True))
+def test_random_yaml_documents_never_crash(folder, document):
+    check_text(folder, yaml.safe_dump(document, allow_unicode=True))
 
 
 @given(st.binary(max_size=200))
-def test_random_bytes_never_crash(data):
-    check_text(data)
+def test_random_bytes_never_crash(folder, data):
+    check_text(folder, data)
 
 
 @given(st.data())
-def test_mutations_of_a_valid_scenario_never_crash(data):
+def test_mutations_of_a_valid_scenario_never_crash(folder, data):
     lines = VALID.splitlines(keepends=True)
     for _ in range(data.draw(st.integers(1, 3))):
         index = data.draw(st.integers(0, len(lines) - 1))
@@ -114,4 +118,4 @@ def test_mutations_of_a_valid_scenario_never_crash(data):
             lines[index] = lines[index][: data.draw(st.integers(0, len(lines[index])))]
         elif mutation == "indent":
             lines[index] = "  " + lines[index]
-    check_text("".join(lines))
+    check_text(folder, "".join(lines))
