@@ -113,6 +113,8 @@ class AdviceReport:
     """Wall seconds in the runner's runs, the waste analysis, the checks, and in total."""
     variants: dict[str, str]
     """Each measured variant's Dockerfile."""
+    squashed_after_build: dict[str, str]
+    """The variants whose image is squashed after the build (variant -> squash method)."""
     cache_modes: list[str]
 
 
@@ -148,18 +150,21 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         pieces = candidate_rewrites(parsed, analysis, layer_line, config, options.target)
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{_name(r): r.dockerfile for r in rewrites}}
+        squashed = {_name(r): str(r.squash) for r in rewrites if r.squash}
         caches = _caches(rewrites)
         report(f"measuring the original and {len(variants) - 1} rewrite(s), "
                f"{' '.join(caches)}, {options.repeat} repetition(s) each")
         with _timed(phases, "runs"):
             samples, results = _measure(options, variants, Path(folder) / "all", runs,
-                                        cache=caches, repeat=options.repeat, report=report)
+                                        cache=caches, repeat=options.repeat, report=report,
+                                        squashed=squashed)
         results_files = [str(results)]
         with _timed(phases, "checks"):
             checked = {name: check(client, _cold(samples, name), options.checks, report)
                        for name in variants}
         rows = [_row(piece, samples, checked) for piece in pieces]
-        passing = [row.key for row in rows if row.verdict == "saves"]
+        passing = [row.key for row in rows if row.verdict == "saves"
+                   and row.variant not in squashed]  # a Dockerfile is what is combined
         combined = _combined(parsed, [k for k in passing if k != "flatten"],
                              config if "flatten" in passing else None, options.context)
         if combined is not None and len(passing) > 1:
@@ -185,7 +190,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                                   for line in flagged.get(code, [])}))
                 if r.hadolint else r for r in rows]
     rows.sort(key=_rank)
-    best = next((r for r in rows if r.verdict == "saves"), None)
+    best = next((r for r in rows if r.verdict == "saves" and r.variant not in squashed), None)
     best_text = variants.get(best.variant) if best else None
     return AdviceReport(
         dockerfile=str(options.dockerfile), original_size_bytes=original.size_bytes or 0,
@@ -200,7 +205,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         best_diff="".join(difflib.unified_diff(
             original_text.splitlines(keepends=True), best_text.splitlines(keepends=True),
             str(options.dockerfile), f"{options.dockerfile} (advised)")) if best_text else None,
-        results=results_files, variants=variants, cache_modes=[str(c) for c in caches],
+        results=results_files, variants=variants, squashed_after_build=squashed,
+        cache_modes=[str(c) for c in caches],
         phases_s={**phases, "total": time.monotonic() - started})
 
 
@@ -263,7 +269,7 @@ def candidate_rewrites(parsed: Parsed, analysis: Any, layer_line: list[int | Non
         pieces.append(NotApplicable(
             advice="squash: a final FROM scratch stage with the image's files and config",
             key="flatten", hadolint="", reason=f"--target {target} is not the last stage"))
-    return pieces
+    return pieces + rewrite.squash_after_build(parsed)
 
 
 def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
@@ -343,8 +349,8 @@ def _removing_runs(client: Any) -> Iterator[list[str]]:
 
 
 def _measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: list[str],
-             *, cache: tuple[CacheMode, ...], repeat: int, report: Report
-             ) -> tuple[list[Sample], Path]:
+             *, cache: tuple[CacheMode, ...], repeat: int, report: Report,
+             squashed: dict[str, str] | None = None) -> tuple[list[Sample], Path]:
     """The variants as a scenario, run by the runner `harness run` uses; images kept (for the
     checks) until advise ends."""
     from harness.runner import run_scenarios, started_run
@@ -355,7 +361,7 @@ def _measure(options: AdviseOptions, variants: dict[str, str], folder: Path, run
     shutil.copytree(options.context, folder / "context", symlinks=True)
     path = folder / "advise.yaml"
     path.write_text(scenario_yaml(replace(options, context=folder / "context"), variants, [],
-                                  cache))
+                                  cache, squashed=squashed or {}))
     try:
         scenario = load_scenario(path)
     except ScenarioError as error:
@@ -392,12 +398,12 @@ def write_scenario(result: AdviceReport, options: AdviseOptions, path: Path) -> 
     relative = replace(options, context=context.relative_to(path.parent.resolve()))
     write_text(path, scenario_yaml(relative, result.variants, result.rows,
                                    tuple(CacheMode(c) for c in result.cache_modes), context,
-                                   for_user=True))
+                                   for_user=True, squashed=result.squashed_after_build))
 
 
 def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[AdviceRow],
                   cache: tuple[CacheMode, ...], context: Path | None = None, *,
-                  for_user: bool = False) -> str:
+                  for_user: bool = False, squashed: dict[str, str]) -> str:
     """A scenario of the original and the rewrites, with a claim for each measured saving:
     keep it in scenarios/ and the nightly tracks it. Build args whose names look secret are
     secret_build_args (redacted in every output, as in run); in the user's copy their values
@@ -416,7 +422,8 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
         **({"secret_build_args": secrets} if secrets and not for_user else {}),
         "variants": {name: {"dockerfile": text, **({"build_args": build_args}
                                                    if build_args else {}),
-                            **({"target": options.target} if options.target else {})}
+                            **({"target": options.target} if options.target else {}),
+                            **({"squash": squashed[name]} if name in squashed else {})}
                      for name, text in variants.items()}}
     if CacheMode.INCREMENTAL in cache:
         source = _source_file(context or options.context)
@@ -503,6 +510,10 @@ def _row(piece: Rewrite | NotApplicable, samples: list[Sample],
     base = [s for s in samples if s.variant == ORIGINAL]
     passed, output = checked.get(name, (False, "not measured"))
     cold, original = _cold(samples, name), _cold(samples, ORIGINAL)
+    if cold is not None and cold.status is Status.SKIPPED:  # e.g. a squash this store lacks
+        return AdviceRow(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
+                         lines=list(piece.lines), verdict="not applicable",
+                         reason=cold.error or "skipped", variant=name)
     row = AdviceRow(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
                     lines=list(piece.lines), verdict="breaks", variant=name,
                     checks_passed=passed, check_output=output)

@@ -23,6 +23,7 @@ import bashlex
 import dockerfile
 
 from harness.errors import HarnessError
+from harness.model import Squash
 
 MANIFESTS = (("requirements*.txt",), ("pyproject.toml", "poetry.lock", "uv.lock", "Pipfile",
              "Pipfile.lock"), ("package.json", "package-lock.json", "yarn.lock",
@@ -99,6 +100,9 @@ class Rewrite:
     hadolint: str
     lines: tuple[int, ...]
     dockerfile: str
+    squash: Squash | None = None
+    """A squash harness run makes after the build (the Dockerfile unchanged): measured as an
+    alternative, never recommended as a rewrite."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -564,6 +568,21 @@ def flatten(parsed: Parsed, config: dict[str, object]) -> Rewrite:
     return Rewrite(advice="squash: a final FROM scratch stage with the image's files and config",
                    key="flatten", hadolint="", lines=(final.start,),
                    dockerfile="\n".join(out) + "\n")
+
+
+def squash_after_build(parsed: Parsed) -> list[Rewrite]:
+    """The post-build squashes `harness run` measures, as alternatives to flatten: the same
+    Dockerfile, its image exported and imported with its config restored, or squashed by
+    docker-squash (classic image store only)."""
+    text = "\n".join(parsed.lines) + "\n"
+    return [Rewrite(advice="squash after the build: docker export and import, the config "
+                           "restored (a CI step, not a Dockerfile change)",
+                    key=str(Squash.EXPORT_IMPORT), hadolint="", lines=(), dockerfile=text,
+                    squash=Squash.EXPORT_IMPORT),
+            Rewrite(advice="squash after the build: docker-squash of every layer (a CI step, "
+                           "not a Dockerfile change)",
+                    key=str(Squash.DOCKER_SQUASH), hadolint="", lines=(), dockerfile=text,
+                    squash=Squash.DOCKER_SQUASH)]
 
 
 def json_list(items: list[str]) -> str:

@@ -1,11 +1,12 @@
 """advise's pure parts: which line made each layer, the scenario it writes, the verdicts."""
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
 
 from harness import advise, rewrite
-from harness.model import Builder, CacheMode, Sample, Status
+from harness.model import Builder, CacheMode, Sample, Squash, Status
 
 DOCKERFILE = """\
 FROM debian:bookworm
@@ -49,7 +50,9 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
         best_diff=None, results=["r.json"], phases_s={},
         cache_modes=["cold", "warm", "incremental"],
         original_check="",
-        variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt")},
+        variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt"),
+                  "export-import": DOCKERFILE},
+        squashed_after_build={"export-import": "export-import"},
         rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
                                variant="chain", size_change_bytes=-5)])
     advise.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
@@ -57,6 +60,9 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
     assert scenario.baseline == "original" and scenario.repeat == 2
     assert [e.expr for e in scenario.expect] == ["chain.size_bytes < original.size_bytes"]
     assert scenario.incremental is not None and scenario.incremental.path == "app.c"
+    squashes = {name: v.squash for name, v in scenario.variants.items()}
+    assert squashes == {"original": Squash.NONE, "chain": Squash.NONE,
+                        "export-import": Squash.EXPORT_IMPORT}
     with pytest.raises(advise.AdviseError, match="context lies inside its folder"):
         advise.write_scenario(result, options(tmp_path), tmp_path / "sub" / "advise.yaml")
 
@@ -100,7 +106,8 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     text = advise.advice_markdown(advise.AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
         original_wasted_bytes=0, rows=rows, top_waste=[], best=None, best_dockerfile=None,
-        best_diff=None, results=["r.json"], phases_s={}, variants={}, cache_modes=["cold"],
+        best_diff=None, results=["r.json"], phases_s={}, variants={}, squashed_after_build={},
+        cache_modes=["cold"],
         original_check="exit 1: no app"))
     assert "DL3015 (flags 3)" in text
     assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
@@ -117,7 +124,8 @@ def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path)
                               "build") == [None, 2]
     pieces = advise.candidate_rewrites(parsed, SimpleNamespace(top_waste=[]), [], {},
                                        target="build")
-    assert pieces[-1].reason == "--target build is not the last stage"
+    (flatten,) = [p for p in pieces if p.key == "flatten"]
+    assert flatten.reason == "--target build is not the last stage"
 
 
 def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_path):
@@ -126,10 +134,10 @@ def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_p
     opts = advise.AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
                                 build_args={"API_TOKEN": "s3cret", "VERSION": "1"})
     mine = yaml.safe_load(advise.scenario_yaml(opts, {"original": "FROM x\n"}, [],
-                                               (CacheMode.COLD,)))
+                                               (CacheMode.COLD,), squashed={}))
     assert mine["secret_build_args"] == ["API_TOKEN"]
     users = advise.scenario_yaml(opts, {"original": "FROM x\n"}, [], (CacheMode.COLD,),
-                                 for_user=True)
+                                 for_user=True, squashed={})
     assert "s3cret" not in users
     assert yaml.safe_load(users)["variants"]["original"]["build_args"] == {
         "API_TOKEN": {"env": "API_TOKEN"}, "VERSION": "1"}
@@ -140,7 +148,7 @@ def report_of(rows):
         dockerfile="Dockerfile", original_size_bytes=100_000, original_layers=3,
         original_wasted_bytes=10_000, rows=rows, top_waste=[], best="cache",
         best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results=["r.json"], phases_s={},
-        variants={}, cache_modes=["cold"], original_check="")
+        variants={}, squashed_after_build={}, cache_modes=["cold"], original_check="")
 
 
 MEASURED = [advise.AdviceRow(advice="clean the cache", key="cache", hadolint="DL3009",
@@ -165,3 +173,21 @@ def test_the_html_page_renders_in_headless_chromium(tmp_path):
     page = tmp_path / "advise.html"
     page.write_text(advise.advice_html(report_of(MEASURED)))
     render_in_chromium(page, tmp_path, "advise.png")
+
+
+def test_a_squash_the_store_cannot_run_is_not_applicable_with_the_runners_reason():
+    skipped = sample("docker-squash", 0, status=Status.SKIPPED)
+    skipped = replace(skipped, error="squash: docker-squash does not work on the containerd "
+                                     "image store")
+    squash = rewrite.Rewrite(advice="squash after the build", key="docker-squash", hadolint="",
+                             lines=(), dockerfile="FROM x\n", squash=Squash.DOCKER_SQUASH)
+    row = advise._row(squash, [sample("original", 100_000), skipped], {})
+    assert (row.verdict, row.reason) == ("not applicable", skipped.error)
+
+
+def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(tmp_path):
+    (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    pieces = rewrite.squash_after_build(rewrite.parse(tmp_path / "Dockerfile"))
+    assert [(p.key, p.squash) for p in pieces] == [
+        ("export-import", Squash.EXPORT_IMPORT), ("docker-squash", Squash.DOCKER_SQUASH)]
+    assert {p.dockerfile for p in pieces} == {DOCKERFILE}

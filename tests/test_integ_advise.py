@@ -56,6 +56,17 @@ def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
     assert rows["cache"]["verdict"] == "not applicable"
     assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum, npm, gem or cpan")
     assert report["best"] and report["best_diff"].startswith("--- ")
+    # the post-build squashes, measured beside the rewrites and never the recommended Dockerfile
+    exported = rows["export-import"]
+    assert exported["verdict"] == "saves" and exported["checks_passed"] is True
+    assert exported["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
+    assert report["best"] not in ("export-import", "docker-squash")
+    if engine.image_store(docker_client.info()) == "containerd":
+        assert rows["docker-squash"]["verdict"] == "not applicable"
+        assert "does not work on the containerd image store" in rows["docker-squash"]["reason"]
+    else:
+        assert rows["docker-squash"]["verdict"] == "saves"
+        assert rows["docker-squash"]["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
     # the user's files as they were; what was asked for written beside them
     assert (tmp_path / "Dockerfile").read_text() == PLANTED
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
