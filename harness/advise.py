@@ -30,7 +30,7 @@ import yaml
 
 from harness import rewrite
 from harness.errors import HarnessError
-from harness.model import Builder, CacheMode, RunOptions, Sample, Status
+from harness.model import Builder, CacheMode, RunOptions, Sample, Squash, Status
 from harness.rewrite import NotApplicable, Parsed, Rewrite
 
 CHECK_TIMEOUT_S = 10.0
@@ -58,6 +58,8 @@ class AdviseOptions:
     registry: str | None = None
     out: Path = Path("results")
     allow_concurrent: bool = False
+    only: tuple[str, ...] = ()
+    """The pieces to measure (their keys); empty: every piece."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,7 +149,9 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                top=1000)
         config = client.api.inspect_image(original.image_id)["Config"]
         layer_line = layer_lines(parsed, analysis, options.target)
-        pieces = candidate_rewrites(parsed, analysis, layer_line, config, options.target)
+        pieces = [p for p in candidate_rewrites(parsed, analysis, layer_line, config,
+                                                options.target)
+                  if not options.only or p.key in options.only]
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{_name(r): r.dockerfile for r in rewrites}}
         squashed = {_name(r): str(r.squash) for r in rewrites if r.squash}
@@ -236,6 +240,12 @@ def hadolint_findings(path: Path, report: Report) -> dict[str, list[int]] | None
     for finding in findings:
         flagged.setdefault(finding.get("code", ""), []).append(int(finding.get("line", 0)))
     return flagged
+
+
+def advice_keys() -> list[str]:
+    """Every piece's key, as --only names them."""
+    return [*rewrite.ADVICE, "move-deletion", "flatten", str(Squash.EXPORT_IMPORT),
+            str(Squash.DOCKER_SQUASH)]
 
 
 def _name(piece: Rewrite) -> str:

@@ -245,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="a scenario of the original and the rewrites, with their claims")
     advise.add_argument("--write-dockerfile", type=Path, metavar="FILE",
                         help="the recommended rewrite")
+    advise.add_argument("--only", metavar="KEY[,KEY...]",
+                        help="measure only these pieces of advice (chain, group, cache, "
+                             "recommends, nodocs, cache-order, move-deletion, flatten, "
+                             "export-import, docker-squash)")
     advise.add_argument("--allow-concurrent", action="store_true",
                         help="run even while another harness run uses the engine")
     advise.add_argument("--force", action="store_true",
@@ -342,6 +346,7 @@ def advise_command(args: argparse.Namespace) -> int:
         AdviseOptions,
         BuildFailed,
         advice_html,
+        advice_keys,
         advice_markdown,
         advise,
         refuse_existing,
@@ -362,11 +367,16 @@ def advise_command(args: argparse.Namespace) -> int:
     context = args.context or args.dockerfile.parent
     if not context.is_dir():
         raise HarnessError(f"--context {context}: no such folder")
+    only = tuple(key.strip() for key in (args.only or "").split(",") if key.strip())
+    unknown = [key for key in only if key not in advice_keys()]
+    if unknown or (args.only is not None and not only):
+        raise HarnessError(f"--only {args.only!r}: expected pieces of advice, comma-separated, "
+                           f"from: {', '.join(advice_keys())}")
     options = AdviseOptions(dockerfile=args.dockerfile, context=context, target=args.target,
                             build_args=build_args, checks=tuple(args.check),
                             builders=tuple(Builder(b) for b in args.builder or ["buildkit"]),
                             repeat=args.repeat, registry=args.registry, out=args.out,
-                            allow_concurrent=args.allow_concurrent)
+                            allow_concurrent=args.allow_concurrent, only=only)
     signal.signal(signal.SIGTERM, _interrupt)
     with progress_reporter() as report:
         try:

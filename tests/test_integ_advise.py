@@ -88,14 +88,15 @@ def test_the_legacy_builder_is_advised_alike(docker_client, busybox, tmp_path):
     """The classic builder's history names its layers otherwise (`/bin/sh -c #(nop) ...`):
     the planted file is still attributed to both lines, and its saving is its size."""
     (tmp_path / "Dockerfile").write_text(PLANTED)
-    result = advise("--builder", "legacy", "--check", "test -f /app/hello", "--json", "--out",
-                    str(tmp_path / "out"), cwd=tmp_path)
+    result = advise("--builder", "legacy", "--check", "test -f /app/hello", "--only",
+                    "move-deletion", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["top_waste"][0] == {"path": "planted", "size_bytes": 1_000_000,
                                       "written_by_line": 3, "hidden_by_line": 4}
     moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
     assert moved["verdict"] == "saves" and moved["size_change_bytes"] == -1_000_000
+    assert [row["key"] for row in report["rows"]] == ["move-deletion"]  # --only
     samples = [s for path in report["results"]
                for s in json.loads(Path(path).read_text())["samples"]]
     assert samples and {s["builder"] for s in samples} == {"legacy"}
@@ -112,8 +113,8 @@ def test_with_a_registry_the_push_change_is_measured(docker_client, busybox, tmp
                          str(REGISTRY_PORT)], capture_output=True, text=True, env=state)
     assert up.returncode == 0, up.stderr
     try:
-        result = advise("--registry", f"127.0.0.1:{REGISTRY_PORT}", "--json", "--out",
-                        str(tmp_path / "out"), cwd=tmp_path)
+        result = advise("--registry", f"127.0.0.1:{REGISTRY_PORT}", "--only",
+                        "move-deletion", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
     finally:
         subprocess.run([sys.executable, "-m", "harness", "registry", "down"], env=state,
                        capture_output=True)
@@ -132,8 +133,8 @@ def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, 
     """))
     with engine.engine_lock("a run of this test's"):  # another harness run on the engine
         refused = advise("--out", str(tmp_path / "out"), cwd=tmp_path)
-        result = advise("--check", "test -f /marker", "--json", "--out", str(tmp_path / "out"),
-                        "--allow-concurrent", cwd=tmp_path)
+        result = advise("--check", "test -f /marker", "--only", "chain", "--json", "--out",
+                        str(tmp_path / "out"), "--allow-concurrent", cwd=tmp_path)
     assert refused.returncode == 2 and "pass --allow-concurrent" in refused.stderr
     assert result.returncode == 0, result.stderr
     rows = {row["key"]: row for row in json.loads(result.stdout)["rows"]}
@@ -142,10 +143,43 @@ def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, 
 
 
 @pytest.mark.docker
+@pytest.mark.one_store  # BuildKit's cache, the same on both stores; the busybox tests cover both
+def test_copying_the_manifest_first_is_measured_on_an_incremental_build(docker_client, busybox,
+                                                                         tmp_path):
+    """The dependency install (two seconds, standing in for pip) runs again after a source
+    change in the original, and is cached in the rewrite: measured warm and incremental, and
+    a saving of build time, not of size."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        WORKDIR /app
+        COPY . /app
+        RUN pip() { sleep 2 && cat requirements.txt > /deps; } && pip install -r requirements.txt
+        CMD ["cat", "/app/app.txt"]
+    """))
+    (tmp_path / "requirements.txt").write_text("six==1.16.0\n")
+    (tmp_path / "app.txt").write_text("hello\n")
+    result = advise("--check", "test -s /deps && test -f /app/app.txt", "--only",
+                    "cache-order", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cache_modes"] == ["cold", "warm", "incremental"]
+    ordered = {row["key"]: row for row in report["rows"]}["cache-order"]
+    assert ordered["verdict"] == "saves" and ordered["checks_passed"] is True
+    assert abs(ordered["size_change_bytes"]) < 1024  # the same files
+    ratio = float(ordered["build_time"]["incremental"].split()[0].lstrip("×"))
+    assert ratio < 0.5  # the two-second install no longer runs after the change
+    samples = json.loads(Path(report["results"][0]).read_text())["samples"]
+    incremental = {s["variant"]: s for s in samples if s["cache"] == "incremental"}
+    assert incremental["cache-order"]["steps_cached"] == 3  # WORKDIR, COPY manifest, RUN
+    assert incremental["original"]["steps_cached"] == 1  # WORKDIR only
+    assert report["best"] == "cache-order"
+
+
+@pytest.mark.docker
 def test_a_failing_check_breaks_the_image(docker_client, busybox, tmp_path):
     (tmp_path / "Dockerfile").write_text(PLANTED)
-    result = advise("--check", "test -e /planted", "--json", "--out", str(tmp_path / "out"),
-                    cwd=tmp_path)
+    result = advise("--check", "test -e /planted", "--only", "chain,move-deletion", "--json",
+                    "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     broken = [row for row in report["rows"] if row["verdict"] == "breaks"]
@@ -174,7 +208,17 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM busybox\n")
     context = advise("--context", str(tmp_path / "gone"), cwd=tmp_path)
     assert context.returncode == 2 and "--context" in context.stderr
-    assert "Traceback" not in missing.stderr + context.stderr + result.stderr
+    only = advise("--only", "chain,shrink", cwd=tmp_path)
+    assert only.returncode == 2 and "--only 'chain,shrink': expected pieces of advice" in \
+        only.stderr and "docker-squash" in only.stderr
+    assert "Traceback" not in missing.stderr + context.stderr + result.stderr + only.stderr
+
+
+def test_the_help_names_every_piece_only_takes():
+    from harness.advise import advice_keys
+
+    shown = " ".join(advise("--help", cwd=Path.cwd()).stdout.split())
+    assert all(key in shown for key in advice_keys())
 
 
 BUILDPACK_DEPS_CURL = """\
@@ -234,4 +278,7 @@ def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client,
     assert rows["nodocs"]["verdict"] == "saves" and rows["nodocs"]["checks_passed"]
     assert rows["nodocs"]["size_change_bytes"] == pytest.approx(-installed_docs, rel=1e-4)
     assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} == {
-        "nodocs", "flatten", "combined"}
+        "nodocs", "flatten", "combined", "export-import", "docker-squash"}
+    for squash in ("export-import", "docker-squash"):  # the same waste, dropped after the build
+        assert rows[squash]["size_change_bytes"] == pytest.approx(
+            -report["original_wasted_bytes"], rel=1e-3)
