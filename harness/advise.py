@@ -279,7 +279,7 @@ def candidate_rewrites(parsed: Parsed, analysis: Any, layer_line: list[int | Non
         pieces.append(NotApplicable(
             advice="squash: a final FROM scratch stage with the image's files and config",
             key="flatten", hadolint="", reason=f"--target {target} is not the last stage"))
-    return pieces + rewrite.squash_after_build(parsed)
+    return pieces + rewrite.squash_after_build(parsed, target)
 
 
 def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
@@ -433,7 +433,7 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
         "variants": {name: {"dockerfile": text, **({"build_args": build_args}
                                                    if build_args else {}),
                             **({"target": options.target} if options.target else {}),
-                            **({"squash": squashed[name]} if name in squashed else {})}
+                            **_squash_settings(squashed.get(name))}
                      for name, text in variants.items()}}
     if CacheMode.INCREMENTAL in cache:
         source = _source_file(context or options.context)
@@ -443,6 +443,14 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
     if claims:
         document["expect"] = claims
     return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, width=100)
+
+
+def _squash_settings(squash: str | None) -> dict[str, str]:
+    """A variant's post-build squash; docker-squash onto the variant's base (its own layers)."""
+    if squash is None:
+        return {}
+    return {"squash": squash, **({"squash_from": "base"} if squash == Squash.DOCKER_SQUASH
+                                 else {})}
 
 
 def _source_file(context: Path) -> str:

@@ -570,19 +570,26 @@ def flatten(parsed: Parsed, config: dict[str, object]) -> Rewrite:
                    dockerfile="\n".join(out) + "\n")
 
 
-def squash_after_build(parsed: Parsed) -> list[Rewrite]:
+def squash_after_build(parsed: Parsed, target: str | None = None
+                       ) -> list[Rewrite | NotApplicable]:
     """The post-build squashes `harness run` measures, as alternatives to flatten: the same
-    Dockerfile, its image exported and imported with its config restored, or squashed by
-    docker-squash (classic image store only)."""
+    Dockerfile, its image exported and imported with its config restored (every layer, the
+    base's too, into one), or its own layers squashed onto its base by docker-squash (classic
+    image store only), which keeps the base's layers shared."""
     text = "\n".join(parsed.lines) + "\n"
-    return [Rewrite(advice="squash after the build: docker export and import, the config "
-                           "restored (a CI step, not a Dockerfile change)",
-                    key=str(Squash.EXPORT_IMPORT), hadolint="", lines=(), dockerfile=text,
-                    squash=Squash.EXPORT_IMPORT),
-            Rewrite(advice="squash after the build: docker-squash of every layer (a CI step, "
-                           "not a Dockerfile change)",
-                    key=str(Squash.DOCKER_SQUASH), hadolint="", lines=(), dockerfile=text,
-                    squash=Squash.DOCKER_SQUASH)]
+    exported = Rewrite(advice="squash after the build: docker export and import, the config "
+                              "restored (a CI step, not a Dockerfile change)",
+                       key=str(Squash.EXPORT_IMPORT), hadolint="", lines=(), dockerfile=text,
+                       squash=Squash.EXPORT_IMPORT)
+    title = ("squash after the build: docker-squash of the Dockerfile's layers onto its base "
+             "(a CI step, not a Dockerfile change)")
+    own = [i for i in parsed.stage(parsed.built_stage(target)) if i.cmd in ("RUN", "COPY", "ADD")]
+    if len(own) < 2:
+        return [exported, NotApplicable(advice=title, key=str(Squash.DOCKER_SQUASH), hadolint="",
+                                        reason="the Dockerfile makes one layer over its base: "
+                                               "nothing to squash")]
+    return [exported, Rewrite(advice=title, key=str(Squash.DOCKER_SQUASH), hadolint="",
+                              lines=(), dockerfile=text, squash=Squash.DOCKER_SQUASH)]
 
 
 def json_list(items: list[str]) -> str:

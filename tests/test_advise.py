@@ -51,8 +51,8 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
         cache_modes=["cold", "warm", "incremental"],
         original_check="",
         variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt"),
-                  "export-import": DOCKERFILE},
-        squashed_after_build={"export-import": "export-import"},
+                  "export-import": DOCKERFILE, "docker-squash": DOCKERFILE},
+        squashed_after_build={"export-import": "export-import", "docker-squash": "docker-squash"},
         rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
                                variant="chain", size_change_bytes=-5)])
     advise.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
@@ -62,7 +62,9 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
     assert scenario.incremental is not None and scenario.incremental.path == "app.c"
     squashes = {name: v.squash for name, v in scenario.variants.items()}
     assert squashes == {"original": Squash.NONE, "chain": Squash.NONE,
-                        "export-import": Squash.EXPORT_IMPORT}
+                        "export-import": Squash.EXPORT_IMPORT,
+                        "docker-squash": Squash.DOCKER_SQUASH}
+    assert scenario.variants["docker-squash"].squash_from == "base"  # its own layers
     with pytest.raises(advise.AdviseError, match="context lies inside its folder"):
         advise.write_scenario(result, options(tmp_path), tmp_path / "sub" / "advise.yaml")
 
@@ -191,3 +193,6 @@ def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(
     assert [(p.key, p.squash) for p in pieces] == [
         ("export-import", Squash.EXPORT_IMPORT), ("docker-squash", Squash.DOCKER_SQUASH)]
     assert {p.dockerfile for p in pieces} == {DOCKERFILE}
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN touch /a\nCMD [\"sh\"]\n")
+    one_layer = rewrite.squash_after_build(rewrite.parse(tmp_path / "Dockerfile"))
+    assert one_layer[1].reason == "the Dockerfile makes one layer over its base: nothing to squash"

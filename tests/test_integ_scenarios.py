@@ -16,8 +16,17 @@ pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
 
-@pytest.mark.parametrize("path", [p for p in scenario_files([SCENARIOS])
-                                  if p.name != SHARED_BASES_FILE], ids=lambda path: path.stem)
+ONE_STORE = {"autoremove", "nodocs", "package-cache"}
+"""Scenarios whose claims are sizes and waste only, which harness defines alike on both stores:
+their quick forms run on the default engine only, to keep CI's engines session short (the
+nightly runs every scenario in full on both). The others judge the cache, squash methods, a
+registry or start times, which the stores do differently, and run on both."""
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, marks=[pytest.mark.one_store] if p.stem in ONE_STORE else [])
+    for p in scenario_files([SCENARIOS]) if p.name != SHARED_BASES_FILE],
+    ids=lambda path: path.stem)
 def test_bundled_scenario_quick_form(path: Path, tmp_path: Path) -> None:
     quick = [] if path.stem == "distribution" else ["--quick"]
     done = subprocess.run([sys.executable, "-m", "harness", "run", *quick, str(path),
