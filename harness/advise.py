@@ -329,7 +329,7 @@ def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
 
 
 def _caches(rewrites: list[Rewrite]) -> tuple[CacheMode, ...]:
-    if any(r.key == "cache-order" for r in rewrites):
+    if any(r.key == "cache-order" or r.rebuilds_from_the_source for r in rewrites):
         return (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL)
     if any(r.key == "chain" for r in rewrites):
         return (CacheMode.COLD, CacheMode.WARM)

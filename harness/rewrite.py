@@ -103,6 +103,9 @@ class Rewrite:
     squash: Squash | None = None
     """A squash harness run makes after the build (the Dockerfile unchanged): measured as an
     alternative, never recommended as a rewrite."""
+    rebuilds_from_the_source: bool = False
+    """A COPY of the context moved earlier: a source change rebuilds more (measured
+    incremental)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -508,7 +511,10 @@ def _manifests(context: Path) -> list[str]:
 
 def merge_span(parsed: Parsed, writer_line: int, hider_line: int) -> Rewrite | NotApplicable:
     """The RUNs from the one that wrote files to the one that deleted them, as one RUN, so the
-    files never reach a layer (used with the waste analysis of the original image)."""
+    files never reach a layer (used with the waste analysis of the original image). A plain
+    COPY or ADD of the context between them (a build's source, between installing the
+    compiler and purging it) moves up before the first RUN: the image loses the files, and a
+    change to the source rebuilds from there, which is measured too (incremental)."""
     title, key = "delete files in the RUN that made them", "move-deletion"
     span = [i for i in parsed.instructions if writer_line <= i.start <= hider_line]
     if not span or span[0].start != writer_line or span[-1].start != hider_line:
@@ -516,15 +522,22 @@ def merge_span(parsed: Parsed, writer_line: int, hider_line: int) -> Rewrite | N
     if span[0].cmd != "RUN":
         return NotApplicable(advice=title, key=key, hadolint="", reason=(
             f"the files come from {span[0].cmd} at line {writer_line}: use a build stage"))
-    blocked = [i for i in span if i.cmd != "RUN" or i.unsafe]
+    copies = [i for i in span if i.cmd in ("COPY", "ADD") and not i.flags]
+    blocked = [i for i in span if (i.cmd != "RUN" and i not in copies) or i.unsafe]
     if blocked:
         return NotApplicable(advice=title, key=key, hadolint="", reason=(
             f"{blocked[0].cmd} at line {blocked[0].start} sits between them"
             + (f" ({blocked[0].unsafe})" if blocked[0].unsafe else "")))
     edit = _Edit(parsed)
-    _join(edit, span)
-    return Rewrite(advice=f"{title} (lines {writer_line}-{hider_line})", key=key, hadolint="",
-                   lines=tuple(sorted(edit.touched)), dockerfile=edit.text())
+    _join(edit, [i for i in span if i.cmd == "RUN"])
+    for copy in reversed(copies):  # each goes in front: the last first keeps their order
+        edit.delete(copy)
+        edit.insert_before(span[0], copy.text)
+    moved = (f", the {' and '.join(f'{c.cmd} at line {c.start}' for c in copies)} moved "
+             f"before it" if copies else "")
+    return Rewrite(advice=f"{title} (lines {writer_line}-{hider_line}{moved})", key=key,
+                   hadolint="", lines=tuple(sorted(edit.touched)), dockerfile=edit.text(),
+                   rebuilds_from_the_source=bool(copies))
 
 
 def flatten(parsed: Parsed, config: dict[str, object]) -> Rewrite:

@@ -176,6 +176,34 @@ def test_copying_the_manifest_first_is_measured_on_an_incremental_build(docker_c
 
 
 @pytest.mark.docker
+@pytest.mark.one_store  # BuildKit's cache, the same on both stores; the busybox tests cover both
+def test_a_copy_between_the_writer_and_the_deletion_moves_up_and_its_cost_is_measured(
+        docker_client, busybox, tmp_path):
+    """The compiler's pattern: files made, the source copied, the files deleted. The COPY
+    moves up so the RUNs can merge: the planted megabyte is saved, and a change to the
+    source now reruns the (two-second) RUN, which the incremental build shows."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        RUN sleep 2 && head -c 1000000 /dev/urandom > /planted
+        COPY app.txt /app/app.txt
+        RUN rm /planted
+        CMD ["cat", "/app/app.txt"]
+    """))
+    (tmp_path / "app.txt").write_text("hello\n")
+    result = advise("--check", "test -f /app/app.txt && test ! -e /planted", "--only",
+                    "move-deletion", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
+    assert moved["advice"].endswith("(lines 2-4, the COPY at line 3 moved before it)")
+    assert moved["verdict"] == "saves" and moved["checks_passed"] is True
+    assert moved["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
+    assert report["cache_modes"] == ["cold", "warm", "incremental"]
+    ratio = float(moved["build_time"]["incremental"].split()[0].lstrip("×"))
+    assert ratio > 1.5  # the source change now reruns the two-second RUN
+
+
+@pytest.mark.docker
 def test_a_failing_check_breaks_the_image(docker_client, busybox, tmp_path):
     (tmp_path / "Dockerfile").write_text(PLANTED)
     result = advise("--check", "test -e /planted", "--only", "chain,move-deletion", "--json",

@@ -142,7 +142,37 @@ def test_merging_the_span_from_writer_to_hider(tmp_path):
     assert "RUN make big \\\n    && use big \\\n    && rm big\nCOPY x /x\n" in merged.dockerfile
     assert rewrite.merge_span(text, 5, 6).reason == \
         "the files come from COPY at line 5: use a build stage"
-    assert rewrite.merge_span(text, 2, 6).reason == "COPY at line 5 sits between them"
+    hoisted = rewrite.merge_span(text, 2, 6)
+    assert isinstance(hoisted, Rewrite) and hoisted.rebuilds_from_the_source
+    assert hoisted.dockerfile == textwrap.dedent("""\
+        FROM debian
+        COPY x /x
+        RUN make big \\
+            && use big \\
+            && rm big \\
+            && rm /x
+    """)
+    assert hoisted.advice.endswith("(lines 2-6, the COPY at line 5 moved before it)")
+    assert not merged.rebuilds_from_the_source
+
+
+def test_a_span_with_an_instruction_that_changes_what_a_copy_means_is_left_alone(tmp_path):
+    text = parsed(tmp_path, """\
+        FROM debian
+        RUN apt-get install -y gcc
+        WORKDIR /src
+        COPY . .
+        COPY --chown=app x /x
+        RUN make && apt-get purge -y gcc
+    """)
+    assert rewrite.merge_span(text, 2, 6).reason == "WORKDIR at line 3 sits between them"
+    later = parsed(tmp_path, "FROM debian\nRUN make big\nCOPY a /a\nCOPY --chown=app x /x\n"
+                             "RUN rm big\n")
+    assert rewrite.merge_span(later, 2, 5).reason == "COPY at line 4 sits between them"
+    two = parsed(tmp_path, "FROM debian\nRUN make big\nCOPY a /a\nADD b /b\nRUN rm big\n")
+    merged = rewrite.merge_span(two, 2, 5)
+    assert isinstance(merged, Rewrite)
+    assert merged.dockerfile.startswith("FROM debian\nCOPY a /a\nADD b /b\nRUN make big")
 
 
 def test_flatten_declares_the_built_images_config_again(tmp_path):
