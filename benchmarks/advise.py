@@ -6,11 +6,11 @@ cache cleanup, a compiler installed, used and purged in later RUNs. Run:
 
     python benchmarks/advise.py [REPEAT]      (default 3)
 
-It prints the wall time split into the timed builds (the runs' build_s), container starts
-(the runs' start times and advise's checks), the waste analysis, the runner's other work
-(untimed priming builds, each image's layer analysis, cleanup) and harness's own (process
-start, parsing, rewriting, output): targets, on a 2-core machine, a wall time of at most 6
-minutes and harness's own share at most 10 %.
+It prints the ranked advice, and the wall time split into the timed builds (the runs'
+build_s), container starts (the runs' start times and advise's checks), the waste analysis,
+the runner's other work (untimed priming builds, each image's layer analysis, cleanup) and
+harness's own (process start, parsing, rewriting, output): targets, on a 2-core machine, a
+wall time of at most 6 minutes and harness's own share at most 10 %.
 """
 
 import json
@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tabulate import tabulate
 
 DOCKERFILE = """\
 FROM debian:bookworm
@@ -59,6 +61,12 @@ def main() -> int:
     phases = report["phases_s"]
     runner_other = phases["runs"] - builds - starts
     own = wall - phases["runs"] - phases["analysis"] - phases["checks"]
+    print(tabulate([[r["advice"], r["verdict"] + (f": {r['reason']}" if r["reason"] else ""),
+                     "" if r["size_change_bytes"] is None else f"{r['size_change_bytes']:+,}",
+                     "; ".join(f"{k} {v}" for k, v in (r["build_time"] or {}).items())]
+                    for r in report["rows"]],
+                   headers=["advice", "verdict", "size change (B)", "build time (× original)"],
+                   tablefmt="github", disable_numparse=True))
     applied = [r["key"] for r in report["rows"] if r["verdict"] != "not applicable"]
     print(f"advise --repeat {repeat}: {len(applied)} pieces applied ({', '.join(applied)}), "
           f"{len(samples)} samples; wall {wall:.0f} s = timed builds {builds:.0f} s + starts "
