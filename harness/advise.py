@@ -453,7 +453,7 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
                      for name, text in variants.items()}}
     if CacheMode.INCREMENTAL in cache:
         source = _source_file(context or options.context)
-        document["incremental"] = {"append": {"path": source, "text": "\n"}}
+        document["incremental"] = {"append": {"path": source, "text": _comment(source)}}
     claims = [f"{row.variant}.size_bytes < {ORIGINAL}.size_bytes" for row in rows
               if row.verdict == "saves" and row.variant in variants and row.size_change_bytes]
     if claims:
@@ -467,6 +467,20 @@ def _squash_settings(squash: str | None) -> dict[str, str]:
         return {}
     return {"squash": squash, **({"squash_from": "base"} if squash == Squash.DOCKER_SQUASH
                                  else {})}
+
+
+SLASH_COMMENTS = {".c", ".h", ".cc", ".cpp", ".hpp", ".go", ".rs", ".js", ".mjs", ".ts",
+                  ".java", ".kt", ".scala", ".swift", ".cs", ".php"}
+HASH_COMMENTS = {".py", ".sh", ".rb", ".pl", ".r", ".yaml", ".yml", ".toml", ".conf", ".cfg",
+                 ".ini", ".txt"}
+
+
+def _comment(source: str) -> str:
+    """The incremental change to a source file: a line the build still accepts (a comment in
+    the file's language, by its suffix), with the runner's nonce."""
+    suffix = Path(source).suffix.lower()
+    marker = "// " if suffix in SLASH_COMMENTS else "# " if suffix in HASH_COMMENTS else ""
+    return f"\n{marker}harness advise {{nonce}}\n"
 
 
 def _source_file(context: Path) -> str:
@@ -558,7 +572,7 @@ def _row(piece: Rewrite | NotApplicable, samples: list[Sample],
     change = size - original_size
     times = {}
     for cache in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
-        times.update(_time_ratio(mine, base, cache))
+        times.update(_time_ratio(mine, base, cache) or _failed_build(mine, base, cache))
     saves = change < -size_noise(mine, base) or (
         piece.key == "cache-order" and _faster(mine, base, CacheMode.INCREMENTAL))
     return replace(
@@ -606,6 +620,17 @@ def _time_ratio(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dic
     interval = ratio_interval(old, new)
     return {str(cache): f"×{ratio:.2f} [{interval.low:.2f}–{interval.high:.2f}, "
                         f"{interval.kind}]"}
+
+
+def _failed_build(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dict[str, str]:
+    """Where a build of this mode failed, what it said: never a ratio silently left out."""
+    for side, samples in (("", mine), ("the original's: ", base)):
+        failed = next((s for s in samples if s.cache is cache and s.status is Status.FAILED),
+                      None)
+        if failed is not None:
+            first = (failed.error or "").strip().splitlines()[:1]
+            return {str(cache): f"failed ({side}{first[0][:120] if first else 'no output'})"}
+    return {}
 
 
 def _faster(mine: list[Sample], base: list[Sample], cache: CacheMode) -> bool:

@@ -60,6 +60,8 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
     assert scenario.baseline == "original" and scenario.repeat == 2
     assert [e.expr for e in scenario.expect] == ["chain.size_bytes < original.size_bytes"]
     assert scenario.incremental is not None and scenario.incremental.path == "app.c"
+    # a change the compiler still accepts (a bare nonce in app.c broke every incremental build)
+    assert scenario.incremental.text == "\n// harness advise {nonce}\n"
     squashes = {name: v.squash for name, v in scenario.variants.items()}
     assert squashes == {"original": Squash.NONE, "chain": Squash.NONE,
                         "export-import": Squash.EXPORT_IMPORT,
@@ -196,3 +198,21 @@ def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN touch /a\nCMD [\"sh\"]\n")
     one_layer = rewrite.squash_after_build(rewrite.parse(tmp_path / "Dockerfile"))
     assert one_layer[1].reason == "the Dockerfile makes one layer over its base: nothing to squash"
+
+
+@pytest.mark.parametrize(("source", "line"), [("app.c", "// harness advise {nonce}"),
+                                              ("main.py", "# harness advise {nonce}"),
+                                              ("index.html", "harness advise {nonce}")])
+def test_the_incremental_change_is_a_comment_in_the_sources_language(source, line):
+    assert advise._comment(source) == f"\n{line}\n"
+
+
+def test_a_failed_warm_or_incremental_build_is_named_not_left_out():
+    broken = replace(sample("chain", 90_000, cache=CacheMode.INCREMENTAL, status=Status.FAILED),
+                     error="process \"/bin/sh -c gcc app.c\" did not complete\nmore")
+    samples = [sample("original", 100_000), sample("chain", 90_000),
+               sample("original", 100_000, cache=CacheMode.INCREMENTAL), broken]
+    row = advise._row(piece("chain"), samples, {"chain": (True, ""), "original": (True, "")})
+    assert row.build_time["incremental"] == \
+        'failed (process "/bin/sh -c gcc app.c" did not complete)'
+    assert row.build_time["cold"].startswith("×")
