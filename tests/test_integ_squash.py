@@ -139,12 +139,17 @@ def test_save_load_changes_nothing_in_the_image(squash_run, builder):
     assert sample.start_status is Status.OK
 
 
-def test_a_loaded_image_is_no_legacy_build_cache_on_either_store(docker_client, busybox,
-                                                                 test_labels, tmp_path):
-    """The seed's `<missing>` history: after save and load, the legacy builder runs every
-    step again, on both stores (the classic store's loaded image has no parent chain; the
-    containerd store's lacks the labels its legacy cache looks up). Steps unique to this test,
-    so no other image can serve them; a rebuild before the round trip is fully cached."""
+def test_a_loaded_image_is_no_legacy_build_cache_on_the_classic_store(docker_client, busybox,
+                                                                      test_labels, tmp_path):
+    """The seed's `<missing>` history: after save and load, the classic store's legacy builder
+    runs every step again (the loaded image has no parent chain). Steps unique to this test,
+    so no other image can serve them; a rebuild before the round trip is fully cached. On the
+    containerd store the answer depends on what the engine still holds after the removal
+    (measured: 0 of 2 cached on a used engine, 2 of 2 on a freshly purged one), so it is not a
+    property of the store to test."""
+    if engine.image_store(docker_client.info()) == "containerd":
+        pytest.skip("on the containerd store a loaded image's cache hits depend on what the "
+                    "engine still holds: 0 of 2 on a used engine, 2 of 2 on a purged one")
     nonce = uuid.uuid4().hex
     dockerfile = (f"FROM busybox:latest\nRUN echo {nonce} > /junk\n"
                   "RUN rm /junk && echo ok > /ok\n")
