@@ -221,7 +221,7 @@ def remove_run(client: docker.DockerClient, run_id: str | None = None) -> int:
             for kind, object_id in entries:
                 if kind == "container":
                     with contextlib.suppress(docker.errors.NotFound):
-                        client.api.remove_container(object_id, force=True)
+                        _remove_container(client, object_id)
                         removed += 1
                 elif kind == "tag":
                     with contextlib.suppress(docker.errors.NotFound):
@@ -247,6 +247,16 @@ def _remove_untagged(client: docker.DockerClient, image_id: str) -> int:
             raise
         return 0
     return 1
+
+
+def _remove_container(client: docker.DockerClient, container_id: str) -> None:
+    """Force-remove a container, unless the engine is removing it already (an interrupted
+    legacy build's step container, which the builder removes itself: 409 Conflict)."""
+    try:
+        client.api.remove_container(container_id, force=True)
+    except docker.errors.APIError as error:
+        if "already in progress" not in str(error.explanation or ""):
+            raise
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> int:

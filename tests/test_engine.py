@@ -77,3 +77,31 @@ def test_the_ledger_notes_containers_and_images(monkeypatch, tmp_path):
     assert ledger.read_text().splitlines() == [
         "image aaa", "image bbb", "container c1", "image ccc",
         "tag 127.0.0.1:5055/harness-run/r1/s/v:image"]
+
+
+def test_a_container_the_engine_is_already_removing_is_no_error(monkeypatch, tmp_path):
+    """Interrupted, the legacy builder removes its step container itself: Docker 26 answers
+    harness's removal with 409 "removal of container ... is already in progress"."""
+    import docker.errors
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    engine.note_leftovers(engine.ledger_path("r1"), [], ["c1"])
+
+    class Engine:
+        def __init__(self, explanation):
+            self.explanation = explanation
+            self.api = self
+            self.images = self
+            self.containers = self
+
+        def list(self, **filters):
+            return []
+
+        def remove_container(self, container_id, force):
+            raise docker.errors.APIError("409 Client Error", explanation=self.explanation)
+
+    engine.remove_run(Engine("removal of container c1 is already in progress"), "r1")
+    assert not engine.ledger_path("r1").exists()
+    engine.note_leftovers(engine.ledger_path("r1"), [], ["c1"])
+    with pytest.raises(docker.errors.APIError):
+        engine.remove_run(Engine("something else"), "r1")
