@@ -454,6 +454,8 @@ def sleeping() -> bool:
 def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_path, builder,
                                                             busybox):
     path = scenario_folder(tmp_path, SLEEPY)
+    if builder is Builder.BUILDAH:  # the run copies its base into buildah's storage, kept
+        buildah.copy_base(docker_client, "busybox:latest")
     base_copies = buildah_listing("images") if builder is Builder.BUILDAH else ""
     images = {i.id for i in docker_client.images.list(all=True)}
     containers = {c.id for c in docker_client.containers.list(all=True)}
