@@ -339,17 +339,20 @@ def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
     return text if applied else None
 
 
+def _rebuild_modes(piece: Rewrite) -> tuple[CacheMode, ...]:
+    """The rebuilds a piece changes, measured beside its cold build: chaining changes a warm
+    rebuild; the cache order and a COPY moved up change what a source change rebuilds."""
+    if piece.key == "cache-order" or piece.rebuilds_from_the_source:
+        return (CacheMode.WARM, CacheMode.INCREMENTAL)
+    return (CacheMode.WARM,) if piece.key == "chain" else ()
+
+
 def _about_cache(piece: Rewrite) -> bool:
-    """A piece that changes what a rebuild reuses: measured warm and incremental too."""
-    return piece.key in ("chain", "cache-order") or piece.rebuilds_from_the_source
+    return bool(_rebuild_modes(piece))
 
 
 def _caches(rewrites: list[Rewrite]) -> tuple[CacheMode, ...]:
-    if any(r.key == "cache-order" or r.rebuilds_from_the_source for r in rewrites):
-        return (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL)
-    if any(r.key == "chain" for r in rewrites):
-        return (CacheMode.COLD, CacheMode.WARM)
-    return (CacheMode.COLD,)
+    return (CacheMode.COLD, *max((_rebuild_modes(r) for r in rewrites), key=len, default=()))
 
 
 @contextlib.contextmanager
