@@ -110,7 +110,9 @@ class AdviceReport:
     best_dockerfile: str | None
     best_diff: str | None
     results: list[str]
-    """The results files of the runs that measured the rewrites (and the combination)."""
+    """The results files of the runs that measured the rewrites (and the combination: of
+    every rewrite, in the first two; where one did not pass, of the passing ones, in the
+    last)."""
     phases_s: dict[str, float]
     """Wall seconds in the runner's runs, the waste analysis, the checks, and in total."""
     variants: dict[str, str]
@@ -157,7 +159,15 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         squashed = {_name(r): str(r.squash) for r in rewrites if r.squash}
         caches = _caches(rewrites)
         about_cache = [_name(r) for r in rewrites if _about_cache(r)]
-        report(f"measuring the original and {len(variants) - 1} rewrite(s) cold, "
+        # the combination of every rewrite, measured with them: when each one passes (the
+        # usual case) it is the combination of the passing ones, and needs no run of its own
+        guessed = [r.key for r in rewrites if _name(r) not in squashed]
+        guess = _combined(parsed, guessed, config, options.context)
+        if guess is not None:
+            variants[COMBINED] = guess[0]
+            about_cache += [COMBINED] if about_cache else []
+        report(f"measuring the original and {len(rewrites)} rewrite(s)"
+               f"{' and their combination' if guess else ''} cold, "
                f"{options.repeat} repetition(s) each")
         with _timed(phases, "runs"):
             samples, results = _measure(options, variants, Path(folder) / "all", runs,
@@ -180,25 +190,30 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         rows = [_row(piece, samples, checked) for piece in pieces]
         passing = [row.key for row in rows if row.verdict == "saves"
                    and row.variant not in squashed]  # a Dockerfile is what is combined
-        combined = _combined(parsed, [k for k in passing if k != "flatten"],
-                             config if "flatten" in passing else None, options.context)
-        if combined is not None and len(passing) > 1:
-            report(f"measuring the {len(passing)} passing pieces combined")
-            variants[COMBINED] = combined
+        combined = _combined(parsed, passing, config, options.context)
+        if guess is not None and (combined is None or combined[0] != guess[0]):
+            del variants[COMBINED]  # measured, but not what passed: not shown
+            samples = [s for s in samples if s.variant != COMBINED]
+        combined_samples = samples
+        if combined is not None and COMBINED not in variants:
+            report(f"measuring the {len(combined[1])} passing pieces combined")
+            variants[COMBINED] = combined[0]
             with _timed(phases, "runs"):
                 together, combined_results = _measure(
-                    options, {ORIGINAL: original_text, COMBINED: combined},
+                    options, {ORIGINAL: original_text, COMBINED: combined[0]},
                     Path(folder) / "combined", runs, cache=caches, repeat=options.repeat,
                     report=report)
             with _timed(phases, "checks"):
                 checked[COMBINED] = check(client, _cold(together, COMBINED), options.checks,
                                           report)
             results_files.append(str(combined_results))
-            lines = sorted({n for r in rewrites if r.key in passing for n in r.lines})
+            combined_samples = together
+        if combined is not None:
+            lines = sorted({n for r in rewrites if r.key in combined[1] for n in r.lines})
             rows.append(_row(Rewrite(advice="all passing pieces combined: "
-                                     + ", ".join(passing), key=COMBINED, hadolint="",
-                                     lines=tuple(lines), dockerfile=combined),
-                             together, checked))
+                                     + ", ".join(combined[1]), key=COMBINED, hadolint="",
+                                     lines=tuple(lines), dockerfile=combined[0]),
+                             combined_samples, checked))
     flagged = hadolint_findings(options.dockerfile, report)
     if flagged is not None:
         rows = [replace(r, hadolint_lines=sorted({line for code in r.hadolint.split("/")
@@ -317,12 +332,14 @@ def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
     return lines
 
 
-def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
-              context: Path) -> str | None:
+def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any],
+              context: Path) -> tuple[str, list[str]] | None:
     """The pieces applied one after another (each to the previous one's output), then the
-    squash where `config` is given (it passed too)."""
+    squash if "flatten" is among them, and the keys applied; None unless two apply. A moved
+    deletion is left out: its lines are the original's, which the pieces before it moved
+    (the squash drops the bytes it would)."""
     text = "\n".join(parsed.lines) + "\n"
-    applied = 0
+    applied: list[str] = []
     with tempfile.TemporaryDirectory(prefix="harness-advise-") as folder:
         path = Path(folder) / "Dockerfile"
         for key in keys:
@@ -331,12 +348,13 @@ def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
             path.write_text(text)
             result = rewrite.ADVICE[key][2](rewrite.parse(path, context))
             if isinstance(result, Rewrite):
-                text, applied = result.dockerfile, applied + 1
-        if config is not None:
+                text = result.dockerfile
+                applied.append(key)
+        if "flatten" in keys:
             path.write_text(text)
-            text, applied = rewrite.flatten(rewrite.parse(path, context), config).dockerfile, \
-                applied + 1
-    return text if applied else None
+            text = rewrite.flatten(rewrite.parse(path, context), config).dockerfile
+            applied.append("flatten")
+    return (text, applied) if len(applied) > 1 else None
 
 
 def _rebuild_modes(piece: Rewrite) -> tuple[CacheMode, ...]:

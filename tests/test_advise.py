@@ -216,3 +216,17 @@ def test_a_failed_warm_or_incremental_build_is_named_not_left_out():
     assert row.build_time["incremental"] == \
         'failed (process "/bin/sh -c gcc app.c" did not complete)'
     assert row.build_time["cold"].startswith("×")
+
+
+def test_the_combination_applies_each_piece_to_the_last_ones_output_and_names_them(tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        "FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y curl\n"
+        "RUN echo done > /done\n")
+    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    config = {"Cmd": ["bash"], "Env": ["PATH=/usr/bin:/bin"]}
+    text, applied = advise._combined(parsed, ["chain", "cache", "move-deletion", "flatten"],
+                                     config, tmp_path)
+    assert applied == ["chain", "cache", "flatten"]  # a moved deletion's lines are the original's
+    assert text.count("RUN ") == 1 and "FROM scratch" in text
+    assert "apt-get clean && rm -rf /var/lib/apt/lists/*" in text
+    assert advise._combined(parsed, ["chain", "move-deletion"], config, tmp_path) is None
