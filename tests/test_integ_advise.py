@@ -59,6 +59,9 @@ def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
     assert rows["cache"]["verdict"] == "not applicable"
     assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum, npm, gem or cpan")
     assert report["best"] and report["best_diff"].startswith("--- ")
+    # every piece passed: their combination was measured with them, in no run of its own
+    assert rows["combined"]["advice"].endswith("combined: chain, flatten")
+    assert len(report["results"]) == 2  # cold; chain's warm
     # the post-build squashes, measured beside the rewrites and never the recommended Dockerfile
     exported = rows["export-import"]
     assert exported["verdict"] == "saves" and exported["checks_passed"] is True
@@ -210,6 +213,33 @@ def test_a_copy_between_the_writer_and_the_deletion_moves_up_and_its_cost_is_mea
 
 
 @pytest.mark.docker
+def test_a_piece_without_gain_is_left_out_of_the_combination_which_is_measured_again(
+        docker_client, busybox, tmp_path):
+    """The combination of every piece is measured with them; when one does not pass (here
+    --no-cache-dir, added to a pip that only records its arguments, saves nothing) the
+    combination of those that do is built and measured in a run of its own."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        RUN pip() { echo "$@" > /pip-args; } && pip install six
+        RUN head -c 1000000 /dev/urandom > /planted
+        RUN rm /planted
+    """))
+    result = advise("--check", "test -s /pip-args", "--only", "cache,chain,flatten", "--json",
+                    "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["key"]: row for row in report["rows"]}
+    assert rows["cache"]["verdict"] == "no gain"
+    assert rows["combined"]["advice"].endswith("combined: chain, flatten")
+    assert "--no-cache-dir" not in report["variants"]["combined"]
+    assert rows["combined"]["verdict"] == "saves" and rows["combined"]["checks_passed"]
+    assert rows["combined"]["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
+    last_run = json.loads(Path(report["results"][-1]).read_text())
+    assert {s["variant"] for s in last_run["samples"]} == {"original", "combined"}
+    assert len(report["results"]) == 3  # cold; chain's warm; the combination's own
+
+
+@pytest.mark.docker
 def test_a_failing_check_breaks_the_image(docker_client, busybox, tmp_path):
     (tmp_path / "Dockerfile").write_text(PLANTED)
     result = advise("--check", "test -e /planted", "--only", "chain,move-deletion", "--json",
@@ -319,3 +349,144 @@ def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client,
         -report["original_wasted_bytes"], rel=1e-3)
     assert rows["docker-squash"]["reason"] == ("the Dockerfile makes one layer over its base: "
                                                "nothing to squash")
+
+
+GEM_AND_CPAN = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends ruby cpanminus make \\
+    && rm -rf /var/lib/apt/lists/*
+COPY hello /src/hello
+RUN cd /src/hello && gem build hello.gemspec && gem install --local hello-0.1.0.gem
+COPY Hello-0.1.tar.gz /src/
+RUN cpanm /src/Hello-0.1.tar.gz
+"""
+"""A gem and a CPAN distribution installed from the context: the containers here reach no
+rubygems.org or CPAN (HTTPS fails), but the caches they leave are the same."""
+
+GEM_AND_CPAN_LEFTOVERS = (
+    'find "$(gem env gemdir)/cache/hello-0.1.0.gem" "$(gem env gemdir)/doc/hello-0.1.0" '
+    "/root/.cpanm \\( -type f -o -type l \\) -printf '%s\\n' | awk '{s += $1} END {print s}'")
+"""The bytes the guide's gem and cpanm cleanup leaves out, counted by find."""
+
+
+def gem_and_cpan_context(folder: Path) -> None:
+    """A gem and a CPAN distribution, each carrying 300,000 random bytes (incompressible, so
+    the .gem gem keeps and the unpacked work folder cpanm keeps are as big as they look)."""
+    import io
+    import tarfile
+
+    (folder / "Dockerfile").write_text(GEM_AND_CPAN)
+    gem = folder / "hello"
+    (gem / "lib").mkdir(parents=True)
+    (gem / "data").mkdir()
+    (gem / "lib" / "hello.rb").write_text("# Says hi.\nmodule Hello\n  def self.hi = 'hi'\nend\n")
+    (gem / "data" / "blob.bin").write_bytes(os.urandom(300_000))
+    (gem / "hello.gemspec").write_text(
+        'Gem::Specification.new do |s|\n  s.name = "hello"\n  s.version = "0.1.0"\n'
+        '  s.summary = "hi"\n  s.authors = ["harness"]\n  s.license = "MIT"\n'
+        '  s.files = ["lib/hello.rb", "data/blob.bin"]\nend\n')
+    files = {"Makefile.PL": b"use ExtUtils::MakeMaker;\n"
+                            b"WriteMakefile(NAME => 'Hello', VERSION => '0.1');\n",
+             "lib/Hello.pm": b"package Hello;\nsub hi { 'hi' }\n1;\n",
+             "blob.bin": os.urandom(300_000)}
+    with tarfile.open(folder / "Hello-0.1.tar.gz", "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"Hello-0.1/{name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+@pytest.mark.docker
+@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
+def test_gem_and_cpanm_caches_are_cleaned_and_the_saving_is_what_they_held(
+        docker_client, debian_bookworm, tmp_path):
+    """The guide's gem and cpanm rows, measured: what the cache piece saves equals the bytes
+    of the kept .gem, the gem's docs and cpanm's work folder (find, in the original)."""
+    gem_and_cpan_context(tmp_path)
+    checks = ("ruby -e 'require \"hello\"; exit(Hello.hi == \"hi\")' && "
+              "perl -MHello -e 'exit(Hello::hi() eq \"hi\" ? 0 : 1)'")
+    result = advise("--check", checks, "--only", "cache", "--json", "--out",
+                    str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    cache = next(row for row in report["rows"] if row["key"] == "cache")
+    rewritten = report["variants"]["cache"]
+    assert "gem install --no-document --local hello-0.1.0.gem" in rewritten
+    assert 'rm -rf "$(gem env gemdir)"/cache/*.gem' in rewritten and "rm -rf ~/.cpanm" in rewritten
+    tag = f"harness-test/gems:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        leftovers = int(docker_client.containers.run(
+            tag, ["sh", "-c", GEM_AND_CPAN_LEFTOVERS], remove=True))
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert leftovers > 550_000  # the .gem gem keeps and cpanm's unpacked copy: 300,000 B each
+    assert cache["verdict"] == "saves" and cache["checks_passed"] is True
+    assert cache["size_change_bytes"] == pytest.approx(-leftovers, rel=1e-2)
+
+
+TYPICAL_APP = """\
+FROM debian:bookworm
+RUN apt-get update
+RUN apt-get install -y curl ca-certificates tcc libc6-dev
+COPY hello.c /src/hello.c
+RUN tcc -o /usr/local/bin/hello /src/hello.c
+RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y
+CMD ["hello"]
+"""
+"""A typical app's Dockerfile: update and install in separate RUNs, no cleanup, recommends
+installed, a compiler installed, used and purged in later RUNs (tcc, not gcc, to stay quick;
+docs/your-own-dockerfile.md has the gcc one)."""
+
+EXPERT_APP = """\
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends tcc libc6-dev \\
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY hello.c /src/hello.c
+RUN tcc -o /hello /src/hello.c
+
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates \\
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY --from=build /hello /usr/local/bin/hello
+CMD ["hello"]
+"""
+"""What an expert writes by hand for the same app: a build stage with the compiler, a runtime
+stage with curl and its certificates, lists and cache cleaned."""
+
+
+@pytest.mark.docker
+@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
+def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
+        docker_client, debian_bookworm, tmp_path):
+    from harness.images import analyse_engine_image
+
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "Dockerfile").write_text(TYPICAL_APP)
+    (app / "hello.c").write_text('#include <stdio.h>\nint main(void) { puts("hello"); '
+                                 'return 0; }\n')
+    result = advise("--check", "hello", "--check", "curl --version", "--only",
+                    "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
+                    str(tmp_path / "out"), cwd=app)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["variant"] or row["key"]: row for row in report["rows"]}
+    best = rows[report["best"]]
+    assert best["checks_passed"] is True and best["verdict"] == "saves"
+    (app / "Dockerfile.expert").write_text(EXPERT_APP)
+    tag = f"harness-test/expert:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(app), dockerfile="Dockerfile.expert", tag=tag, rm=True,
+                               forcerm=True)
+    try:
+        expert_bytes = analyse_engine_image(docker_client, tag).unpacked_bytes
+        assert docker_client.containers.run(tag, ["hello"], remove=True) == b"hello\n"
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert best["size_bytes"] <= 1.02 * expert_bytes, (best["size_bytes"], expert_bytes)
+    # the diff a reviewer accepts: the user's own commands kept, one a line, cleanup added
+    diff = report["best_diff"]
+    assert "+RUN apt-get update \\\n+    && apt-get install --no-install-recommends" in diff
+    assert "tcc -o /usr/local/bin/hello /src/hello.c" in report["best_dockerfile"]
+    assert "apt-get purge -y tcc libc6-dev && apt-get autoremove -y" in report["best_dockerfile"]
+    assert report["best_dockerfile"].rstrip().endswith('CMD ["hello"]')
