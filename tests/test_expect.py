@@ -159,16 +159,19 @@ def test_groups_where_a_variant_was_not_measured_are_left_out():
     assert not wrong.passed and [v.group for v in wrong.values] == ["legacy/cold"]
 
 
-def test_start_time_claims_use_every_container_start():
+def test_start_time_claims_use_every_container_start_and_need_three_samples_a_side():
     def started(variant, starts):
         return Sample(scenario="s", variant=variant, builder=Builder.LEGACY,
                       cache=CacheMode.COLD, repetition=1, status=Status.OK, size_bytes=1,
                       start_s=sorted(starts)[len(starts) // 2], start_samples_s=list(starts),
                       start_status=Status.OK)
-    verdict = evaluate(parse("small.start_s < big.start_s", VARIANTS), [
-        started("small", [0.20, 0.21, 0.19, 0.20, 0.22]),
-        started("big", [0.40, 0.41, 0.39, 0.42, 0.40])])  # one sample a side, five starts
-    assert verdict.passed and not verdict.inconclusive
+    claim = parse("small.start_s < big.start_s", VARIANTS)
+    small, big = [0.20, 0.21, 0.19, 0.20, 0.22], [0.40, 0.41, 0.39, 0.42, 0.40]
+    one_each = evaluate(claim, [started("small", small), started("big", big)])
+    assert one_each.inconclusive and not one_each.passed  # five starts in a row: one window
+    three_each = evaluate(claim, [started(v, starts) for _ in range(3)
+                                  for v, starts in (("small", small), ("big", big))])
+    assert three_each.passed and not three_each.inconclusive
 
 
 def test_the_medians_shown_are_the_ones_judged_without_cache_missed_builds():
