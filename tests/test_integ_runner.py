@@ -239,8 +239,12 @@ def test_interrupting_a_run_leaves_a_valid_file_and_no_containers(docker_client,
 class SocketProxy:
     """A unix-socket proxy to the engine that can be cut, as if the engine died."""
 
-    def __init__(self, path: Path, upstream: str = "/var/run/docker.sock") -> None:
-        self.path, self.upstream = path, upstream
+    def __init__(self, path: Path) -> None:
+        # the engine the tests use (DOCKER_HOST: the flavour's, in the engines session); the
+        # default engine's socket here once left this test's images there, unremoved
+        self.path = path
+        self.upstream = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"
+                                       ).removeprefix("unix://")
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(str(path))
         self.server.listen(64)
