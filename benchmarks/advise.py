@@ -15,6 +15,7 @@ wall time of at most 6 minutes and harness's own share at most 10 %.
 """
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,25 +24,15 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-DOCKERFILE = """\
-FROM debian:bookworm
-RUN apt-get update
-RUN apt-get install -y curl ca-certificates tcc libc6-dev
-COPY hello.c /src/hello.c
-RUN tcc -o /usr/local/bin/hello /src/hello.c
-RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y
-CMD ["hello"]
-"""
-HELLO = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
+APP = Path(__file__).parent / "typical-app"
+"""The app (its Dockerfile and hello.c), shared with advise's test against an expert's."""
 
 
 def main() -> int:
     repeat = sys.argv[1] if len(sys.argv) > 1 else "3"
     with tempfile.TemporaryDirectory(prefix="harness-bench-advise-") as tmp:
         app = Path(tmp) / "app"
-        app.mkdir()
-        (app / "Dockerfile").write_text(DOCKERFILE)
-        (app / "hello.c").write_text(HELLO)
+        shutil.copytree(APP, app)
         started = time.perf_counter()
         result = subprocess.run([sys.executable, "-m", "harness", "advise",
                                  str(app / "Dockerfile"), "--repeat", repeat, "--check",

@@ -4,6 +4,7 @@ user's files are untouched and nothing is left in the engine."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -425,18 +426,10 @@ def test_gem_and_cpanm_caches_are_cleaned_and_the_saving_is_what_they_held(
     assert cache["size_change_bytes"] == pytest.approx(-leftovers, rel=1e-2)
 
 
-TYPICAL_APP = """\
-FROM debian:bookworm
-RUN apt-get update
-RUN apt-get install -y curl ca-certificates tcc libc6-dev
-COPY hello.c /src/hello.c
-RUN tcc -o /usr/local/bin/hello /src/hello.c
-RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y
-CMD ["hello"]
-"""
-"""A typical app's Dockerfile: update and install in separate RUNs, no cleanup, recommends
-installed, a compiler installed, used and purged in later RUNs (tcc, not gcc, to stay quick;
-docs/your-own-dockerfile.md has the gcc one)."""
+TYPICAL_APP = Path(__file__).parent.parent / "benchmarks" / "typical-app"
+"""A typical app's Dockerfile (the advise benchmark's): update and install in separate RUNs,
+no cleanup, recommends installed, a compiler installed, used and purged in later RUNs (tcc,
+not gcc, to stay quick; docs/your-own-dockerfile.md has the gcc one)."""
 
 EXPERT_APP = """\
 FROM debian:bookworm AS build
@@ -462,10 +455,7 @@ def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
     from harness.images import analyse_engine_image
 
     app = tmp_path / "app"
-    app.mkdir()
-    (app / "Dockerfile").write_text(TYPICAL_APP)
-    (app / "hello.c").write_text('#include <stdio.h>\nint main(void) { puts("hello"); '
-                                 'return 0; }\n')
+    shutil.copytree(TYPICAL_APP, app)
     result = advise("--check", "hello", "--check", "curl --version", "--only",
                     "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
                     str(tmp_path / "out"), cwd=app)
