@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from harness import engine
+from harness.build import BuildRequest, build
+from harness.model import Builder
 
 PLANTED = """\
 FROM busybox:latest
@@ -456,6 +458,7 @@ def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
 
     app = tmp_path / "app"
     shutil.copytree(TYPICAL_APP, app)
+    before = {image.id for image in docker_client.images.list(all=True)}
     result = advise("--check", "hello", "--check", "curl --version", "--only",
                     "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
                     str(tmp_path / "out"), cwd=app)
@@ -466,13 +469,17 @@ def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
     assert best["checks_passed"] is True and best["verdict"] == "saves"
     (app / "Dockerfile.expert").write_text(EXPERT_APP)
     tag = f"harness-test/expert:{uuid.uuid4().hex[:12]}"
-    docker_client.images.build(path=str(app), dockerfile="Dockerfile.expert", tag=tag, rm=True,
-                               forcerm=True)
+    # BuildKit, as advise's builds: the legacy builder would leave the build stage's image
+    expert = build(Builder.BUILDKIT, BuildRequest(context=app, dockerfile="Dockerfile.expert",
+                                                  tag=tag, labels={}, no_cache=False))
+    assert expert.ok, expert.log_tail
     try:
         expert_bytes = analyse_engine_image(docker_client, tag).unpacked_bytes
         assert docker_client.containers.run(tag, ["hello"], remove=True) == b"hello\n"
     finally:
         docker_client.images.remove(tag, force=True)
+    # advise's images (squashed ones too) and the expert's are gone, dangling ones included
+    assert {image.id for image in docker_client.images.list(all=True)} <= before
     assert best["size_bytes"] <= 1.02 * expert_bytes, (best["size_bytes"], expert_bytes)
     # the diff a reviewer accepts: the user's own commands kept, one a line, cleanup added
     diff = report["best_diff"]
