@@ -706,6 +706,9 @@ def advice_markdown(result: AdviceReport) -> str:
     if result.best_diff:
         lines += ["", f"Recommended: {result.best} — the rewritten Dockerfile against yours:",
                   "", "```diff", result.best_diff.rstrip("\n"), "```"]
+    elif after_build := [r for r in result.rows if r.verdict == "saves"]:
+        lines += ["", "No rewrite of the Dockerfile saves anything measurable; a step after "
+                  f"the build does: {after_build[0].advice}, {size(after_build[0])}."]
     else:
         lines += ["", "No rewrite saves anything measurable on this Dockerfile."]
     lines += ["", f"results: {', '.join(result.results)}"]

@@ -119,6 +119,23 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     assert "Your original fails the checks too: exit 1: no app" in text
 
 
+def test_a_saving_only_after_the_build_is_named_not_denied():
+    rows = [advise.AdviceRow(advice="squash after the build: docker-squash", key="docker-squash",
+                             hadolint="", lines=[], verdict="saves", variant="docker-squash",
+                             size_change_bytes=-100_000, size_change_pct=-4.8),
+            advise.AdviceRow(advice="chain RUNs", key="chain", hadolint="DL3059", lines=[2, 3],
+                             verdict="no gain", variant="chain", size_change_bytes=0)]
+    text = advise.advice_markdown(advise.AdviceReport(
+        dockerfile="Dockerfile", original_size_bytes=2_000_000, original_layers=4,
+        original_wasted_bytes=100_000, rows=rows, top_waste=[], best=None,
+        best_dockerfile=None, best_diff=None, results=["r.json"], phases_s={}, variants={},
+        squashed_after_build={"docker-squash": "docker-squash"}, cache_modes=["cold"],
+        original_check=""))
+    assert "No rewrite saves anything measurable on this Dockerfile" not in text
+    assert ("No rewrite of the Dockerfile saves anything measurable; a step after the build "
+            "does: squash after the build: docker-squash, -100,000 B (-4.8 %).\n") in text
+
+
 def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM busybox AS build\nRUN make\n"
                                          "FROM busybox AS test\nRUN make test\nFROM scratch\n")
