@@ -119,6 +119,20 @@ def test_the_markdown_names_what_breaks_and_shows_the_diff():
     assert "Your original fails the checks too: exit 1: no app" in text
 
 
+def test_a_squash_after_the_build_costs_the_build_and_the_squash():
+    passed = {"docker-squash": (True, ""), "original": (True, "")}
+    squashed = [replace(sample("docker-squash", 90_000, build_s=b), transform_s=t)
+                for b, t in ((10.0, 4.0), (11.0, 4.0), (9.0, 5.0))]
+    original = [sample("original", 100_000, build_s=b) for b in (10.0, 10.0, 10.0)]
+    row = advise._row(piece("docker-squash"), original + squashed, passed)
+    assert row.build_time["cold"].startswith("×1.40 [")  # median 14 s against 10 s
+    assert row.build_time["cold"].endswith("] with the squash")
+    plain = advise._row(piece(), [*original, sample("cache", 90_000, build_s=12.0)],
+                        {"cache": (True, ""), "original": (True, "")})
+    assert plain.build_time["cold"].startswith("×1.20 [") and "squash" not in \
+        plain.build_time["cold"]
+
+
 def test_a_saving_only_after_the_build_is_named_not_denied():
     rows = [advise.AdviceRow(advice="squash after the build: docker-squash", key="docker-squash",
                              hadolint="", lines=[], verdict="saves", variant="docker-squash",
