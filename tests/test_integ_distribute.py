@@ -143,9 +143,11 @@ def served_bytes(log: Path, repository: str, since: int,
 
 
 def test_buildkit_pull_bytes_is_what_the_registry_served(registry, docker_client, tmp_path,
-                                                          busybox):
+                                                          busybox, base_layers):
     """The ground truth of a pull: the registry's own log of what it sent the pulling engine
-    (the manifests, an index on Docker 26, the config and the layers; no attestation)."""
+    (the manifests, an index on Docker 26, the config and the layers; no attestation), of
+    the image's own: on the containerd store the base's layer is served again when the
+    puller's content store no longer has its compressed blob (when this test runs first)."""
     address, state = registry
     log = state / "harness" / "registry" / "registry.log"
     (tmp_path / "Dockerfile").write_text(
@@ -164,7 +166,8 @@ def test_buildkit_pull_bytes_is_what_the_registry_served(registry, docker_client
     finally:
         docker_client.images.remove(tag, force=True)
     assert shipped.pull_not_cold is None and shipped.pull_bytes is not None
-    assert shipped.pull_bytes == served_bytes(log, "harness-test/served", since) > 3_000_000
+    assert shipped.pull_bytes == served_bytes(log, "harness-test/served", since,
+                                              excluding=base_layers) > 3_000_000
 
 
 def test_push_bytes_is_what_the_registry_stored(registry, docker_client, tmp_path, busybox):
