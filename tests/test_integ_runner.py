@@ -23,6 +23,8 @@ from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, ne
 from harness.runner import Runner, run_scenarios
 from harness.scenario import load_scenario
 
+from .helpers import image_ids
+
 pytestmark = pytest.mark.docker
 SCENARIOS = Path(__file__).parent.parent / "scenarios"
 
@@ -243,8 +245,7 @@ class SocketProxy:
         # the engine the tests use (DOCKER_HOST: the flavour's, in the engines session); the
         # default engine's socket here once left this test's images there, unremoved
         self.path = path
-        self.upstream = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock"
-                                       ).removeprefix("unix://")
+        self.upstream = engine.docker_host().removeprefix("unix://")
         self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.server.bind(str(path))
         self.server.listen(64)
@@ -461,7 +462,7 @@ def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_p
     if builder is Builder.BUILDAH:  # the run copies its base into buildah's storage, kept
         buildah.copy_base(docker_client, "busybox:latest")
     base_copies = buildah_listing("images") if builder is Builder.BUILDAH else ""
-    images = {i.id for i in docker_client.images.list(all=True)}
+    images = image_ids(docker_client)
     containers = {c.id for c in docker_client.containers.list(all=True)}
     process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(path), "--builder",
                                 builder, "--out", str(tmp_path / "out")],
@@ -474,7 +475,7 @@ def test_sigint_during_a_build_exits_130_and_leaves_nothing(docker_client, tmp_p
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
-    assert {i.id for i in docker_client.images.list(all=True)} == images
+    assert image_ids(docker_client) == images
     assert {c.id for c in docker_client.containers.list(all=True)} == containers
     assert not sleeping()
     if builder is Builder.BUILDAH:  # its build container and step image, in its storage
