@@ -18,6 +18,12 @@ REAL_RESULTS_V2 = Path(__file__).parent / "data" / "results-v2.json"
 """The same scenario's results file of schema 2, which `store.load` migrates."""
 
 
+def image_ids(client: docker.DockerClient) -> set[str]:
+    """Every image on the engine, untagged step images too: what a test compares before and
+    after to see that nothing was left behind."""
+    return {image.id for image in client.images.list(all=True)}
+
+
 def write_busybox_context(directory: Path, dockerfile: str) -> Path:
     """A build context holding the host's static busybox and the given Dockerfile."""
     shutil.copy2("/bin/busybox", directory / "busybox")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import image_ids
+
 BENCHMARKS = Path(__file__).parent.parent / "benchmarks"
 
 
@@ -20,9 +22,9 @@ def run(*args: str) -> str:
 
 @pytest.mark.docker
 def test_build_time_prints_a_ratio_per_builder_and_leaves_no_image(docker_client, busybox):
-    before = {image.id for image in docker_client.images.list(all=True)}
+    before = image_ids(docker_client)
     output = run(str(BENCHMARKS / "build_time.py"), "1")
-    assert {image.id for image in docker_client.images.list(all=True)} <= before
+    assert image_ids(docker_client) <= before
     for builder in ("legacy", "buildkit"):
         assert re.search(rf"^{builder}: harness build_s [\d.]+ s, docker \w+ wall [\d.]+ s, "
                          r"ratio [\d.]+ \(medians of 1, interleaved\)$", output, re.MULTILINE)

@@ -15,6 +15,7 @@ import pytest
 from harness import flavors
 from harness.engine import connect, image_store
 
+from .helpers import image_ids
 from .test_integ_runner import sleeping
 
 FLAVOR = flavors.FLAVORS["trixie-containerd"]
@@ -132,7 +133,7 @@ def test_harness_clean_removes_what_a_build_left_when_the_engine_died_under_it(t
             subprocess.run([sys.executable, "-m", "harness", *prepare], env=env, check=True,
                            capture_output=True)
         client = connect(host=flavor.host)
-        images = {i.id for i in client.images.list(all=True)}
+        images = image_ids(client)
         containers = {c.id for c in client.containers.list(all=True)}
         client.close()
         run = subprocess.Popen([sys.executable, "-m", "harness", "run", str(scenario), "--out",
@@ -150,13 +151,13 @@ def test_harness_clean_removes_what_a_build_left_when_the_engine_died_under_it(t
         assert len(flavors.flavor_rules(flavor)) == 3  # the killed engine's, not added twice
         client = connect(host=flavor.host)
         left = ({c.id for c in client.containers.list(all=True)} - containers,
-                {i.id for i in client.images.list(all=True)} - images)
+                image_ids(client) - images)
         assert left[0] and left[1]  # the killed step's container, the RUN echo step image
         cleaned = subprocess.run([sys.executable, "-m", "harness", "clean"], env=env,
                                  capture_output=True, text=True)
         assert cleaned.returncode == 0, cleaned.stderr
         assert {c.id for c in client.containers.list(all=True)} == containers
-        assert {i.id for i in client.images.list(all=True)} == images
+        assert image_ids(client) == images
         client.close()
     finally:
         harness("engine", "down", "--flavor", flavor.name)

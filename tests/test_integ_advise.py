@@ -17,6 +17,8 @@ from harness import engine
 from harness.build import BuildRequest, build
 from harness.model import Builder
 
+from .helpers import image_ids
+
 PLANTED = """\
 FROM busybox:latest
 RUN mkdir -p /app && echo hello > /app/hello
@@ -458,7 +460,7 @@ def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
 
     app = tmp_path / "app"
     shutil.copytree(TYPICAL_APP, app)
-    before = {image.id for image in docker_client.images.list(all=True)}
+    before = image_ids(docker_client)
     result = advise("--check", "hello", "--check", "curl --version", "--only",
                     "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
                     str(tmp_path / "out"), cwd=app)
@@ -479,7 +481,7 @@ def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
     finally:
         docker_client.images.remove(tag, force=True)
     # advise's images (squashed ones too) and the expert's are gone, dangling ones included
-    assert {image.id for image in docker_client.images.list(all=True)} <= before
+    assert image_ids(docker_client) <= before
     assert best["size_bytes"] <= 1.02 * expert_bytes, (best["size_bytes"], expert_bytes)
     # the diff a reviewer accepts: the user's own commands kept, one a line, cleanup added
     diff = report["best_diff"]
