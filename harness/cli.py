@@ -342,16 +342,11 @@ def read_image(name: str, platform: str | None) -> Any:
 
 
 def advise_command(args: argparse.Namespace) -> int:
-    from harness.advise import (
-        AdviseOptions,
-        BuildFailed,
-        advice_html,
-        advice_keys,
-        advice_markdown,
-        advise,
-        refuse_existing,
-        write_scenario,
-    )
+    from harness.advice.measure import refuse_existing, write_scenario
+    from harness.advice.pieces import advice_keys
+    from harness.advice.records import AdviseOptions, BuildFailed
+    from harness.advice.report import advice_html, advice_markdown
+    from harness.advise import advise
     from harness.progress import progress_reporter
     from harness.store import step_summary, strict_json, write_text
 

@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import tarfile
 import zlib
 from collections import deque
@@ -62,7 +63,8 @@ READ_BYTES = 1 << 20
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 TOP_WASTE = 10
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
+DPKG_RECORDS = re.compile(r"var/lib/dpkg/(status|info/[^/]+\.list)")
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -80,6 +82,13 @@ class Entry:
     mode: int = 0
     """Permission bits (with setuid, setgid and sticky; some tar writers add the file type's
     bits, which are left out), for harness diff."""
+    uid: int = 0
+    gid: int = 0
+    digest: str = ""
+    """A regular file's content, SHA-256 in hex (the image guard compares it)."""
+    text: str = ""
+    """The content of dpkg's records (var/lib/dpkg/status, info/PKG.list): which packages an
+    image holds and their files, for the image guard."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +222,22 @@ def file_changes(layers: list[LayerFacts]) -> tuple[list[FileChanges], dict[str,
     return changes, visible
 
 
+def final_tree(layers: list[LayerFacts]) -> dict[str, Entry]:
+    """Every path of the final filesystem, directories too (what `docker run` sees): for the
+    image guard, which compares two images path by path."""
+    visible: dict[str, Entry] = {}
+    for layer in layers:
+        lower = sorted(visible)
+        for entry in layer.entries:
+            if entry.kind in ("whiteout", "opaque") or entry.kind != "dir":
+                itself = entry.kind == "whiteout"  # a file over a directory hides its tree
+                for path in _under(lower, entry.path, itself=itself):
+                    visible.pop(path, None)
+        visible.update((e.path, e) for e in layer.entries
+                       if e.kind not in ("whiteout", "opaque") and e.path)
+    return visible
+
+
 @dataclass(kw_only=True)
 class Content:
     """One regular file's bytes, shared by its hard links."""
@@ -249,11 +274,11 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None, *,
         tee.drain()
         source.seek(0)
         with tarfile.open(fileobj=source, mode="r:") as layer:
-            entries = [_entry(member) for member in layer]
+            entries = [_entry(member, layer) for member in layer]
     else:
         with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|", bufsize=READ_BYTES) as layer:
             for member in layer:
-                entries.append(_entry(member))
+                entries.append(_entry(member, layer))
         tee.drain()
     added = sum(e.size for e in entries if e.kind == "file")
     return LayerFacts(
@@ -288,23 +313,36 @@ def analyse_blob(source: IO[bytes], blob_bytes: int) -> LayerFacts:
     return analyse_layer(cast(IO[bytes], Prefixed(head, source)))
 
 
-def _entry(member: tarfile.TarInfo) -> Entry:
+def _entry(member: tarfile.TarInfo, layer: tarfile.TarFile) -> Entry:
     path = _clean(member.name)
     directory, base = posixpath.split(path)
     if base == OPAQUE:
         return Entry(path=directory, kind="opaque")
     if base.startswith(WHITEOUT):
         return Entry(path=posixpath.join(directory, base[len(WHITEOUT):]), kind="whiteout")
+    mode, uid, gid = member.mode & 0o7777, member.uid, member.gid
     if member.isfile():
-        return Entry(path=path, kind="file", size=member.size, mode=member.mode & 0o7777)
+        digest, text = _content(layer.extractfile(member), DPKG_RECORDS.fullmatch(path))
+        return Entry(path=path, kind="file", size=member.size, digest=digest, text=text,
+                     mode=mode, uid=uid, gid=gid)
     if member.islnk():
-        return Entry(path=path, kind="link", target=_clean(member.linkname),
-                     mode=member.mode & 0o7777)
+        return Entry(path=path, kind="link", target=_clean(member.linkname), mode=mode,
+                     uid=uid, gid=gid)
     if member.issym():
         return Entry(path=path, kind="symlink", size=len(os.fsencode(member.linkname)),
-                     target=member.linkname)
-    return Entry(path=path, kind="dir" if member.isdir() else "other",
-                 mode=member.mode & 0o7777)
+                     target=member.linkname, uid=uid, gid=gid)
+    return Entry(path=path, kind="dir" if member.isdir() else "other", mode=mode, uid=uid,
+                 gid=gid)
+
+
+def _content(data: IO[bytes] | None, keep: object) -> tuple[str, str]:
+    """A file's SHA-256, and its text where `keep`."""
+    digest, kept = hashlib.sha256(), []
+    while data is not None and (chunk := data.read(READ_BYTES)):
+        digest.update(chunk)
+        if keep:
+            kept.append(chunk)
+    return digest.hexdigest(), b"".join(kept).decode(errors="replace")
 
 
 def _clean(name: str) -> str:

@@ -5,7 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness import advise, rewrite
+from harness import advise
+from harness.advice import measure, parse, report, rows, squash
+from harness.advice.edit import Rewrite
+from harness.advice.records import AdviceReport, AdviceRow, AdviseError, AdviseOptions
 from harness.model import Builder, CacheMode, Sample, Squash, Status
 
 DOCKERFILE = """\
@@ -23,7 +26,7 @@ def layers(*created_by):
 
 def test_each_layer_is_matched_to_its_line_by_the_history(tmp_path):
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
-    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    parsed = parse.parse(tmp_path / "Dockerfile")
     buildkit = layers("debootstrap", "RUN /bin/sh -c apt-get update # buildkit",
                       "COPY app.c /src/app.c # buildkit",
                       "RUN /bin/sh -c gcc -o /app /src/app.c && rm -rf /src # buildkit")
@@ -35,7 +38,7 @@ def test_each_layer_is_matched_to_its_line_by_the_history(tmp_path):
 
 
 def options(tmp_path, **kwargs):
-    return advise.AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
+    return AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
                                 build_args={}, **kwargs)
 
 
@@ -44,18 +47,18 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
 
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
     (tmp_path / "app.c").write_text("int main(){}\n")
-    result = advise.AdviceReport(
+    result = AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=10, original_layers=2,
         original_wasted_bytes=0, top_waste=[], best=None, best_dockerfile=None,
         best_diff=None, results=["r.json"], phases_s={},
-        cache_modes=["cold", "warm", "incremental"],
+        cache_modes=["cold", "warm", "incremental"], noise_paths=[],
         original_check="",
         variants={"original": DOCKERFILE, "chain": DOCKERFILE.replace("RUN apt", "RUN  apt"),
                   "export-import": DOCKERFILE, "docker-squash": DOCKERFILE},
         squashed_after_build={"export-import": "export-import", "docker-squash": "docker-squash"},
-        rows=[advise.AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
+        rows=[AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
                                variant="chain", size_change_bytes=-5)])
-    advise.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
+    measure.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
     scenario = load_scenario(tmp_path / "advise.yaml")
     assert scenario.baseline == "original" and scenario.repeat == 2
     assert [e.expr for e in scenario.expect] == ["chain.size_bytes < original.size_bytes"]
@@ -67,8 +70,8 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
                         "export-import": Squash.EXPORT_IMPORT,
                         "docker-squash": Squash.DOCKER_SQUASH}
     assert scenario.variants["docker-squash"].squash_from == "base"  # its own layers
-    with pytest.raises(advise.AdviseError, match="context lies inside its folder"):
-        advise.write_scenario(result, options(tmp_path), tmp_path / "sub" / "advise.yaml")
+    with pytest.raises(AdviseError, match="context lies inside its folder"):
+        measure.write_scenario(result, options(tmp_path), tmp_path / "sub" / "advise.yaml")
 
 
 def sample(variant, size, cache=CacheMode.COLD, build_s=1.0, status=Status.OK):
@@ -78,40 +81,40 @@ def sample(variant, size, cache=CacheMode.COLD, build_s=1.0, status=Status.OK):
 
 
 def piece(key="cache"):
-    return rewrite.Rewrite(advice="a piece", key=key, hadolint="", lines=(2,), dockerfile="")
+    return Rewrite(advice="a piece", key=key, hadolint="", lines=(2,), dockerfile="")
 
 
 def test_verdicts_saves_no_gain_and_breaks():
     passed = {"cache": (True, ""), "original": (True, "")}
-    saves = advise._row(piece(), [sample("original", 100_000), sample("cache", 90_000)], passed)
+    saves = rows.row(piece(), [sample("original", 100_000), sample("cache", 90_000)], passed, {})
     assert (saves.verdict, saves.size_change_bytes, saves.size_change_pct) == ("saves", -10_000,
                                                                               -10.0)
-    noise = advise._row(piece(), [sample("original", 100_000), sample("cache", 99_500)], passed)
+    noise = rows.row(piece(), [sample("original", 100_000), sample("cache", 99_500)], passed, {})
     assert noise.verdict == "no gain"  # within 1 KiB
     repeated = [sample("original", 100_000), sample("original", 103_000),
                 sample("cache", 99_000), sample("cache", 99_000)]
-    assert advise._row(piece(), repeated, passed).verdict == "no gain"  # within the spread
-    broken = advise._row(piece(), [sample("original", 100_000), sample("cache", 10)],
-                         {"cache": (False, "exit 1: no curl")})
+    assert rows.row(piece(), repeated, passed, {}).verdict == "no gain"  # within the spread
+    broken = rows.row(piece(), [sample("original", 100_000), sample("cache", 10)],
+                      {"cache": (False, "exit 1: no curl")}, {})
     assert (broken.verdict, broken.reason) == ("breaks", "exit 1: no curl")
 
 
 def test_existing_outputs_are_refused_without_force(tmp_path):
     (tmp_path / "out.yaml").write_text("")
-    with pytest.raises(advise.AdviseError, match="exists; give --force"):
-        advise.refuse_existing([None, tmp_path / "out.yaml"], force=False)
-    advise.refuse_existing([tmp_path / "out.yaml"], force=True)
+    with pytest.raises(AdviseError, match="exists; give --force"):
+        measure.refuse_existing([None, tmp_path / "out.yaml"], force=False)
+    measure.refuse_existing([tmp_path / "out.yaml"], force=True)
 
 
 def test_the_markdown_names_what_breaks_and_shows_the_diff():
-    rows = [advise.AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
+    rows = [AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
                              hadolint_lines=[3], lines=[3], verdict="breaks",
                              checks_passed=False, check_output="exit 6: curl: (77)")]
-    text = advise.advice_markdown(advise.AdviceReport(
+    text = report.advice_markdown(AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
         original_wasted_bytes=0, rows=rows, top_waste=[], best=None, best_dockerfile=None,
         best_diff=None, results=["r.json"], phases_s={}, variants={}, squashed_after_build={},
-        cache_modes=["cold"],
+        cache_modes=["cold"], noise_paths=[],
         original_check="exit 1: no app"))
     assert "DL3015 (flags 3)" in text
     assert "✗ no recommends breaks your image: exit 6: curl: (77)" in text
@@ -124,26 +127,27 @@ def test_a_squash_after_the_build_costs_the_build_and_the_squash():
     squashed = [replace(sample("docker-squash", 90_000, build_s=b), transform_s=t)
                 for b, t in ((10.0, 4.0), (11.0, 4.0), (9.0, 5.0))]
     original = [sample("original", 100_000, build_s=b) for b in (10.0, 10.0, 10.0)]
-    row = advise._row(piece("docker-squash"), original + squashed, passed)
+    row = rows.row(piece("docker-squash"), original + squashed, passed, {})
     assert row.build_time["cold"].startswith("×1.40 [")  # median 14 s against 10 s
     assert row.build_time["cold"].endswith("] with the squash")
-    plain = advise._row(piece(), [*original, sample("cache", 90_000, build_s=12.0)],
-                        {"cache": (True, ""), "original": (True, "")})
+    plain = rows.row(piece(), [*original, sample("cache", 90_000, build_s=12.0)],
+                     {"cache": (True, ""), "original": (True, "")}, {})
     assert plain.build_time["cold"].startswith("×1.20 [") and "squash" not in \
         plain.build_time["cold"]
 
 
 def test_a_saving_only_after_the_build_is_named_not_denied():
-    rows = [advise.AdviceRow(advice="squash after the build: docker-squash", key="docker-squash",
+    rows = [AdviceRow(advice="squash after the build: docker-squash", key="docker-squash",
                              hadolint="", lines=[], verdict="saves", variant="docker-squash",
                              size_change_bytes=-100_000, size_change_pct=-4.8),
-            advise.AdviceRow(advice="chain RUNs", key="chain", hadolint="DL3059", lines=[2, 3],
+            AdviceRow(advice="chain RUNs", key="chain", hadolint="DL3059", lines=[2, 3],
                              verdict="no gain", variant="chain", size_change_bytes=0)]
-    text = advise.advice_markdown(advise.AdviceReport(
+    text = report.advice_markdown(AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=2_000_000, original_layers=4,
         original_wasted_bytes=100_000, rows=rows, top_waste=[], best=None,
         best_dockerfile=None, best_diff=None, results=["r.json"], phases_s={}, variants={},
         squashed_after_build={"docker-squash": "docker-squash"}, cache_modes=["cold"],
+        noise_paths=[],
         original_check=""))
     assert "No rewrite saves anything measurable on this Dockerfile" not in text
     assert ("No rewrite of the Dockerfile saves anything measurable; a step after the build "
@@ -153,7 +157,7 @@ def test_a_saving_only_after_the_build_is_named_not_denied():
 def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM busybox AS build\nRUN make\n"
                                          "FROM busybox AS test\nRUN make test\nFROM scratch\n")
-    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    parsed = parse.parse(tmp_path / "Dockerfile")
     assert parsed.built_stage("build") == 0 and parsed.built_stage(None) == 2
     assert advise.layer_lines(parsed, layers("base", "RUN /bin/sh -c make # buildkit"),
                               "build") == [None, 2]
@@ -166,12 +170,12 @@ def test_the_target_stage_is_the_one_matched_and_squash_needs_the_last(tmp_path)
 def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_path):
     import yaml
 
-    opts = advise.AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
+    opts = AdviseOptions(dockerfile=tmp_path / "Dockerfile", context=tmp_path,
                                 build_args={"API_TOKEN": "s3cret", "VERSION": "1"})
-    mine = yaml.safe_load(advise.scenario_yaml(opts, {"original": "FROM x\n"}, [],
+    mine = yaml.safe_load(measure.scenario_yaml(opts, {"original": "FROM x\n"}, [],
                                                (CacheMode.COLD,), squashed={}))
     assert mine["secret_build_args"] == ["API_TOKEN"]
-    users = advise.scenario_yaml(opts, {"original": "FROM x\n"}, [], (CacheMode.COLD,),
+    users = measure.scenario_yaml(opts, {"original": "FROM x\n"}, [], (CacheMode.COLD,),
                                  for_user=True, squashed={})
     assert "s3cret" not in users
     assert yaml.safe_load(users)["variants"]["original"]["build_args"] == {
@@ -179,24 +183,25 @@ def test_secret_looking_build_args_are_never_written_in_the_users_scenario(tmp_p
 
 
 def report_of(rows):
-    return advise.AdviceReport(
+    return AdviceReport(
         dockerfile="Dockerfile", original_size_bytes=100_000, original_layers=3,
         original_wasted_bytes=10_000, rows=rows, top_waste=[], best="cache",
         best_dockerfile="FROM x\n", best_diff="--- a\n+++ b\n", results=["r.json"], phases_s={},
-        variants={}, squashed_after_build={}, cache_modes=["cold"], original_check="")
+        variants={}, squashed_after_build={}, cache_modes=["cold"], original_check="",
+        noise_paths=[])
 
 
-MEASURED = [advise.AdviceRow(advice="clean the cache", key="cache", hadolint="DL3009",
+MEASURED = [AdviceRow(advice="clean the cache", key="cache", hadolint="DL3009",
                              lines=[2], verdict="saves", variant="cache", size_bytes=90_000,
                              size_change_bytes=-10_000, size_change_pct=-10.0,
                              checks_passed=True),
-            advise.AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
+            AdviceRow(advice="no recommends", key="recommends", hadolint="DL3015",
                              lines=[3], verdict="breaks", variant="recommends",
                              size_bytes=80_000, checks_passed=False, check_output="exit 1")]
 
 
 def test_the_html_page_has_the_size_chart_and_the_tables():
-    page = advise.advice_html(report_of(MEASURED))
+    page = report.advice_html(report_of(MEASURED))
     assert page.startswith("<!doctype html>") and page.count("<svg") == 1
     assert "<script" not in page and "clean the cache" in page
 
@@ -206,7 +211,7 @@ def test_the_html_page_renders_in_headless_chromium(tmp_path):
     from tests.helpers import render_in_chromium
 
     page = tmp_path / "advise.html"
-    page.write_text(advise.advice_html(report_of(MEASURED)))
+    page.write_text(report.advice_html(report_of(MEASURED)))
     render_in_chromium(page, tmp_path, "advise.png")
 
 
@@ -214,20 +219,20 @@ def test_a_squash_the_store_cannot_run_is_not_applicable_with_the_runners_reason
     skipped = sample("docker-squash", 0, status=Status.SKIPPED)
     skipped = replace(skipped, error="squash: docker-squash does not work on the containerd "
                                      "image store")
-    squash = rewrite.Rewrite(advice="squash after the build", key="docker-squash", hadolint="",
-                             lines=(), dockerfile="FROM x\n", squash=Squash.DOCKER_SQUASH)
-    row = advise._row(squash, [sample("original", 100_000), skipped], {})
+    squash = Rewrite(advice="squash after the build", key="docker-squash", hadolint="",
+                     lines=(), dockerfile="FROM x\n", squash=Squash.DOCKER_SQUASH)
+    row = rows.row(squash, [sample("original", 100_000), skipped], {}, {})
     assert (row.verdict, row.reason) == ("not applicable", skipped.error)
 
 
 def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(tmp_path):
     (tmp_path / "Dockerfile").write_text(DOCKERFILE)
-    pieces = rewrite.squash_after_build(rewrite.parse(tmp_path / "Dockerfile"))
+    pieces = squash.squash_after_build(parse.parse(tmp_path / "Dockerfile"))
     assert [(p.key, p.squash) for p in pieces] == [
         ("export-import", Squash.EXPORT_IMPORT), ("docker-squash", Squash.DOCKER_SQUASH)]
     assert {p.dockerfile for p in pieces} == {DOCKERFILE}
     (tmp_path / "Dockerfile").write_text("FROM busybox\nRUN touch /a\nCMD [\"sh\"]\n")
-    one_layer = rewrite.squash_after_build(rewrite.parse(tmp_path / "Dockerfile"))
+    one_layer = squash.squash_after_build(parse.parse(tmp_path / "Dockerfile"))
     assert one_layer[1].reason == "the Dockerfile makes one layer over its base: nothing to squash"
 
 
@@ -235,7 +240,7 @@ def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(
                                               ("main.py", "# harness advise {nonce}"),
                                               ("index.html", "harness advise {nonce}")])
 def test_the_incremental_change_is_a_comment_in_the_sources_language(source, line):
-    assert advise._comment(source) == f"\n{line}\n"
+    assert measure._comment(source) == f"\n{line}\n"
 
 
 def test_a_failed_warm_or_incremental_build_is_named_not_left_out():
@@ -243,7 +248,7 @@ def test_a_failed_warm_or_incremental_build_is_named_not_left_out():
                      error="process \"/bin/sh -c gcc app.c\" did not complete\nmore")
     samples = [sample("original", 100_000), sample("chain", 90_000),
                sample("original", 100_000, cache=CacheMode.INCREMENTAL), broken]
-    row = advise._row(piece("chain"), samples, {"chain": (True, ""), "original": (True, "")})
+    row = rows.row(piece("chain"), samples, {"chain": (True, ""), "original": (True, "")}, {})
     assert row.build_time["incremental"] == \
         'failed (process "/bin/sh -c gcc app.c" did not complete)'
     assert row.build_time["cold"].startswith("×")
@@ -253,11 +258,11 @@ def test_the_combination_applies_each_piece_to_the_last_ones_output_and_names_th
     (tmp_path / "Dockerfile").write_text(
         "FROM debian:bookworm\nRUN apt-get update\nRUN apt-get install -y curl\n"
         "RUN echo done > /done\n")
-    parsed = rewrite.parse(tmp_path / "Dockerfile")
+    parsed = parse.parse(tmp_path / "Dockerfile")
     config = {"Cmd": ["bash"], "Env": ["PATH=/usr/bin:/bin"]}
     text, applied = advise._combined(parsed, ["chain", "cache", "move-deletion", "flatten"],
-                                     config, tmp_path)
+                                     config)
     assert applied == ["chain", "cache", "flatten"]  # a moved deletion's lines are the original's
     assert text.count("RUN ") == 1 and "FROM scratch" in text
     assert "apt-get clean && rm -rf /var/lib/apt/lists/*" in text
-    assert advise._combined(parsed, ["chain", "move-deletion"], config, tmp_path) is None
+    assert advise._combined(parsed, ["chain", "move-deletion"], config) is None

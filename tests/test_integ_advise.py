@@ -285,7 +285,7 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
 
 
 def test_the_help_names_every_piece_only_takes():
-    from harness.advise import advice_keys
+    from harness.advice.pieces import advice_keys
 
     shown = " ".join(advise("--help", cwd=Path.cwd()).stdout.split())
     assert all(key in shown for key in advice_keys())

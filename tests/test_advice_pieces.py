@@ -1,12 +1,14 @@
 """The advice as Dockerfile rewrites: what each piece changes, where it does not apply and
-why, and what it never touches."""
+why, and what it never touches (Dockerfile in, Dockerfile out)."""
 
 import textwrap
 
 import pytest
 
-from harness import rewrite
-from harness.rewrite import DockerfileError, NotApplicable, Rewrite
+from harness.advice import flatten, move_deletion, parse, shell
+from harness.advice.edit import NotApplicable, Rewrite
+from harness.advice.parse import DockerfileError
+from harness.advice.pieces import PIECES
 
 
 def parsed(tmp_path, text, files=()):
@@ -14,11 +16,11 @@ def parsed(tmp_path, text, files=()):
     path.write_text(textwrap.dedent(text))
     for name in files:
         (tmp_path / name).write_text("x\n")
-    return rewrite.parse(path)
+    return parse.parse(path)
 
 
 def apply(tmp_path, key, text, files=()):
-    return rewrite.ADVICE[key][2](parsed(tmp_path, text, files))
+    return PIECES[key].apply(parsed(tmp_path, text, files))
 
 
 APP = """\
@@ -61,7 +63,8 @@ def test_the_package_cache_is_cleaned_where_it_was_filled(tmp_path):
     assert result.dockerfile == textwrap.dedent("""\
         FROM debian:bookworm
         # the app
-        RUN apt-get update && apt-get install -y curl     gcc \\
+        RUN apt-get update && apt-get install -y curl \\
+            gcc \\
             && apt-get clean && rm -rf /var/lib/apt/lists/*
         RUN pip install --no-cache-dir requests
         CMD ["curl"]
@@ -108,7 +111,8 @@ def test_cache_order_without_a_manifest_says_why(tmp_path):
     """)
     assert isinstance(result, NotApplicable)
     assert result.reason == ("COPY . at line 2 comes before the install at line 3, but the "
-                             "context has no dependency manifest")
+                             "context has no dependency manifest (or .dockerignore leaves it "
+                             "out)")
 
 
 @pytest.mark.parametrize("run, why", [
@@ -125,7 +129,7 @@ def test_a_shell_other_than_sh_or_bash_is_left_alone(tmp_path):
     result = apply(tmp_path, "recommends",
                    'FROM debian\nSHELL ["pwsh", "-c"]\nRUN apt-get install -y x\n')
     assert isinstance(result, NotApplicable)
-    assert "a SHELL other than sh or bash" in result.reason
+    assert "line 3: a SHELL other than plain sh -c or bash -c" in result.reason
 
 
 def test_merging_the_span_from_writer_to_hider(tmp_path):
@@ -137,12 +141,12 @@ def test_merging_the_span_from_writer_to_hider(tmp_path):
         COPY x /x
         RUN rm /x
     """)
-    merged = rewrite.merge_span(text, 2, 4)
+    merged = move_deletion.merge_span(text, 2, 4)
     assert isinstance(merged, Rewrite)
     assert "RUN make big \\\n    && use big \\\n    && rm big\nCOPY x /x\n" in merged.dockerfile
-    assert rewrite.merge_span(text, 5, 6).reason == \
+    assert move_deletion.merge_span(text, 5, 6).reason == \
         "the files come from COPY at line 5: use a build stage"
-    hoisted = rewrite.merge_span(text, 2, 6)
+    hoisted = move_deletion.merge_span(text, 2, 6)
     assert isinstance(hoisted, Rewrite) and hoisted.rebuilds_from_the_source
     assert hoisted.dockerfile == textwrap.dedent("""\
         FROM debian
@@ -165,18 +169,18 @@ def test_a_span_with_an_instruction_that_changes_what_a_copy_means_is_left_alone
         COPY --chown=app x /x
         RUN make && apt-get purge -y gcc
     """)
-    assert rewrite.merge_span(text, 2, 6).reason == "WORKDIR at line 3 sits between them"
+    assert move_deletion.merge_span(text, 2, 6).reason == "WORKDIR at line 3 sits between them"
     later = parsed(tmp_path, "FROM debian\nRUN make big\nCOPY a /a\nCOPY --chown=app x /x\n"
                              "RUN rm big\n")
-    assert rewrite.merge_span(later, 2, 5).reason == "COPY at line 4 sits between them"
+    assert move_deletion.merge_span(later, 2, 5).reason == "COPY at line 4 sits between them"
     two = parsed(tmp_path, "FROM debian\nRUN make big\nCOPY a /a\nADD b /b\nRUN rm big\n")
-    merged = rewrite.merge_span(two, 2, 5)
+    merged = move_deletion.merge_span(two, 2, 5)
     assert isinstance(merged, Rewrite)
     assert merged.dockerfile.startswith("FROM debian\nCOPY a /a\nADD b /b\nRUN make big")
 
 
 def test_flatten_declares_the_built_images_config_again(tmp_path):
-    result = rewrite.flatten(parsed(tmp_path, "FROM debian\nRUN make\n"), {
+    result = flatten.flatten(parsed(tmp_path, "FROM debian\nRUN make\n"), {
         "Env": ["PATH=/usr/bin:/bin", "A=x y"], "Cmd": ["app", "--serve"],
         "WorkingDir": "/srv", "User": "app", "ExposedPorts": {"8080/tcp": {}},
         "Labels": {"org.x": "1"}, "Entrypoint": None,
@@ -187,9 +191,9 @@ def test_flatten_declares_the_built_images_config_again(tmp_path):
 
         FROM scratch
         COPY --from=harness-original / /
-        LABEL org.x=1
-        ENV PATH="/usr/bin:/bin"
-        ENV A="x y"
+        LABEL org.x='1'
+        ENV PATH='/usr/bin:/bin'
+        ENV A='x y'
         EXPOSE 8080/tcp
         WORKDIR /srv
         USER app
@@ -206,30 +210,32 @@ def test_flatten_declares_the_built_images_config_again(tmp_path):
 def test_what_is_not_a_dockerfile_is_named_with_its_line(tmp_path, text, message):
     (tmp_path / "Dockerfile").write_text(text)
     with pytest.raises(DockerfileError, match=message):
-        rewrite.parse(tmp_path / "Dockerfile")
+        parse.parse(tmp_path / "Dockerfile")
 
 
 def test_commands_are_found_inside_any_list(tmp_path):
-    found = rewrite.commands("set -eux; apt-get update && (apt-get -y install curl | tee x)")
+    found = shell.read_script("set -eux; apt-get update && (apt-get -y install curl | tee x)"
+                              ).commands
     assert [c.words[:2] for c in found] == [("set", "-eux"), ("apt-get", "update"),
                                             ("apt-get", "-y"), ("tee", "x")]
-    assert rewrite._is(found[2], "apt-get", "install")
-    assert rewrite._is(rewrite.commands("python3 -m pip install x")[0], "pip", "install")
+    assert shell.is_command(found[2], "apt-get", "install")
+    assert shell.is_command(shell.read_script("python3 -m pip install x").commands[0], "pip",
+                            "install")
 
 
 def test_a_rewrite_of_a_chained_run_keeps_one_command_a_line(tmp_path):
     chained = apply(tmp_path, "chain", APP).dockerfile
     (tmp_path / "Dockerfile").write_text(chained)
-    cleaned = rewrite.ADVICE["cache"][2](rewrite.parse(tmp_path / "Dockerfile")).dockerfile
+    cleaned = PIECES["cache"].apply(parse.parse(tmp_path / "Dockerfile")).dockerfile
     assert "RUN apt-get update \\\n    && apt-get install -y curl" in cleaned
     assert "\n    && apt-get clean && rm -rf /var/lib/apt/lists/*\n" in cleaned
 
 
 def test_the_squash_leaves_harnesss_own_base_labels_out(tmp_path):
-    result = rewrite.flatten(parsed(tmp_path, "FROM debian\n"), {
+    result = flatten.flatten(parsed(tmp_path, "FROM debian\n"), {
         "Labels": {"harness.managed": "true", "org.opencontainers.image.title": "app"}})
     assert "harness.managed" not in result.dockerfile
-    assert "LABEL org.opencontainers.image.title=app" in result.dockerfile
+    assert "LABEL org.opencontainers.image.title='app'" in result.dockerfile
 
 
 def test_grouping_makes_a_layer_of_packages_and_a_layer_of_the_rest(tmp_path):

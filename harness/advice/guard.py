@@ -1,0 +1,187 @@
+"""The image guard: a rewrite may change only what its advice explains.
+
+Each rewrite's image is compared with the original's, path by path (type, mode, owner, size,
+content digest, link target; directories by type, mode and owner) and field by field of the
+config (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts, Volumes, StopSignal, the whole
+Healthcheck, Labels, Shell, OnBuild). What differs between two builds of the original itself
+(apt's logs, dated caches) is build noise and is ignored for every variant. What the piece
+declares it may change (its MayChange) is allowed; anything else is the evidence that the
+rewrite changes the image.
+
+The files come from the layers harness's own reader analysed when the runner measured the
+image (its layer cache, by diff ID): no image is read a second time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from harness.advice.edit import MayChange
+from harness.layers import Entry, LayerCache, default_cache_dir, final_tree
+
+CONFIG_FIELDS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes",
+                 "StopSignal", "Healthcheck", "Labels", "Shell", "OnBuild")
+EVIDENCE = 5
+"""How many differences a verdict names (the count says how many there are)."""
+DPKG_RECORDS = ("var/lib/dpkg/status", "var/lib/dpkg/status-old", "var/lib/dpkg/triggers",
+                "var/lib/apt/extended_states", "var/cache/debconf", "var/log")
+"""dpkg's and apt's records of what is installed, which change with the set of packages."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageFiles:
+    files: dict[str, Entry]
+    """The final filesystem by path (relative to the root), directories too."""
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardVerdict:
+    changes: list[str]
+    """The first differences no declaration explains (`/b: missing`, `StopSignal: ...`)."""
+    changed: int
+    """How many there are."""
+    allowed: int
+    """How many differences the piece's declaration explained."""
+
+
+def image_files(client: Any, image_id: str) -> ImageFiles:
+    """The image's files and config, from the layers the runner's reader cached; a layer
+    missing there is read from the engine (and cached)."""
+    from harness.images import KnownLayers, host_platform_name, read_engine
+
+    attrs = client.api.inspect_image(image_id)
+    cache = LayerCache(default_cache_dir())
+    layers = [cache.get(d) for d in (attrs.get("RootFS") or {}).get("Layers") or []]
+    if any(layer is None for layer in layers):
+        layers = list(read_engine(client, image_id, host_platform_name(), lambda _: None,
+                                  KnownLayers(cache, {})).layers)
+    return ImageFiles(files=final_tree([layer for layer in layers if layer is not None]),
+                      config=attrs.get("Config") or {})
+
+
+def differences(a: ImageFiles, b: ImageFiles) -> dict[str, str]:
+    """Every path and config field in which B differs from A, with what differs."""
+    found: dict[str, str] = {}
+    for path in sorted(a.files.keys() | b.files.keys()):
+        old, new = a.files.get(path), b.files.get(path)
+        if new is None:
+            found[path] = f"/{path}: missing"
+        elif old is None:
+            found[path] = f"/{path}: added"
+        elif (what := _differs(_facts(old, a.files), _facts(new, b.files))):
+            found[path] = f"/{path}: {what}"
+    for field in CONFIG_FIELDS:
+        old_value, new_value = _field(a.config, field), _field(b.config, field)
+        if old_value != new_value:
+            found[f"config:{field}"] = f"{field}: {_shown(old_value)} → {_shown(new_value)}"
+    return found
+
+
+def build_noise(originals: list[ImageFiles]) -> set[str]:
+    """What differs between builds of the same Dockerfile: ignored in every comparison."""
+    return {key for other in originals[1:] for key in differences(originals[0], other)}
+
+
+def guard(original: ImageFiles, rewrite: ImageFiles, noise: set[str],
+          may_change: MayChange) -> GuardVerdict:
+    allowed = allowance(may_change, original, rewrite)
+    found = {k: v for k, v in differences(original, rewrite).items() if k not in noise}
+    unexplained = [v for k, v in found.items() if k.startswith("config:") or not allowed(k)]
+    return GuardVerdict(changes=unexplained[:EVIDENCE], changed=len(unexplained),
+                        allowed=len(found) - len(unexplained))
+
+
+def allowance(may_change: MayChange, original: ImageFiles,
+              rewrite: ImageFiles) -> Callable[[str], bool]:
+    """Whether a differing path is one the piece declared it may change."""
+    patterns = list(may_change.paths)
+    exact: set[str] = set()
+    if may_change.dropped_packages:
+        dropped = installed(original) - installed(rewrite)
+        exact = package_paths(original, rewrite, dropped)
+        patterns += [*DPKG_RECORDS, *(f"var/lib/dpkg/info/{name}.*" for name in dropped),
+                     *(f"var/lib/dpkg/info/{name}:*" for name in dropped)]
+
+    def allowed(path: str) -> bool:
+        return path in exact or any(fnmatch.fnmatchcase(path, p) or
+                                    fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
+    return allowed
+
+
+def installed(image: ImageFiles) -> set[str]:
+    """The packages dpkg's status lists as installed."""
+    status = image.files.get("var/lib/dpkg/status")
+    names = set()
+    for paragraph in (status.text if status else "").split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in paragraph.splitlines()
+                      if ": " in line and not line.startswith(" "))
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            names.add(fields["Package"])
+    return names
+
+
+def package_paths(original: ImageFiles, rewrite: ImageFiles, dropped: set[str]) -> set[str]:
+    """The files the dropped packages listed (their directories only where they are gone),
+    and the alternatives that pointed into them."""
+    listed: set[str] = set()
+    for path, entry in original.files.items():
+        name = posixpath.basename(path).removesuffix(".list").split(":")[0]
+        if path.startswith("var/lib/dpkg/info/") and path.endswith(".list") and name in dropped:
+            listed.update(line.strip().lstrip("/") for line in entry.text.splitlines()
+                          if line.strip() not in ("", "/."))
+    paths = {p for p in listed if (kept := original.files.get(p)) is None or
+             kept.kind != "dir" or p not in rewrite.files}
+    alternatives = {posixpath.basename(p) for image in (original, rewrite)
+                    for p, e in image.files.items() if p.startswith("etc/alternatives/")
+                    and e.kind == "symlink" and e.target.lstrip("/") in listed}
+    paths |= {f"{folder}/{name}" for name in alternatives
+              for folder in ("etc/alternatives", "var/lib/dpkg/alternatives")}
+    paths |= {p for image in (original, rewrite) for p, e in image.files.items()
+              if e.kind == "symlink" and e.target.startswith("/etc/alternatives/")
+              and posixpath.basename(e.target) in alternatives}
+    return paths
+
+
+def _facts(entry: Entry, files: dict[str, Entry]) -> tuple[Any, ...]:
+    """What is compared of a path: a hard link as the file it links (a copy of the same
+    file is the same file to whoever runs the image)."""
+    linked = files.get(entry.target) if entry.kind == "link" else None
+    if linked is not None:
+        entry = linked
+    if entry.kind == "file":
+        return ("file", entry.mode, entry.uid, entry.gid, entry.size, entry.digest)
+    if entry.kind == "symlink":
+        return ("symlink", 0, entry.uid, entry.gid, 0, entry.target)
+    return (entry.kind, entry.mode, entry.uid, entry.gid, 0, entry.target)
+
+
+def _differs(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
+    if old[0] != new[0]:
+        return f"{old[0]} → {new[0]}"
+    parts = []
+    if old[4:] != new[4:]:
+        parts.append(f"link target {old[5]} → {new[5]}" if old[0] == "symlink"
+                     else "content differs")
+    if old[1] != new[1]:
+        parts.append(f"mode {old[1]:o} → {new[1]:o}")
+    if old[2:4] != new[2:4]:
+        parts.append(f"owner {old[2]}:{old[3]} → {new[2]}:{new[3]}")
+    return ", ".join(parts)
+
+
+def _field(config: dict[str, Any], field: str) -> Any:
+    value = config.get(field) or None
+    if field == "Labels" and value:  # harness's own labels (run, variant) are not the image's
+        value = {k: v for k, v in value.items() if not k.startswith("harness.")} or None
+    return value
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if value is None else value if isinstance(value, str) else json.dumps(
+        value, ensure_ascii=False)

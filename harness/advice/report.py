@@ -1,0 +1,106 @@
+"""advise's report: the ranked table, the original's waste, the image guard's findings and
+the recommended diff, as Markdown and as a page with a chart."""
+
+from __future__ import annotations
+
+from harness.advice.records import ORIGINAL, AdviceReport, AdviceRow
+from harness.advice.rows import CHANGES
+
+
+def advice_markdown(result: AdviceReport) -> str:
+    from tabulate import tabulate
+
+    def size(row: AdviceRow) -> str:
+        if row.size_change_bytes is None:
+            return ""
+        return f"{row.size_change_bytes:+,} B ({row.size_change_pct or 0:+.1f} %)"
+    def code(row: AdviceRow) -> str:
+        if not row.hadolint or not row.hadolint_lines:
+            return row.hadolint
+        return f"{row.hadolint} (flags {', '.join(map(str, row.hadolint_lines))})"
+    table = [[row.advice, code(row), ", ".join(map(str, row.lines)), size(row),
+              "" if row.layers_change is None else f"{row.layers_change:+d}",
+              "" if row.compressed_change_bytes is None else f"{row.compressed_change_bytes:+,}",
+              "" if row.push_change_bytes is None else f"{row.push_change_bytes:+,}",
+              "; ".join(f"{k} {v}" for k, v in (row.build_time or {}).items()),
+              {True: "✓", False: "✗", None: ""}[row.checks_passed],
+              row.verdict + (f": {row.reason}" if row.reason else "")] for row in result.rows]
+    lines = [f"## harness advise {result.dockerfile}", "",
+             f"The original: {result.original_size_bytes:,} B in {result.original_layers} "
+             f"layers, {result.original_wasted_bytes:,} B wasted.", "",
+             tabulate(table, headers=["advice", "hadolint", "lines", "size", "layers",
+                                      "compressed", "push", "build time (× original)",
+                                      "checks", "verdict"], tablefmt="github",
+                      disable_numparse=True), ""]
+    if result.top_waste:
+        lines += ["The original's top wasted files:", "", tabulate(
+            [[f"/{w.path}", f"{w.size_bytes:,}", w.written_by_line or "the base",
+              w.hidden_by_line or "the base"] for w in result.top_waste],
+            headers=["path", "bytes", "written at line", "hidden at line"], tablefmt="github",
+            disable_numparse=True), ""]
+    if result.original_check:
+        lines += [f"Your original fails the checks too: {result.original_check}", ""]
+    lines += guard_lines(result)
+    for row in result.rows:
+        if row.verdict == "breaks":
+            lines += [f"✗ {row.advice} breaks your image: {row.check_output or row.reason}"]
+        elif row.verdict == CHANGES:
+            lines += [f"✗ {row.advice} changes your image: {row.reason}"]
+    notes = [f"- {row.advice}: {row.note}" for row in result.rows if row.note]
+    if notes:
+        lines += ["", "Notes:", *notes]
+    if result.hadolint:
+        lines += ["", f"hadolint: {result.hadolint}"]
+    if result.best_diff:
+        lines += ["", f"Recommended: {result.best} — the rewritten Dockerfile against yours:",
+                  "", "```diff", result.best_diff.rstrip("\n"), "```"]
+    elif after_build := [r for r in result.rows if r.verdict == "saves"]:
+        lines += ["", "No rewrite of the Dockerfile saves anything measurable; a step after "
+                  f"the build does: {after_build[0].advice}, {size(after_build[0])}."]
+    else:
+        lines += ["", "No rewrite saves anything measurable on this Dockerfile."]
+    lines += ["", f"results: {', '.join(result.results)}"]
+    return "\n".join(lines) + "\n"
+
+
+def guard_lines(result: AdviceReport) -> list[str]:
+    """What the image guard compared: the build noise, and what each measured piece may
+    change."""
+    noise = result.noise_paths
+    shown = ", ".join(f"/{p}" if not p.startswith("config:") else p for p in noise[:5])
+    lines = [f"The image guard compared each rewrite's files and config with the original's; "
+             f"{len(noise)} path(s) differed between two builds of the original itself (build "
+             f"noise, ignored{': ' + shown if noise else ''}{', ...' if len(noise) > 5 else ''})."
+             , ""]
+    lines += [f"- {row.advice}: may change {row.may_change}" + (
+        "; nothing else changed" if row.image_changes == [] else "")
+        for row in result.rows if row.may_change and row.image_changes is not None]
+    return [*lines, ""]
+
+
+def advice_html(result: AdviceReport) -> str:
+    """The page: a chart of each measured variant's size against the original's, the same
+    tables as the Markdown, and the recommended diff."""
+    import html
+
+    import matplotlib.pyplot as plt
+
+    from harness.page import STYLE, svg
+
+    measured = [r for r in result.rows if r.size_bytes is not None]
+    figure, axes = plt.subplots(figsize=(max(4, 0.9 * len(measured) + 3), 3.6))
+    labels = [ORIGINAL, *(r.variant for r in measured)]
+    sizes = [result.original_size_bytes / 1e6, *(r.size_bytes / 1e6 for r in measured
+                                                 if r.size_bytes is not None)]
+    colours = ["#9e9e9e", *("#d62728" if r.verdict == "breaks" else "#1f77b4"
+                            for r in measured)]
+    axes.bar(labels, sizes, color=colours)
+    axes.set_ylabel("MB")
+    axes.set_title("image size per rewrite (red: breaks a check)")
+    chart = svg(figure)
+    markdown = advice_markdown(result)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>harness advise "
+            f"{html.escape(result.dockerfile)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>harness advise {html.escape(result.dockerfile)}</h1><figure>{chart}"
+            "<figcaption>image size of the original and each measured rewrite</figcaption>"
+            f"</figure><pre>{html.escape(markdown)}</pre></body></html>")
