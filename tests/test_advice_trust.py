@@ -271,7 +271,8 @@ def test_a_shell_that_is_not_plain_stops_rewrites_in_its_stage_and_stages_from_i
 
 
 @pytest.mark.parametrize("shell", ['["/bin/bash", "-o", "pipefail", "-c"]',
-                                   '["/bin/sh", "-eux", "-c"]', '["bash", "-euxo", "pipefail", "-c"]'])
+                                   '["/bin/sh", "-eux", "-c"]',
+                                   '["bash", "-euxo", "pipefail", "-c"]'])
 def test_a_stricter_plain_shell_is_still_rewritten(tmp_path, shell):
     result = apply(tmp_path, "chain", f"FROM debian\nSHELL {shell}\nRUN echo a\nRUN echo b\n")
     assert isinstance(result, Rewrite)

@@ -266,3 +266,46 @@ def test_the_combination_applies_each_piece_to_the_last_ones_output_and_names_th
     assert text.count("RUN ") == 1 and "FROM scratch" in text
     assert "apt-get clean && rm -rf /var/lib/apt/lists/*" in text
     assert advise._combined(parsed, ["chain", "move-deletion"], config) is None
+
+
+class Container:
+    """A container as docker-py hands it to the check: its wait fails as given."""
+
+    def __init__(self, wait_error=None, status="running"):
+        self.wait_error, self.status, self.removed = wait_error, status, False
+
+    def wait(self, timeout):
+        if self.wait_error:
+            raise self.wait_error
+        return {"StatusCode": 0}
+
+    def reload(self):
+        pass
+
+    def logs(self):
+        return b""
+
+    def remove(self, force):
+        self.removed = True
+
+
+def client_running(container):
+    return SimpleNamespace(containers=SimpleNamespace(run=lambda image, **kwargs: container))
+
+
+def test_only_a_container_still_running_after_the_timeout_passes_without_an_exit():
+    import docker.errors
+    import requests
+    import urllib3
+
+    timeout = requests.exceptions.ConnectionError(urllib3.exceptions.ReadTimeoutError(
+        None, None, "Read timed out."))
+    server = Container(timeout)
+    assert measure._run_check(client_running(server), "img", None) == (True, "")
+    assert server.removed
+    assert measure._run_check(client_running(Container(timeout)), "img", "sleep 60")[0] is False
+    for lost in (Container(timeout, status="exited"),
+                 Container(docker.errors.NotFound("no such container")),
+                 Container(requests.exceptions.ConnectionError("engine gone"))):
+        with pytest.raises(AdviseError, match="the check could not run"):
+            measure._run_check(client_running(lost), "img", None)

@@ -154,6 +154,84 @@ def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, 
 
 
 @pytest.mark.docker
+def test_a_trailing_comment_chained_still_writes_the_file_and_the_guard_sees_no_change(
+        docker_client, busybox, tmp_path):
+    """The string edit chained `RUN echo a # note` into `... # note && echo b > /b`: /b was
+    never written, and advise recommended it. Now the comment has a line of its own, and the
+    image guard compares the chained image with the original, file by file."""
+    (tmp_path / "Dockerfile").write_text(
+        'FROM busybox:latest\nRUN echo a # note\nRUN echo b > /b\nCMD ["cat", "/b"]\n')
+    result = advise("--only", "chain", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    chain = {row["key"]: row for row in report["rows"]}["chain"]
+    assert chain["verdict"] in ("saves", "no gain") and chain["image_changes"] == [], chain
+    assert chain["may_change"] == "nothing in the final filesystem (only layers and waste)"
+    assert "# note\nRUN echo a \\\n    && echo b > /b" in report["variants"]["chain"]
+    assert isinstance(report["noise_paths"], list)
+    shown = advise("--only", "chain", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert "The image guard compared each rewrite's files and config" in shown.stdout
+
+
+@pytest.mark.docker
+def test_a_piece_that_changes_the_image_is_caught_by_the_guard_without_any_check(
+        docker_client, busybox, tmp_path):
+    """Copying the manifest first moves `COPY . /app` after the install, so a stale file the
+    context holds (as a host's node_modules would be) now overwrites what the install wrote.
+    The image starts and its own CMD passes; the guard names the file, and the piece is
+    neither recommended nor combined."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        COPY . /app
+        RUN echo pip install -r /app/requirements.txt && cp /app/requirements.txt /app/installed
+        CMD ["cat", "/app/installed"]
+    """))
+    (tmp_path / "requirements.txt").write_text("flask==3.0\n")
+    (tmp_path / "installed").write_text("stale, from the host\n")
+    result = advise("--only", "cache-order", "--json", "--out", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    order = {row["key"]: row for row in report["rows"]}["cache-order"]
+    assert order["checks_passed"] is True
+    assert order["verdict"] == "changes your image"
+    assert order["image_changes"] == ["/app/installed: content differs"]
+    assert report["best"] is None
+
+
+FLATTENED_CONFIG = """\
+FROM busybox:latest
+ENV PRICE='$5 & more' NAME=café
+LABEL org.example.title="a 'quoted' title"
+STOPSIGNAL SIGQUIT
+VOLUME /data
+WORKDIR /srv
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=2s --start-period=1s --retries=4 CMD ["true"]
+ONBUILD RUN echo built
+SHELL ["/bin/sh", "-e", "-c"]
+RUN echo x > /srv/x
+CMD ["true"]
+"""
+
+
+@pytest.mark.docker
+def test_flatten_keeps_every_config_field_as_buildkit_reads_it_back(docker_client, busybox,
+                                                                     tmp_path):
+    """The flatten stage declares the built image's config again; the guard compares the two
+    images' configs field by field (STOPSIGNAL, VOLUME, ONBUILD, SHELL, the HEALTHCHECK's
+    timings, an ENV with `$` and non-ASCII text, a label with quotes)."""
+    (tmp_path / "Dockerfile").write_text(FLATTENED_CONFIG)
+    result = advise("--only", "flatten", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    flat = {row["key"]: row for row in report["rows"]}["flatten"]
+    assert flat["checks_passed"] is True and flat["image_changes"] == [], flat
+    assert "ENV PRICE='$5 & more'" in report["variants"]["flatten"]
+    assert "DL3067" in flat["note"]
+
+
+@pytest.mark.docker
 @pytest.mark.one_store  # BuildKit's cache, the same on both stores; the busybox tests cover both
 def test_copying_the_manifest_first_is_measured_on_an_incremental_build(docker_client, busybox,
                                                                          tmp_path):

@@ -177,6 +177,8 @@ def _differs(old: tuple[Any, ...], new: tuple[Any, ...]) -> str:
 
 def _field(config: dict[str, Any], field: str) -> Any:
     value = config.get(field) or None
+    if field == "WorkingDir" and value == "/":  # none set: a container starts in / all the same
+        value = None
     if field == "Labels" and value:  # harness's own labels (run, variant) are not the image's
         value = {k: v for k, v in value.items() if not k.startswith("harness.")} or None
     return value

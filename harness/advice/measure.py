@@ -215,7 +215,9 @@ def _run_check(client: Any, image: str, command: str | None) -> tuple[bool, str]
     try:
         try:
             status = container.wait(timeout=CHECK_TIMEOUT_S)
-        except requests.exceptions.ReadTimeout:
+        except requests.exceptions.ConnectionError as error:
+            if not _timed_out(error):
+                raise
             container.reload()
             if container.status != "running":
                 raise AdviseError(f"the check could not run: its container is "
@@ -231,6 +233,16 @@ def _run_check(client: Any, image: str, command: str | None) -> tuple[bool, str]
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.ConnectionError):
             container.remove(force=True)
+
+
+def _timed_out(error: Exception) -> bool:
+    """The wait's read timed out (the container still runs): docker-py raises requests'
+    ReadTimeout, or a ConnectionError around urllib3's ReadTimeoutError on its socket."""
+    import requests
+    import urllib3
+
+    return isinstance(error, requests.exceptions.ReadTimeout) or any(
+        isinstance(cause, urllib3.exceptions.ReadTimeoutError) for cause in error.args)
 
 
 def refuse_existing(paths: list[Path | None], force: bool) -> None:

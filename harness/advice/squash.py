@@ -1,13 +1,19 @@
 """The post-build squashes `harness run` measures, as alternatives to flatten: the same
 Dockerfile, its image exported and imported with its config restored (every layer, the
 base's too, into one), or its own layers squashed onto its base by docker-squash (classic
-image store only), which keeps the base's layers shared. Neither changes a file."""
+image store only), which keeps the base's layers shared. docker-squash changes no file;
+`docker export` writes a container's filesystem, so the files `docker run` puts in every
+container (/.dockerenv, /dev's mount points, the empty /etc/hostname, hosts and resolv.conf
+it mounts over) come along."""
 
 from __future__ import annotations
 
-from harness.advice.edit import NotApplicable, Rewrite
+from harness.advice.edit import MayChange, NotApplicable, Rewrite
 from harness.advice.parse import Parsed
 from harness.model import Squash
+
+CONTAINER_FILES = MayChange(paths=(".dockerenv", "dev", "etc/hostname", "etc/hosts",
+                                   "etc/resolv.conf", "etc/mtab", "proc", "sys"))
 
 
 def squash_after_build(parsed: Parsed, target: str | None = None
@@ -15,7 +21,8 @@ def squash_after_build(parsed: Parsed, target: str | None = None
     exported = Rewrite(advice="squash after the build: docker export and import, the config "
                               "restored (a CI step, not a Dockerfile change)",
                        key=str(Squash.EXPORT_IMPORT), hadolint="", lines=(),
-                       dockerfile=parsed.source, squash=Squash.EXPORT_IMPORT)
+                       dockerfile=parsed.source, squash=Squash.EXPORT_IMPORT,
+                       may_change=CONTAINER_FILES)
     title = ("squash after the build: docker-squash of the Dockerfile's layers onto its base "
              "(a CI step, not a Dockerfile change)")
     own = [i for i in parsed.stage(parsed.built_stage(target)) if i.cmd in ("RUN", "COPY", "ADD")]
