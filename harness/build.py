@@ -242,7 +242,7 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
         build_s = time.perf_counter() - started
         metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     steps = buildkit_steps(result.stderr)
-    log = buildkit_log(result.stderr) or result.stderr.splitlines()
+    log = buildkit_log(result.stderr) or outside_json(result.stderr)
     image_id = metadata.get("containerimage.config.digest") or metadata.get(
         "containerimage.digest")
     failed = result.returncode != 0 or not image_id
@@ -379,6 +379,24 @@ def buildkit_log(rawjson: str) -> list[str]:
             data = base64.b64decode(entry.get("data", "")).decode(errors="replace")
             lines.extend(data.splitlines())
     return lines
+
+
+def outside_json(text: str) -> list[str]:
+    """The lines of a rawjson stream that are not its progress records: what the CLI said
+    itself (`ERROR: failed to solve: ...`), never the records' JSON."""
+    decoder = json.JSONDecoder()
+    kept, position = [], 0
+    while (start := text.find("{", position)) != -1:
+        try:
+            _, end = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            kept.append(text[position:start + 1])
+            position = start + 1
+            continue
+        kept.append(text[position:start])
+        position = end
+    kept.append(text[position:])
+    return [line for line in "".join(kept).splitlines() if line.strip()]
 
 
 def _buildkit_error(rawjson: str) -> str | None:

@@ -206,6 +206,9 @@ def test_flatten_declares_the_built_images_config_again(tmp_path):
     ("FROM debian\nRUN <<EOF\nunterminated", r"Dockerfile:\d+: "),
     ("hello world\n", "Dockerfile:1: not a Dockerfile: expected FROM"),
     ("ARG X=1\n", "Dockerfile:1: not a Dockerfile: no FROM"),
+    ("FROM busybox\nCOPY onlyone\n", "Dockerfile:2: COPY requires at least two arguments"),
+    ("FROM busybox\nRUNN true\n", "Dockerfile:2: unknown instruction: RUNN"),
+    ("FROM busybox\nSHELL /bin/sh -c\n", "Dockerfile:2: SHELL requires a JSON list"),
 ])
 def test_what_is_not_a_dockerfile_is_named_with_its_line(tmp_path, text, message):
     (tmp_path / "Dockerfile").write_text(text)

@@ -11,6 +11,7 @@ from harness.build import (
     count_legacy_steps,
     created_step_images,
     legacy_steps,
+    outside_json,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -50,6 +51,16 @@ def test_buildkit_log_decodes_run_output():
 def test_buildkit_failure_reports_the_failing_command():
     assert "exit code: 3" in _buildkit_error(FAILED)
     assert "about-to-fail" in buildkit_log(FAILED)
+
+
+def test_a_build_that_fails_before_any_step_shows_the_clis_error_never_the_json():
+    """Recorded: `COPY onlyone`, which BuildKit's frontend refuses; no step ran, so there is no
+    build output to show: the log is what the CLI said, without the progress records."""
+    refused = (DATA / "buildkit-parse-error.rawjson").read_text()
+    assert buildkit_log(refused) == []
+    lines = outside_json(refused)
+    assert len(lines) == 1 and lines[0].startswith("ERROR: failed to solve: ")
+    assert "COPY requires at least two arguments" in lines[0]
 
 
 LEGACY_LOG = """\

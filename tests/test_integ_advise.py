@@ -359,7 +359,12 @@ def test_bad_input_is_named_and_exits_2(tmp_path):
     only = advise("--only", "chain,shrink", cwd=tmp_path)
     assert only.returncode == 2 and "--only 'chain,shrink': expected pieces of advice" in \
         only.stderr and "docker-squash" in only.stderr
-    assert "Traceback" not in missing.stderr + context.stderr + result.stderr + only.stderr
+    (tmp_path / "Dockerfile").write_text("FROM busybox\nCOPY onlyone\n")
+    refused = advise(cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.strip().endswith(
+        "Dockerfile:2: COPY requires at least two arguments, but has 1: COPY onlyone")
+    assert "Traceback" not in missing.stderr + context.stderr + result.stderr + only.stderr + \
+        refused.stderr
 
 
 def test_the_help_names_every_piece_only_takes():

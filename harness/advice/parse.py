@@ -132,6 +132,8 @@ def parse_text(text: str, path: Path, context: Path) -> Parsed:
         raise DockerfileError(f"{path}:{first}: not a Dockerfile: expected FROM (or ARG) first")
     if not any(c.cmd.upper() == "FROM" for c in commands):
         raise DockerfileError(f"{path}:1: not a Dockerfile: no FROM")
+    for command in commands:
+        _check_arguments(command, path)
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -164,6 +166,31 @@ def parse_text(text: str, path: Path, context: Path) -> Parsed:
     return Parsed(path=path, context=context, lines=lines, instructions=instructions,
                   escape=escape, newline="\r\n" if crlf > len(lines) / 2 else "\n",
                   stage_bases=stage_bases)
+
+
+AT_LEAST_ONE, EXACTLY_ONE = (1, None, "at least one argument"), (1, 1, "exactly one argument")
+TWO = (2, None, "at least two arguments")
+ARGUMENTS = {"COPY": TWO, "ADD": TWO,
+             "FROM": (1, 3, "one or three arguments"), "WORKDIR": EXACTLY_ONE,
+             "USER": EXACTLY_ONE, "STOPSIGNAL": EXACTLY_ONE, "EXPOSE": AT_LEAST_ONE,
+             "VOLUME": AT_LEAST_ONE, "ENV": AT_LEAST_ONE, "LABEL": AT_LEAST_ONE,
+             "ARG": AT_LEAST_ONE, "RUN": AT_LEAST_ONE, "ONBUILD": AT_LEAST_ONE,
+             "HEALTHCHECK": AT_LEAST_ONE, "MAINTAINER": AT_LEAST_ONE,
+             "SHELL": (1, None, "a JSON list"), "CMD": (0, None, ""), "ENTRYPOINT": (0, None, "")}
+"""What BuildKit's frontend checks of each instruction's arguments before it builds anything
+(the `dockerfile` package only parses): a file it would refuse is named with its line here."""
+
+
+def _check_arguments(command: dockerfile.Command, path: Path) -> None:
+    cmd = command.cmd.upper()
+    if cmd not in ARGUMENTS:
+        raise DockerfileError(f"{path}:{command.start_line}: unknown instruction: {cmd}")
+    least, most, expected = ARGUMENTS[cmd]
+    count = len(command.value) + len(command.heredocs)
+    if (cmd == "FROM" and count == 2) or count < least or (most is not None and count > most) \
+            or (cmd == "SHELL" and not command.json):
+        raise DockerfileError(f"{path}:{command.start_line}: {cmd} requires {expected}, "
+                              f"but has {count}: {command.original.strip()[:80]}")
 
 
 def _instruction(command: dockerfile.Command, cmd: str, text: str, end: int, stage: int,
