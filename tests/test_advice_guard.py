@@ -128,3 +128,13 @@ def test_the_final_tree_has_directories_and_applies_whiteouts_and_opaque_folders
               file("f"))])
     assert sorted(tree) == ["d", "d/b", "e", "e/new", "f"]
     assert tree["f"].kind == "file"
+
+
+def test_an_alternative_into_a_declared_path_goes_with_it():
+    """update-alternatives makes no slave link to a man page dpkg did not install."""
+    original = image(Entry(path="etc/alternatives/pinentry.1.gz", kind="symlink",
+                           target="/usr/share/man/man1/pinentry-curses.1.gz"),
+                     Entry(path="etc/alternatives/pinentry", kind="symlink",
+                           target="/usr/bin/pinentry-curses"))
+    verdict = guard(original, image(), set(), MayChange(paths=("usr/share/man",)))
+    assert verdict.changes == ["/etc/alternatives/pinentry: missing"]

@@ -16,7 +16,7 @@ import json
 import re
 from typing import Any
 
-from harness.advice.edit import NOTHING, NotApplicable, Rewrite
+from harness.advice.edit import MayChange, NotApplicable, Rewrite
 from harness.advice.parse import Parsed
 
 TITLE = "squash: a final FROM scratch stage with the image's files and config"
@@ -24,6 +24,9 @@ KEY = "flatten"
 NOTE = ("hadolint DL3067 flags it (it copies a whole filesystem from another stage); the image "
         "shares no layer with its base any more, so every pull of a new version downloads "
         "the base's bytes again")
+DEVICES = MayChange(paths=("dev",))
+"""COPY cannot copy device nodes (a debootstrapped base has them in /dev): the copies are
+empty files. `docker run` mounts a fresh /dev over every container's, so none is seen."""
 NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -49,7 +52,7 @@ def flatten(parsed: Parsed, config: dict[str, Any]) -> Rewrite | NotApplicable:
     added = ["", "FROM scratch", f"COPY --from={name} / /", *declared]
     text = "\n".join([*lines, *(line + end for line in added)]) + "\n"
     return Rewrite(advice=TITLE, key=KEY, hadolint="", lines=(final.start,), dockerfile=text,
-                   may_change=NOTHING, note=NOTE)
+                   may_change=DEVICES, note=NOTE)
 
 
 def config_lines(config: dict[str, Any], escape: str) -> list[str]:

@@ -108,9 +108,17 @@ def allowance(may_change: MayChange, original: ImageFiles,
         patterns += [*DPKG_RECORDS, *(f"var/lib/dpkg/info/{name}.*" for name in dropped),
                      *(f"var/lib/dpkg/info/{name}:*" for name in dropped)]
 
-    def allowed(path: str) -> bool:
+    def declared(path: str) -> bool:
         return path in exact or any(fnmatch.fnmatchcase(path, p) or
                                     fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
+
+    def allowed(path: str) -> bool:
+        """Declared, or an alternative (update-alternatives' link) into a declared path: a
+        man page dpkg no longer installs takes its slave link with it."""
+        entry = original.files.get(path) or rewrite.files.get(path)
+        return declared(path) or (path.startswith("etc/alternatives/") and entry is not None
+                                  and entry.kind == "symlink"
+                                  and declared(entry.target.lstrip("/")))
     return allowed
 
 
