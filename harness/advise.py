@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.advice import flatten, move_deletion, squash
+from harness.advice.change import SourceChange, source_change
 from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite
 from harness.advice.guard import GuardVerdict, ImageFiles, build_noise, guard, image_files
 from harness.advice.measure import check, cold, measure, removing_runs
@@ -82,6 +83,12 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         allowances = {variant_name(r): r.may_change for r in rewrites}
         squashed = {variant_name(r): str(r.squash) for r in rewrites if r.squash}
         caches = _caches(rewrites)
+        found = source_change(parsed, options.context)
+        change = found if isinstance(found, SourceChange) else None
+        incremental = found if isinstance(found, str) and CacheMode.INCREMENTAL in caches \
+            else ""
+        if change is None:
+            caches = tuple(c for c in caches if c is not CacheMode.INCREMENTAL)
         about_cache = [variant_name(r) for r in rewrites if _about_cache(r)]
         # the combination of every rewrite, measured with them: when each one passes (the
         # usual case) it is the combination of the passing ones, and needs no run of its own
@@ -105,7 +112,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                 rebuilt, rebuilt_results = measure(
                     options, {name: variants[name] for name in (ORIGINAL, *about_cache)},
                     Path(folder) / "cache", runs, cache=caches[1:], repeat=options.repeat,
-                    report=report)
+                    report=report, change=change)
+            incremental = incremental or _original_fails(rebuilt, change)
             samples += rebuilt
             results_files.append(str(rebuilt_results))
         with _timed(phases, "checks"):
@@ -129,11 +137,16 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         if combined is not None and COMBINED not in variants:
             report(f"measuring the {len(combined[1])} passing pieces combined")
             variants[COMBINED] = combined[0]
-            with _timed(phases, "runs"):
+            both = {ORIGINAL: original_text, COMBINED: combined[0]}
+            with _timed(phases, "runs"):  # cold apart: a planted file is in no cold build
                 together, combined_results = measure(
-                    options, {ORIGINAL: original_text, COMBINED: combined[0]},
-                    Path(folder) / "combined", runs, cache=caches, repeat=options.repeat,
-                    report=report)
+                    options, both, Path(folder) / "combined", runs, cache=caches[:1],
+                    repeat=options.repeat, report=report)
+                if len(caches) > 1:
+                    rebuilt, _ = measure(options, both, Path(folder) / "combined-cache", runs,
+                                         cache=caches[1:], repeat=options.repeat,
+                                         report=report, change=change)
+                    together += rebuilt
             with _timed(phases, "checks"):
                 checked[COMBINED] = check(client, cold(together, COMBINED), options.checks,
                                           report)
@@ -173,8 +186,22 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             str(options.dockerfile), f"{options.dockerfile} (advised)")) if best_text else None,
         results=results_files, variants=variants, squashed_after_build=squashed,
         cache_modes=[str(c) for c in caches], hadolint=hadolint_problem,
+        source_change=change, incremental=incremental,
         noise_paths=sorted({p for _, noise in bases.values() for p in noise}),
         phases_s={**phases, "total": time.monotonic() - started})
+
+
+def _original_fails(samples: list[Sample], change: SourceChange | None) -> str:
+    """Where the original's own incremental build failed with the planted change: said once
+    above the table, not in every row."""
+    failed = next((s for s in samples if s.variant == ORIGINAL and s.status is Status.FAILED
+                   and s.cache is CacheMode.INCREMENTAL), None)
+    if failed is None or change is None:
+        return ""
+    first = (failed.error or "").strip().splitlines()[:1]
+    return (f"the original's own incremental build fails with harness's change to "
+            f"{change.path} ({first[0][:160] if first else 'no output'}): no row has an "
+            "incremental ratio")
 
 
 def _guard_bases(client: Any, samples: list[Sample]

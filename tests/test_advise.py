@@ -4,9 +4,10 @@ from dataclasses import replace
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
 from harness import advise
-from harness.advice import measure, parse, report, rows, squash
+from harness.advice import change, measure, parse, report, rows, squash
 from harness.advice.edit import Rewrite
 from harness.advice.records import AdviceReport, AdviceRow, AdviseError, AdviseOptions
 from harness.model import Builder, CacheMode, Sample, Squash, Status
@@ -57,7 +58,9 @@ def test_the_scenario_written_is_one_harness_loads(tmp_path):
                   "export-import": DOCKERFILE, "docker-squash": DOCKERFILE},
         squashed_after_build={"export-import": "export-import", "docker-squash": "docker-squash"},
         rows=[AdviceRow(advice="x", key="chain", hadolint="", lines=[2], verdict="saves",
-                               variant="chain", size_change_bytes=-5)])
+                               variant="chain", size_change_bytes=-5)],
+        source_change=change.SourceChange(path="app.c", text="\n// harness advise {nonce}\n",
+                                          new_file=False))
     measure.write_scenario(result, options(tmp_path, repeat=2), tmp_path / "advise.yaml")
     scenario = load_scenario(tmp_path / "advise.yaml")
     assert scenario.baseline == "original" and scenario.repeat == 2
@@ -236,11 +239,46 @@ def test_the_squashes_after_the_build_keep_the_dockerfile_and_name_their_method(
     assert one_layer[1].reason == "the Dockerfile makes one layer over its base: nothing to squash"
 
 
-@pytest.mark.parametrize(("source", "line"), [("app.c", "// harness advise {nonce}"),
-                                              ("main.py", "# harness advise {nonce}"),
-                                              ("index.html", "harness advise {nonce}")])
-def test_the_incremental_change_is_a_comment_in_the_sources_language(source, line):
-    assert measure._comment(source) == f"\n{line}\n"
+def change_for(tmp_path, dockerfile, files):
+    tmp_path = tmp_path / str(len(list(tmp_path.iterdir())))  # a context of its own
+    tmp_path.mkdir()
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return change.source_change(parse.parse(tmp_path / "Dockerfile"), tmp_path)
+
+
+def test_the_incremental_change_is_a_new_file_where_the_whole_context_is_copied(tmp_path):
+    planted = change_for(tmp_path, "FROM busybox\nCOPY . /src\n", {"Makefile": "all:\n"})
+    assert (planted.path, planted.new_file) == (".harness-incremental", True)
+    scenario = yaml.safe_load(measure.scenario_yaml(
+        options(tmp_path), {"original": "FROM x\n"}, [], (CacheMode.COLD, CacheMode.INCREMENTAL),
+        squashed={}, change=planted))
+    assert scenario["files"] == {".harness-incremental": ""}
+    assert scenario["incremental"]["append"]["path"] == ".harness-incremental"
+    cold_only = yaml.safe_load(measure.scenario_yaml(
+        options(tmp_path), {"original": "FROM x\n"}, [], (CacheMode.COLD,), squashed={},
+        change=planted))
+    assert "files" not in cold_only  # a cold build is the user's own, with no file of harness's
+
+
+def test_the_incremental_change_is_a_comment_only_in_a_language_known_for_certain(tmp_path):
+    """The Makefile the first-copied source is can take no appended line: hello.c can."""
+    dockerfile = "FROM busybox\nCOPY Makefile hello.c app.py /src/\nRUN make\n"
+    found = change_for(tmp_path, dockerfile, {"Makefile": "all:\n\tcc hello.c\n",
+                                              "hello.c": "int main(){}\n", "app.py": ""})
+    assert (found.path, found.text, found.new_file) == (
+        "hello.c", "\n// harness advise {nonce}\n", False)
+    ignored = change_for(tmp_path, "FROM busybox\nCOPY . /src\n",
+                         {".dockerignore": ".*\n", "src/main.py": "print()\n"})
+    assert (ignored.path, ignored.text) == ("src/main.py", "\n# harness advise {nonce}\n")
+
+
+def test_no_incremental_change_where_none_is_certain_and_why(tmp_path):
+    found = change_for(tmp_path, "FROM busybox\nCOPY Makefile notes.txt /src/\n",
+                       {"Makefile": "all:\n", "notes.txt": "x\n"})
+    assert found.startswith("no incremental builds: the Dockerfile copies no whole context")
 
 
 def test_a_failed_warm_or_incremental_build_is_named_not_left_out():

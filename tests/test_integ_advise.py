@@ -199,6 +199,56 @@ def test_a_piece_that_changes_the_image_is_caught_by_the_guard_without_any_check
     assert report["best"] is None
 
 
+@pytest.mark.docker
+def test_the_incremental_change_never_breaks_the_original_build(docker_client, busybox,
+                                                                tmp_path):
+    """A config file the build checks strictly, copied with the whole context: a line
+    appended to it broke every incremental build (a Makefile's `missing separator`). The
+    change is now a new file of harness's own, and the original's incremental builds pass."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        COPY . /src
+        RUN test "$(cat /src/config)" = mode=fast && echo pip install -r /src/requirements.txt
+        CMD ["true"]
+    """))
+    (tmp_path / "config").write_text("mode=fast")
+    (tmp_path / "requirements.txt").write_text("flask\n")
+    result = advise("--only", "cache-order", "--json", "--out", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["incremental"] == "" and report["source_change"]["new_file"] is True
+    samples = [s for path in report["results"]
+               for s in json.loads(Path(path).read_text())["samples"]]
+    incremental = [s for s in samples if s["cache"] == "incremental"
+                   and s["variant"] == "original"]
+    assert incremental and all(s["status"] == "ok" for s in incremental)
+    assert not (tmp_path / ".harness-incremental").exists()  # only in harness's copies
+
+
+@pytest.mark.docker
+def test_without_a_change_certain_to_keep_the_build_incremental_builds_are_not_measured(
+        docker_client, busybox, tmp_path):
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        RUN head -c 100000 /dev/urandom > /big
+        COPY config /src/config
+        RUN test "$(cat /src/config)" = mode=fast && rm /big
+        CMD ["true"]
+    """))
+    (tmp_path / "config").write_text("mode=fast")
+    result = advise("--only", "move-deletion", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Incremental builds: no incremental builds: the Dockerfile copies no whole context" \
+        in result.stdout
+    shown = advise("--only", "move-deletion", "--json", "--out", str(tmp_path / "out"),
+                   cwd=tmp_path)
+    report = json.loads(shown.stdout)
+    assert report["cache_modes"] == ["cold", "warm"]
+    moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
+    assert moved["verdict"] == "saves" and "incremental" not in moved["build_time"]
+
+
 FLATTENED_CONFIG = """\
 FROM busybox:latest
 ENV PRICE='$5 & more' NAME=café

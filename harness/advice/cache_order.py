@@ -11,6 +11,7 @@ named."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from docker.utils.build import PatternMatcher
@@ -62,16 +63,22 @@ def cache_order(edit: Edit) -> str:
 
 def manifests_in(context: Path) -> list[str]:
     """The first ecosystem's manifests at the top of the context that the build can see."""
-    ignore = context / ".dockerignore"
-    patterns = [line.strip() for line in ignore.read_text(errors="replace").splitlines()
-                if line.strip() and not line.strip().startswith("#")] if ignore.is_file() else []
-    ignored = PatternMatcher(patterns)
+    ignored = ignored_by(context)
     for group in MANIFESTS:
         found = sorted(p.name for pattern in group for p in context.glob(pattern)
-                       if p.is_file() and not ignored.matches(p.name))  # type: ignore[arg-type]
+                       if p.is_file() and not ignored(p.name))
         if found:
             return found
     return []
+
+
+def ignored_by(context: Path) -> Callable[[str], bool]:
+    """Whether the context's .dockerignore leaves a path out, as the build reads it
+    (docker-py's matcher)."""
+    ignore = context / ".dockerignore"
+    patterns = [line.strip() for line in ignore.read_text(errors="replace").splitlines()
+                if line.strip() and not line.strip().startswith("#")] if ignore.is_file() else []
+    return PatternMatcher(patterns).matches  # type: ignore[return-value]
 
 
 PIECE = Piece(key="cache-order", title="copy the dependency manifest before the source",

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from harness.advice.cache_order import MANIFESTS
+from harness.advice.change import SourceChange
 from harness.advice.records import (
     ORIGINAL,
     AdviceReport,
@@ -43,7 +43,8 @@ def removing_runs(client: Any) -> Iterator[list[str]]:
 
 def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: list[str],
              *, cache: tuple[CacheMode, ...], repeat: int, report: Report,
-             squashed: dict[str, str] | None = None) -> tuple[list[Sample], Path]:
+             squashed: dict[str, str] | None = None, change: SourceChange | None = None
+             ) -> tuple[list[Sample], Path]:
     """The variants as a scenario, run by the runner `harness run` uses; images kept (for the
     checks) until advise ends."""
     from harness.runner import run_scenarios, started_run
@@ -54,7 +55,7 @@ def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs
     shutil.copytree(options.context, folder / "context", symlinks=True)
     path = folder / "advise.yaml"
     path.write_text(scenario_yaml(replace(options, context=folder / "context"), variants, [],
-                                  cache, squashed=squashed or {}))
+                                  cache, squashed=squashed or {}, change=change))
     try:
         scenario = load_scenario(path)
     except ScenarioError as error:
@@ -90,13 +91,14 @@ def write_scenario(result: AdviceReport, options: AdviseOptions, path: Path) -> 
                           f"folder; write it into {context} or a folder above it")
     relative = replace(options, context=context.relative_to(path.parent.resolve()))
     write_text(path, scenario_yaml(relative, result.variants, result.rows,
-                                   tuple(CacheMode(c) for c in result.cache_modes), context,
-                                   for_user=True, squashed=result.squashed_after_build))
+                                   tuple(CacheMode(c) for c in result.cache_modes),
+                                   for_user=True, squashed=result.squashed_after_build,
+                                   change=result.source_change))
 
 
 def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[AdviceRow],
-                  cache: tuple[CacheMode, ...], context: Path | None = None, *,
-                  for_user: bool = False, squashed: dict[str, str]) -> str:
+                  cache: tuple[CacheMode, ...], *, for_user: bool = False,
+                  squashed: dict[str, str], change: SourceChange | None = None) -> str:
     """A scenario of the original and the rewrites, with a claim for each measured saving:
     keep it in scenarios/ and the nightly tracks it. Build args whose names look secret are
     secret_build_args (redacted in every output, as in run); in the user's copy their values
@@ -118,9 +120,10 @@ def scenario_yaml(options: AdviseOptions, variants: dict[str, str], rows: list[A
                             **({"target": options.target} if options.target else {}),
                             **_squash_settings(squashed.get(name))}
                      for name, text in variants.items()}}
-    if CacheMode.INCREMENTAL in cache:
-        source = _source_file(context or options.context)
-        document["incremental"] = {"append": {"path": source, "text": _comment(source)}}
+    if CacheMode.INCREMENTAL in cache and change is not None:
+        document["incremental"] = {"append": {"path": change.path, "text": change.text}}
+        if change.new_file:
+            document["files"] = {change.path: ""}
     claims = [f"{row.variant}.size_bytes < {ORIGINAL}.size_bytes" for row in rows
               if row.verdict == "saves" and row.variant in variants and row.size_change_bytes]
     if claims:
@@ -134,34 +137,6 @@ def _squash_settings(squash: str | None) -> dict[str, str]:
         return {}
     return {"squash": squash, **({"squash_from": "base"} if squash == Squash.DOCKER_SQUASH
                                  else {})}
-
-
-SLASH_COMMENTS = {".c", ".h", ".cc", ".cpp", ".hpp", ".go", ".rs", ".js", ".mjs", ".ts",
-                  ".java", ".kt", ".scala", ".swift", ".cs", ".php"}
-
-
-HASH_COMMENTS = {".py", ".sh", ".rb", ".pl", ".r", ".yaml", ".yml", ".toml", ".conf", ".cfg",
-                 ".ini", ".txt"}
-
-
-def _comment(source: str) -> str:
-    """The incremental change to a source file: a line the build still accepts (a comment in
-    the file's language, by its suffix), with the runner's nonce."""
-    suffix = Path(source).suffix.lower()
-    marker = "// " if suffix in SLASH_COMMENTS else "# " if suffix in HASH_COMMENTS else ""
-    return f"\n{marker}harness advise {{nonce}}\n"
-
-
-def _source_file(context: Path) -> str:
-    """A file of the context that is not a dependency manifest, for the incremental change."""
-    manifests = {p.name for group in MANIFESTS for pattern in group
-                 for p in context.glob(pattern)}
-    for path in sorted(context.rglob("*")):
-        if path.is_file() and path.name not in manifests \
-                and not path.name.startswith(("Dockerfile", ".")) \
-                and not any(part.startswith(".") for part in path.relative_to(context).parts):
-            return path.relative_to(context).as_posix()
-    return "Dockerfile"
 
 
 class _BlockDumper(yaml.SafeDumper):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.advice.change import SourceChange
 from harness.errors import HarnessError
 from harness.model import Builder
 
@@ -83,7 +84,7 @@ class AttributedWaste:
 class AdviceReport:
     format: str = "harness-advice/2"
     """2: rows gained may_change, image_changes, image_changed and note; the report
-    noise_paths and hadolint."""
+    noise_paths, hadolint, source_change and incremental."""
     dockerfile: str
     original_size_bytes: int
     original_layers: int
@@ -111,6 +112,10 @@ class AdviceReport:
     """What differed between two builds of the original (build noise, ignored by the guard)."""
     hadolint: str = ""
     """Why hadolint's findings are missing ("" where it ran)."""
+    source_change: SourceChange | None = None
+    """The change planted for incremental builds (None where none is measured)."""
+    incremental: str = ""
+    """Why incremental builds are not measured, or failed for the original too: said once."""
 
 
 class BuildFailed(HarnessError):

@@ -28,6 +28,7 @@ def advice_markdown(result: AdviceReport) -> str:
     lines = [f"## harness advise {result.dockerfile}", "",
              f"The original: {result.original_size_bytes:,} B in {result.original_layers} "
              f"layers, {result.original_wasted_bytes:,} B wasted.", "",
+             *([f"Incremental builds: {result.incremental}.", ""] if result.incremental else []),
              tabulate(table, headers=["advice", "hadolint", "lines", "size", "layers",
                                       "compressed", "push", "build time (× original)",
                                       "checks", "verdict"], tablefmt="github",

@@ -119,14 +119,15 @@ def _time_ratio(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dic
 
 
 def _failed_build(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dict[str, str]:
-    """Where a build of this mode failed, what it said: never a ratio silently left out."""
-    for side, samples in (("", mine), ("the original's: ", base)):
-        failed = next((s for s in samples if s.cache is cache and s.status is Status.FAILED),
-                      None)
-        if failed is not None:
-            first = (failed.error or "").strip().splitlines()[:1]
-            return {str(cache): f"failed ({side}{first[0][:120] if first else 'no output'})"}
-    return {}
+    """Where a build of this mode failed, what it said: never a ratio silently left out. The
+    original's own failure is said once above the table, not in every row."""
+    if any(s.cache is cache and s.status is Status.FAILED for s in base):
+        return {}
+    failed = next((s for s in mine if s.cache is cache and s.status is Status.FAILED), None)
+    if failed is None:
+        return {}
+    first = (failed.error or "").strip().splitlines()[:1]
+    return {str(cache): f"failed ({first[0][:120] if first else 'no output'})"}
 
 
 def _faster(mine: list[Sample], base: list[Sample], cache: CacheMode) -> bool:
