@@ -67,10 +67,12 @@ def status(*packages: str) -> Entry:
 
 
 def test_dropped_packages_may_take_exactly_their_own_files():
-    listed = "/.\n/usr\n/usr/bin\n/usr/bin/gcc-12\n/usr/share/doc/gcc-12\n"
+    listed = ("/.\n/usr\n/usr/bin\n/usr/bin/gcc-12\n/usr/share/doc/gcc-12\n"
+              "/usr/share/doc/gcc-12/copyright\n")
     original = image(status("curl", "gcc-12"), file("usr/bin/curl"), file("usr/bin/gcc-12"),
                      Entry(path="usr/bin", kind="dir", mode=0o755),
                      Entry(path="usr/share/doc/gcc-12", kind="dir", mode=0o755),
+                     file("usr/share/doc/gcc-12/copyright"),
                      Entry(path="var/lib/dpkg/info/gcc-12:amd64.list", kind="file",
                            text=listed, digest=digest(listed)),
                      file("var/lib/dpkg/info/gcc-12:amd64.md5sums"),
@@ -81,10 +83,10 @@ def test_dropped_packages_may_take_exactly_their_own_files():
                     Entry(path="usr/bin", kind="dir", mode=0o755))
     verdict = guard(original, without, set(), MayChange(dropped_packages=True))
     assert verdict.changes == ["/usr/lib/libneeded.so: missing"]  # no package listed it
-    assert verdict.allowed == 8
+    assert verdict.allowed == 9
     kept_gcc = image(status("curl", "gcc-12"), file("usr/bin/curl"),
                      Entry(path="usr/bin", kind="dir", mode=0o755))
-    assert guard(original, kept_gcc, set(), MayChange(dropped_packages=True)).changed == 8
+    assert guard(original, kept_gcc, set(), MayChange(dropped_packages=True)).changed == 9
 
 
 def layer_tar(*members: tuple[str, bytes | None, dict]) -> bytes:
@@ -138,3 +140,22 @@ def test_an_alternative_into_a_declared_path_goes_with_it():
                            target="/usr/bin/pinentry-curses"))
     verdict = guard(original, image(), set(), MayChange(paths=("usr/share/man",)))
     assert verdict.changes == ["/etc/alternatives/pinentry: missing"]
+
+
+def test_a_dropped_package_removed_with_its_conffiles_left_takes_them_and_its_folders():
+    """autoremove removes a package but leaves its conffiles (`rc`): the original keeps
+    /etc/fonts, which the rewrite without recommends never had; fontconfig's scripts also
+    made a link there and an empty /usr/local/share/fonts. A file nobody's package made
+    stays a change."""
+    text = ("Package: fontconfig-config\nStatus: deinstall ok config-files\nConffiles:\n"
+            " /etc/fonts/fonts.conf 0123abcd\n\nPackage: curl\nStatus: install ok installed\n")
+    original = image(Entry(path="var/lib/dpkg/status", kind="file", text=text,
+                           digest=digest(text)),
+                     Entry(path="etc/fonts", kind="dir"), file("etc/fonts/fonts.conf"),
+                     Entry(path="etc/fonts/conf.d", kind="dir"),
+                     Entry(path="etc/fonts/conf.d/10-hinting.conf", kind="symlink",
+                           target="../conf.avail/10-hinting.conf"),
+                     Entry(path="usr/local/share/fonts", kind="dir"), file("etc/motd"))
+    without = image(status("curl"))
+    verdict = guard(original, without, set(), MayChange(dropped_packages=True))
+    assert verdict.changes == ["/etc/motd: missing"]

@@ -34,7 +34,9 @@ cpanm and cpan leave behind."""
 CACHE_PATHS = ("var/lib/apt/lists", "var/cache/apt", "var/cache/apk", "etc/apk/cache",
                "var/cache/dnf", "var/cache/yum", "root/.cache/pip", "home/*/.cache/pip",
                "root/.npm", "home/*/.npm", "*/gems/*/cache", "*/gems/*/doc", "root/.cpanm",
-               "home/*/.cpanm", "root/.cpan/build", "root/.cpan/sources")
+               "home/*/.cpanm", "root/.cpan/build", "root/.cpan/sources", "var/log/apt")
+"""The caches, and apt's own logs, which record what apt saw (a later purge plans without
+the lists, and its planner's log, eipp.log.xz, says so)."""
 
 
 def _uses_lists(command: ShellCommand) -> bool:

@@ -29,8 +29,9 @@ CONFIG_FIELDS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts
 EVIDENCE = 5
 """How many differences a verdict names (the count says how many there are)."""
 DPKG_RECORDS = ("var/lib/dpkg/status", "var/lib/dpkg/status-old", "var/lib/dpkg/triggers",
-                "var/lib/apt/extended_states", "var/cache/debconf", "var/log")
-"""dpkg's and apt's records of what is installed, which change with the set of packages."""
+                "var/lib/apt/extended_states", "var/cache/debconf", "var/cache/apt", "var/log")
+"""dpkg's and apt's records of what is installed (and apt's downloads), which change with
+the set of packages."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,15 +103,20 @@ def allowance(may_change: MayChange, original: ImageFiles,
     """Whether a differing path is one the piece declared it may change."""
     patterns = list(may_change.paths)
     exact: set[str] = set()
+    trees: set[str] = set()
     if may_change.dropped_packages:
-        dropped = installed(original) - installed(rewrite)
+        dropped = set(packages(original)) - set(packages(rewrite))
         exact = package_paths(original, rewrite, dropped)
+        # a folder a dropped package made, gone with it, takes what its scripts put there;
+        # so does an empty folder a maintainer script made (fontconfig's /usr/local/share/fonts)
+        trees = {p for p in exact if (e := original.files.get(p)) and e.kind == "dir"}
+        exact |= _empty_folders(original, rewrite)
         patterns += [*DPKG_RECORDS, *(f"var/lib/dpkg/info/{name}.*" for name in dropped),
                      *(f"var/lib/dpkg/info/{name}:*" for name in dropped)]
 
     def declared(path: str) -> bool:
-        return path in exact or any(fnmatch.fnmatchcase(path, p) or
-                                    fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
+        return path in exact or any(parent in trees for parent in _parents(path)) or any(
+            fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
 
     def allowed(path: str) -> bool:
         """Declared, or an alternative (update-alternatives' link) into a declared path: a
@@ -122,27 +128,39 @@ def allowance(may_change: MayChange, original: ImageFiles,
     return allowed
 
 
-def installed(image: ImageFiles) -> set[str]:
-    """The packages dpkg's status lists as installed."""
+def packages(image: ImageFiles) -> dict[str, list[str]]:
+    """The packages dpkg's status lists with files on disk (installed, or removed with their
+    conffiles left: `rc`), each with its conffiles."""
     status = image.files.get("var/lib/dpkg/status")
-    names = set()
+    found: dict[str, list[str]] = {}
     for paragraph in (status.text if status else "").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in paragraph.splitlines()
-                      if ": " in line and not line.startswith(" "))
-        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            names.add(fields["Package"])
-    return names
+        fields: dict[str, str] = {}
+        key = ""
+        for line in paragraph.splitlines():
+            if line.startswith(" ") and key:
+                fields[key] += "\n" + line.strip()
+            elif ": " in line or line.endswith(":"):
+                key, _, value = line.partition(":")
+                fields[key] = value.strip()
+        state = fields.get("Status", "").rsplit(" ", 1)[-1]
+        if "Package" in fields and state not in ("", "not-installed"):
+            found[fields["Package"]] = [line.split()[0] for line in
+                                        fields.get("Conffiles", "").splitlines() if line.strip()]
+    return found
 
 
 def package_paths(original: ImageFiles, rewrite: ImageFiles, dropped: set[str]) -> set[str]:
-    """The files the dropped packages listed (their directories only where they are gone),
-    and the alternatives that pointed into them."""
-    listed: set[str] = set()
+    """The files the dropped packages listed or left as conffiles (their directories only
+    where they are gone), and the alternatives that pointed into them."""
+    listed: set[str] = {path.lstrip("/") for name, conffiles in packages(original).items()
+                        if name in dropped for path in conffiles}
     for path, entry in original.files.items():
         name = posixpath.basename(path).removesuffix(".list").split(":")[0]
         if path.startswith("var/lib/dpkg/info/") and path.endswith(".list") and name in dropped:
             listed.update(line.strip().lstrip("/") for line in entry.text.splitlines()
                           if line.strip() not in ("", "/."))
+    listed |= {parent for path in listed for parent in _parents(path)
+               if parent not in rewrite.files}
     paths = {p for p in listed if (kept := original.files.get(p)) is None or
              kept.kind != "dir" or p not in rewrite.files}
     alternatives = {posixpath.basename(p) for image in (original, rewrite)
@@ -154,6 +172,20 @@ def package_paths(original: ImageFiles, rewrite: ImageFiles, dropped: set[str]) 
               if e.kind == "symlink" and e.target.startswith("/etc/alternatives/")
               and posixpath.basename(e.target) in alternatives}
     return paths
+
+
+def _empty_folders(original: ImageFiles, rewrite: ImageFiles) -> set[str]:
+    """The original's folders that hold nothing but folders, gone in the rewrite."""
+    gone = sorted(p for p, e in original.files.items() if e.kind == "dir"
+                  and p not in rewrite.files)
+    holding = {parent for p, e in original.files.items() if e.kind != "dir"
+               for parent in _parents(p)}
+    return {p for p in gone if p not in holding}
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _facts(entry: Entry, files: dict[str, Entry]) -> tuple[Any, ...]:
