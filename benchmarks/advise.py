@@ -8,7 +8,7 @@ cache cleanup, a compiler (tcc) installed, used and purged in later RUNs. Run:
     python benchmarks/advise.py [REPEAT]      (default 3)
 
 It prints the ranked advice, and the wall time split into the timed builds (the runs'
-build_s), container starts (the runs' start times and advise's checks), the waste analysis,
+build_s), container starts (the runs' start times and advise's checks), the waste analysis, the image guard,
 the runner's other work (untimed priming builds, each image's layer analysis, cleanup) and
 harness's own (process start, parsing, rewriting, output): targets, on a 2-core machine, a
 wall time of at most 6 minutes and harness's own share at most 10 %.
@@ -52,7 +52,7 @@ def main() -> int:
     starts = sum(sum(s.get("start_samples_s") or []) for s in samples)
     phases = report["phases_s"]
     runner_other = phases["runs"] - builds - starts
-    own = wall - phases["runs"] - phases["analysis"] - phases["checks"]
+    own = wall - phases["runs"] - phases["analysis"] - phases["checks"] - phases["guard"]
     print(tabulate([[r["advice"], r["verdict"] + (f": {r['reason']}" if r["reason"] else ""),
                      "" if r["size_change_bytes"] is None else f"{r['size_change_bytes']:+,}",
                      "; ".join(f"{k} {v}" for k, v in (r["build_time"] or {}).items())]
@@ -63,8 +63,9 @@ def main() -> int:
     print(f"advise --repeat {repeat}: {len(applied)} pieces applied ({', '.join(applied)}), "
           f"{len(samples)} samples; wall {wall:.0f} s = timed builds {builds:.0f} s + starts "
           f"{starts + phases['checks']:.0f} s (checks {phases['checks']:.0f} s) + analysis "
-          f"{phases['analysis']:.1f} s + runner's other work {runner_other:.0f} s + harness's "
-          f"own {own:.1f} s ({100 * own / wall:.1f} %)")
+          f"{phases['analysis']:.1f} s + the image guard {phases['guard']:.1f} s + runner's "
+          f"other work {runner_other:.0f} s + harness's own {own:.1f} s "
+          f"({100 * own / wall:.1f} %)")
     return 0
 
 

@@ -102,7 +102,8 @@ class AdviceReport:
     every rewrite, in the first two; where one did not pass, of the passing ones, in the
     last)."""
     phases_s: dict[str, float]
-    """Wall seconds in the runner's runs, the waste analysis, the checks, and in total."""
+    """Wall seconds in the runner's runs, the waste analysis, the checks, the image guard,
+    and in total."""
     variants: dict[str, str]
     """Each measured variant's Dockerfile."""
     squashed_after_build: dict[str, str]
