@@ -8,8 +8,9 @@ cache cleanup, a compiler (tcc) installed, used and purged in later RUNs. Run:
     python benchmarks/advise.py [REPEAT]      (default 3)
 
 It prints the ranked advice, and the wall time split into the timed builds (the runs'
-build_s), container starts (the runs' start times and advise's checks), the waste analysis, the image guard,
-the runner's other work (untimed priming builds, each image's layer analysis, cleanup) and
+build_s), container starts (the runs' start times and advise's checks), the waste analysis,
+the image guard, the runner's other work (untimed priming builds, each image's layer
+analysis, cleanup) and
 harness's own (process start, parsing, rewriting, output): targets, on a 2-core machine, a
 wall time of at most 6 minutes and harness's own share at most 10 %.
 """
