@@ -39,6 +39,7 @@ from harness.advice.records import (
     COMBINED,
     ORIGINAL,
     AdviceReport,
+    AdviceRow,
     AdviseOptions,
     AttributedWaste,
     BuildFailed,
@@ -90,6 +91,12 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         if change is None:
             caches = tuple(c for c in caches if c is not CacheMode.INCREMENTAL)
         about_cache = [variant_name(r) for r in rewrites if _about_cache(r)]
+        # flatten's cost beside its saving: what a push uploads after a one-line change
+        pushes_change = bool(options.registry) and change is not None and \
+            any(r.key == flatten.KEY for r in rewrites)
+        if pushes_change:
+            about_cache.append(flatten.KEY)
+            caches = (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL)
         # the combination of every rewrite, measured with them: when each one passes (the
         # usual case) it is the combination of the passing ones, and needs no run of its own
         guessed = [r for r in rewrites if variant_name(r) not in squashed]
@@ -112,7 +119,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                 rebuilt, rebuilt_results = measure(
                     options, {name: variants[name] for name in (ORIGINAL, *about_cache)},
                     Path(folder) / "cache", runs, cache=caches[1:], repeat=options.repeat,
-                    report=report, change=change)
+                    report=report, change=change, push_incremental=pushes_change)
             incremental = incremental or _original_fails(rebuilt, change)
             samples += rebuilt
             results_files.append(str(rebuilt_results))
@@ -127,6 +134,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                               if r.key in guess[1])
             guarded = _guarded(client, samples, bases, allowances)
         rows = [row(piece, samples, checked, guarded) for piece in pieces]
+        if pushes_change:
+            rows = [_with_change_push(r, samples) if r.key == flatten.KEY else r for r in rows]
         passing = [r.key for r in rows if r.verdict == "saves"
                    and r.variant not in squashed]  # a Dockerfile is what is combined
         combined = _combined(parsed, passing, config)
@@ -193,6 +202,29 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         source_change=change, incremental=incremental,
         noise_paths=sorted({p for _, noise in bases.values() for p in noise}),
         phases_s={**phases, "total": total})
+
+
+def _with_change_push(flat: AdviceRow, samples: list[Sample]) -> AdviceRow:
+    """The flatten row with what a push uploads after a one-line source change, its own and
+    the original's, measured on the registry: the blobs of the changed image's push that the
+    unchanged image's push had not."""
+    mine, original = _change_push(samples, flat.variant), _change_push(samples, ORIGINAL)
+    if mine is None or original is None:
+        return flat
+    return replace(flat, push_after_change_bytes=mine, note=(
+        f"{flat.note}; measured on the registry, a one-line source change pushes {mine:,} B "
+        f"of it, against {original:,} B of the original"))
+
+
+def _change_push(samples: list[Sample], variant: str) -> int | None:
+    def pushed(cache: CacheMode) -> dict[str, int] | None:
+        return next((s.pushed_blobs for s in samples if s.variant == variant and
+                     s.cache is cache and s.pushed_blobs), None)
+
+    before, after = pushed(CacheMode.COLD), pushed(CacheMode.INCREMENTAL)
+    if before is None or after is None:
+        return None
+    return sum(size for digest, size in after.items() if digest not in before)
 
 
 def _original_fails(samples: list[Sample], change: SourceChange | None) -> str:

@@ -648,6 +648,9 @@ class RunOptions:
     registry_all: bool = False
     """Push and pull every scenario's cold builds (a registry was given); else only those
     of scenarios with `registry: true`."""
+    registry_incremental: bool = False
+    """Push and pull the incremental builds too (advise: what a one-line source change
+    pushes, the original against a flattened image)."""
 
 
 @dataclass(kw_only=True)

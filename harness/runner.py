@@ -473,11 +473,12 @@ class Runner:
 
     def distribution(self, blank: Sample, scenario: Scenario, variant: Variant,
                      image_id: str) -> dict[str, Any]:
-        """With a registry, a cold build's push and pull: the sample's fields, taken last,
-        as the pull replaces the image."""
+        """With a registry, a cold build's push and pull (and an incremental one's, where
+        the options ask): the sample's fields, taken last, as the pull replaces the image."""
         options = self.run.options
-        if not options.registry or blank.cache is not CacheMode.COLD or not (
-                options.registry_all or scenario.registry):
+        pushed = blank.cache is CacheMode.COLD or (
+            blank.cache is CacheMode.INCREMENTAL and options.registry_incremental)
+        if not options.registry or not pushed or not (options.registry_all or scenario.registry):
             return {}
         fields = distribute.sample_fields(self.client, self.run, blank, image_id, variant.base,
                                           self.remote)

@@ -135,6 +135,39 @@ def test_with_a_registry_the_push_change_is_measured(docker_client, busybox, tmp
 
 
 @pytest.mark.docker
+@pytest.mark.registry
+def test_with_a_registry_flattens_cost_is_the_base_pushed_again_after_each_change(
+        docker_client, busybox, tmp_path):
+    """flatten saves the wasted bytes but shares no layer with its base: after a one-line
+    source change the original pushes its changed layers, the flattened image all of them,
+    busybox's included (about 1 MB compressed), each measured on the registry."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        COPY app.sh /app/app.sh
+        RUN head -c 300000 /dev/urandom > /data
+        RUN head -c 100000 /dev/zero > /junk
+        RUN rm /junk
+        CMD ["sh", "/app/app.sh"]
+    """))
+    (tmp_path / "app.sh").write_text("echo hi\n")
+    state = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
+    up = subprocess.run([sys.executable, "-m", "harness", "registry", "up", "--port",
+                         str(REGISTRY_PORT)], capture_output=True, text=True, env=state)
+    assert up.returncode == 0, up.stderr
+    try:
+        result = advise("--registry", f"127.0.0.1:{REGISTRY_PORT}", "--only", "flatten",
+                        "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    finally:
+        subprocess.run([sys.executable, "-m", "harness", "registry", "down"], env=state,
+                       capture_output=True)
+    assert result.returncode == 0, result.stderr
+    flat = {row["key"]: row for row in json.loads(result.stdout)["rows"]}["flatten"]
+    original = int(flat["note"].rsplit("against ", 1)[1].split(" B")[0].replace(",", ""))
+    assert 300_000 < original < 400_000  # the changed COPY and the random bytes after it
+    assert flat["push_after_change_bytes"] > original + 900_000  # and busybox again
+
+
+@pytest.mark.docker
 def test_chained_runs_mean_what_the_separate_runs_meant(docker_client, busybox, tmp_path):
     """Each RUN had a shell of its own: an `export` or `cd` must not reach the next one."""
     (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
@@ -323,16 +356,17 @@ def test_a_copy_between_the_writer_and_the_deletion_moves_up_and_its_cost_is_mea
         docker_client, busybox, tmp_path):
     """The compiler's pattern: files made, the source copied, the files deleted. The COPY
     moves up so the RUNs can merge: the planted megabyte is saved, and a change to the
-    source now reruns the (two-second) RUN, which the incremental build shows."""
+    source now reruns the (two-second) RUN, which the incremental build shows (the source a
+    shell script, whose comments harness knows)."""
     (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
         FROM busybox:latest
         RUN sleep 2 && head -c 1000000 /dev/urandom > /planted
-        COPY app.txt /app/app.txt
+        COPY app.sh /app/app.sh
         RUN rm /planted
-        CMD ["cat", "/app/app.txt"]
+        CMD ["sh", "/app/app.sh"]
     """))
-    (tmp_path / "app.txt").write_text("hello\n")
-    result = advise("--check", "test -f /app/app.txt && test ! -e /planted", "--only",
+    (tmp_path / "app.sh").write_text("echo hello\n")
+    result = advise("--check", "test -f /app/app.sh && test ! -e /planted", "--only",
                     "move-deletion", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -349,8 +383,9 @@ def test_a_copy_between_the_writer_and_the_deletion_moves_up_and_its_cost_is_mea
 def test_a_piece_without_gain_is_left_out_of_the_combination_which_is_measured_again(
         docker_client, busybox, tmp_path):
     """The combination of every piece is measured with them; when one does not pass (here
-    --no-cache-dir, added to a pip that only records its arguments, saves nothing) the
-    combination of those that do is built and measured in a run of its own."""
+    --no-cache-dir, added to a pip that only records its arguments, saves nothing and changes
+    the file it records, which the image guard names) the combination of those that do is
+    built and measured in a run of its own."""
     (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
         FROM busybox:latest
         RUN pip() { echo "$@" > /pip-args; } && pip install six
@@ -362,7 +397,8 @@ def test_a_piece_without_gain_is_left_out_of_the_combination_which_is_measured_a
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     rows = {row["key"]: row for row in report["rows"]}
-    assert rows["cache"]["verdict"] == "no gain"
+    assert rows["cache"]["verdict"] == "changes your image"
+    assert rows["cache"]["image_changes"] == ["/pip-args: content differs"]
     assert rows["combined"]["advice"].endswith("combined: chain, flatten")
     assert "--no-cache-dir" not in report["variants"]["combined"]
     assert rows["combined"]["verdict"] == "saves" and rows["combined"]["checks_passed"]

@@ -43,8 +43,8 @@ def removing_runs(client: Any) -> Iterator[list[str]]:
 
 def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: list[str],
              *, cache: tuple[CacheMode, ...], repeat: int, report: Report,
-             squashed: dict[str, str] | None = None, change: SourceChange | None = None
-             ) -> tuple[list[Sample], Path]:
+             squashed: dict[str, str] | None = None, change: SourceChange | None = None,
+             push_incremental: bool = False) -> tuple[list[Sample], Path]:
     """The variants as a scenario, run by the runner `harness run` uses; images kept (for the
     checks) until advise ends."""
     from harness.runner import run_scenarios, started_run
@@ -63,6 +63,7 @@ def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs
     run_options = RunOptions(builders=options.builders, cache=cache, repeat=repeat,
                              keep_images=True, registry=options.registry,
                              registry_all=bool(options.registry),
+                             registry_incremental=push_incremental,
                              allow_concurrent=options.allow_concurrent)
     started = time.monotonic()
 

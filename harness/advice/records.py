@@ -55,6 +55,9 @@ class AdviceRow:
     layers_change: int | None = None
     compressed_change_bytes: int | None = None
     push_change_bytes: int | None = None
+    push_after_change_bytes: int | None = None
+    """With --registry, for flatten: what a push uploads after a one-line source change
+    (the note sets the original's beside it)."""
     build_time: dict[str, str] | None = None
     """Per cache mode: the ratio of median build times to the original's, with its interval."""
     checks_passed: bool | None = None
@@ -83,7 +86,8 @@ class AttributedWaste:
 @dataclass(frozen=True, kw_only=True)
 class AdviceReport:
     format: str = "harness-advice/2"
-    """2: rows gained may_change, image_changes, image_changed and note; the report
+    """2: rows gained may_change, image_changes, image_changed, note and
+    push_after_change_bytes; the report
     noise_paths, hadolint, source_change and incremental."""
     dockerfile: str
     original_size_bytes: int
