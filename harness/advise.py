@@ -30,7 +30,7 @@ from typing import Any
 
 from harness.advice import flatten, move_deletion, squash
 from harness.advice.change import SourceChange, source_change
-from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite
+from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite, left_alone
 from harness.advice.guard import GuardVerdict, ImageFiles, build_noise, guard, image_files
 from harness.advice.measure import check, cold, measure, removing_runs
 from harness.advice.parse import Parsed, parse, parse_text
@@ -200,6 +200,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         results=results_files, variants=variants, squashed_after_build=squashed,
         cache_modes=[str(c) for c in caches], hadolint=hadolint_problem,
         source_change=change, incremental=incremental,
+        left_alone=left_alone(parsed).removeprefix("; left alone: "),
         noise_paths=sorted({p for _, noise in bases.values() for p in noise}),
         phases_s={**phases, "total": total})
 

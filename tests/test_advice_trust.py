@@ -8,7 +8,7 @@ import bashlex
 import pytest
 
 from harness.advice import flatten, move_deletion, parse
-from harness.advice.edit import NotApplicable, Rewrite
+from harness.advice.edit import NotApplicable, Rewrite, left_alone
 from harness.advice.pieces import PIECES
 
 
@@ -267,7 +267,11 @@ def test_a_shell_that_is_not_plain_stops_rewrites_in_its_stage_and_stages_from_i
         RUN echo f
     """)
     assert result.lines == (9, 10)
-    assert "line 6: a SHELL other than plain sh -c or bash -c" in result.note
+    left = left_alone(parsed(tmp_path, "FROM debian AS base\nSHELL " + shell + "\nRUN a\n"
+                             "FROM base\nRUN c\n"))
+    assert left == ("; left alone: line 3: a SHELL other than plain sh -c or bash -c (a login "
+                    "shell, pwsh, cmd); line 5: a SHELL other than plain sh -c or bash -c (a "
+                    "login shell, pwsh, cmd)")
 
 
 @pytest.mark.parametrize("shell", ['["/bin/bash", "-o", "pipefail", "-c"]',

@@ -347,3 +347,31 @@ def test_only_a_container_still_running_after_the_timeout_passes_without_an_exit
                  Container(requests.exceptions.ConnectionError("engine gone"))):
         with pytest.raises(AdviseError, match="the check could not run"):
             measure._run_check(client_running(lost), "img", None)
+
+
+def test_a_missing_or_failing_hadolint_and_an_unread_run_are_named_never_silent(tmp_path, monkeypatch):
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    said = []
+    monkeypatch.setattr(advise.shutil, "which", lambda *args, **kwargs: None)
+    assert advise.hadolint_findings(tmp_path / "Dockerfile", said.append) == (
+        None, "not found: advice is shown without its findings")
+    broken = tmp_path / "hadolint"
+    broken.write_text("#!/bin/sh\necho 'hadolint: cannot parse' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setattr(advise.shutil, "which", lambda *args, **kwargs: str(broken))
+    flagged, why = advise.hadolint_findings(tmp_path / "Dockerfile", said.append)
+    assert flagged is None and why == ("failed (hadolint: cannot parse): advice is shown "
+                                       "without its findings")
+    assert said == ["hadolint not found: advice is shown without its findings",
+                    f"hadolint {why}"]
+    text = report.advice_markdown(AdviceReport(
+        dockerfile="Dockerfile", original_size_bytes=1, original_layers=1,
+        original_wasted_bytes=0, rows=[], top_waste=[], best=None, best_dockerfile=None,
+        best_diff=None, results=[], phases_s={}, variants={}, squashed_after_build={},
+        cache_modes=["cold"], original_check="", noise_paths=["var/log/dpkg.log"],
+        hadolint=why, left_alone="line 7: harness cannot read this RUN (near `[[ -f`)"))
+    assert f"hadolint: {why}" in text
+    assert "Left alone by every piece: line 7: harness cannot read this RUN (near `[[ -f`)." \
+        in text
+    assert "1 path(s) differed between two builds of the original itself (build noise, " \
+           "ignored: /var/log/dpkg.log)" in text

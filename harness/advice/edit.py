@@ -90,7 +90,7 @@ class Piece:
                                  + left_alone(parsed))
         return Rewrite(advice=self.title, key=self.key, hadolint=self.hadolint,
                        lines=tuple(sorted(edit.touched)), dockerfile=edit.text(),
-                       may_change=self.may_change, note=(notes + left_alone(parsed))[2:])
+                       may_change=self.may_change, note=notes[2:])
 
 
 @dataclass
@@ -142,7 +142,8 @@ def _in_line_endings(text: str, newline: str) -> str:
 
 
 def left_alone(parsed: Parsed) -> str:
-    """The RUNs no piece rewrites, each with its line and why: never a silent skip."""
+    """The RUNs no piece rewrites, each with its line and why: never a silent skip (a piece
+    that does not apply says it; the report says it once above the table)."""
     skipped = [f"line {i.start}: {i.unsafe}" for i in parsed.instructions if i.unsafe]
     return f"; left alone: {'; '.join(skipped)}" if skipped else ""
 

@@ -88,7 +88,7 @@ class AdviceReport:
     format: str = "harness-advice/2"
     """2: rows gained may_change, image_changes, image_changed, note and
     push_after_change_bytes; the report
-    noise_paths, hadolint, source_change and incremental."""
+    noise_paths, hadolint, source_change, incremental and left_alone."""
     dockerfile: str
     original_size_bytes: int
     original_layers: int
@@ -121,6 +121,8 @@ class AdviceReport:
     """The change planted for incremental builds (None where none is measured)."""
     incremental: str = ""
     """Why incremental builds are not measured, or failed for the original too: said once."""
+    left_alone: str = ""
+    """The RUNs no piece rewrites, each with its line and why ("" where none is)."""
 
 
 class BuildFailed(HarnessError):

@@ -29,6 +29,8 @@ def advice_markdown(result: AdviceReport) -> str:
              f"The original: {result.original_size_bytes:,} B in {result.original_layers} "
              f"layers, {result.original_wasted_bytes:,} B wasted.", "",
              *([f"Incremental builds: {result.incremental}.", ""] if result.incremental else []),
+             *([f"Left alone by every piece: {result.left_alone}.", ""]
+               if result.left_alone else []),
              tabulate(table, headers=["advice", "hadolint", "lines", "size", "layers",
                                       "compressed", "push", "build time (× original)",
                                       "checks", "verdict"], tablefmt="github",
