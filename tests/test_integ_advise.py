@@ -282,6 +282,31 @@ def test_without_a_change_certain_to_keep_the_build_incremental_builds_are_not_m
     assert moved["verdict"] == "saves" and "incremental" not in moved["build_time"]
 
 
+@pytest.mark.docker
+def test_an_original_that_fails_with_the_planted_change_is_said_once_and_not_measured(
+        docker_client, busybox, tmp_path):
+    """A build that counts its source's lines fails with any appended comment: tried before
+    measuring, so no piece is measured incremental, and the report says why once."""
+    (tmp_path / "Dockerfile").write_text(textwrap.dedent("""\
+        FROM busybox:latest
+        RUN head -c 100000 /dev/urandom > /big
+        COPY app.py /src/app.py
+        RUN test "$(wc -l < /src/app.py)" -eq 1 && rm /big
+        CMD ["true"]
+    """))
+    (tmp_path / "app.py").write_text("print('hi')\n")
+    result = advise("--only", "move-deletion", "--json", "--out", str(tmp_path / "out"),
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["incremental"].startswith("the original's own incremental build fails with "
+                                            "harness's change to app.py (")
+    assert report["incremental"].endswith("so none is measured")
+    assert report["cache_modes"] == ["cold", "warm"]
+    moved = {row["key"]: row for row in report["rows"]}["move-deletion"]
+    assert moved["verdict"] == "saves" and "incremental" not in moved["build_time"]
+
+
 FLATTENED_CONFIG = """\
 FROM busybox:latest
 ENV PRICE='$5 & more' NAME=café
