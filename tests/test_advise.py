@@ -349,7 +349,8 @@ def test_only_a_container_still_running_after_the_timeout_passes_without_an_exit
             measure._run_check(client_running(lost), "img", None)
 
 
-def test_a_missing_or_failing_hadolint_and_an_unread_run_are_named_never_silent(tmp_path, monkeypatch):
+def test_a_missing_or_failing_hadolint_and_an_unread_run_are_named_never_silent(
+        tmp_path, monkeypatch):
     (tmp_path / "Dockerfile").write_text("FROM busybox\n")
     said = []
     monkeypatch.setattr(advise.shutil, "which", lambda *args, **kwargs: None)

@@ -35,6 +35,13 @@ def advise(*args, cwd):
                           capture_output=True, text=True, cwd=cwd, timeout=900)
 
 
+def advised(tmp_path, *args):
+    """advise's JSON report on the Dockerfile in tmp_path (its results files under out/)."""
+    result = advise(*args, "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def run_images(client) -> set[str]:
     """harness's run tags on the engine (a used engine may hold other runs' leftovers, so a
     test compares what it finds before and after)."""
@@ -194,9 +201,7 @@ def test_a_trailing_comment_chained_still_writes_the_file_and_the_guard_sees_no_
     image guard compares the chained image with the original, file by file."""
     (tmp_path / "Dockerfile").write_text(
         'FROM busybox:latest\nRUN echo a # note\nRUN echo b > /b\nCMD ["cat", "/b"]\n')
-    result = advise("--only", "chain", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(tmp_path, "--only", "chain")
     chain = {row["key"]: row for row in report["rows"]}["chain"]
     assert chain["verdict"] in ("saves", "no gain") and chain["image_changes"] == [], chain
     assert chain["may_change"] == "nothing in the final filesystem (only layers and waste)"
@@ -221,10 +226,7 @@ def test_a_piece_that_changes_the_image_is_caught_by_the_guard_without_any_check
     """))
     (tmp_path / "requirements.txt").write_text("flask==3.0\n")
     (tmp_path / "installed").write_text("stale, from the host\n")
-    result = advise("--only", "cache-order", "--json", "--out", str(tmp_path / "out"),
-                    cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(tmp_path, "--only", "cache-order")
     order = {row["key"]: row for row in report["rows"]}["cache-order"]
     assert order["checks_passed"] is True
     assert order["verdict"] == "changes your image"
@@ -246,10 +248,7 @@ def test_the_incremental_change_never_breaks_the_original_build(docker_client, b
     """))
     (tmp_path / "config").write_text("mode=fast")
     (tmp_path / "requirements.txt").write_text("flask\n")
-    result = advise("--only", "cache-order", "--json", "--out", str(tmp_path / "out"),
-                    cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(tmp_path, "--only", "cache-order")
     assert report["incremental"] == "" and report["source_change"]["new_file"] is True
     samples = [s for path in report["results"]
                for s in json.loads(Path(path).read_text())["samples"]]
@@ -295,10 +294,7 @@ def test_an_original_that_fails_with_the_planted_change_is_said_once_and_not_mea
         CMD ["true"]
     """))
     (tmp_path / "app.py").write_text("print('hi')\n")
-    result = advise("--only", "move-deletion", "--json", "--out", str(tmp_path / "out"),
-                    cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(tmp_path, "--only", "move-deletion")
     assert report["incremental"].startswith("the original's own incremental build fails with "
                                             "harness's change to app.py (")
     assert report["incremental"].endswith("so none is measured")
@@ -330,9 +326,7 @@ def test_flatten_keeps_every_config_field_as_buildkit_reads_it_back(docker_clien
     images' configs field by field (STOPSIGNAL, VOLUME, ONBUILD, SHELL, the HEALTHCHECK's
     timings, an ENV with `$` and non-ASCII text, a label with quotes)."""
     (tmp_path / "Dockerfile").write_text(FLATTENED_CONFIG)
-    result = advise("--only", "flatten", "--json", "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(tmp_path, "--only", "flatten")
     flat = {row["key"]: row for row in report["rows"]}["flatten"]
     assert flat["checks_passed"] is True and flat["image_changes"] == [], flat
     assert "ENV PRICE='$5 & more'" in report["variants"]["flatten"]
