@@ -159,3 +159,16 @@ def test_a_dropped_package_removed_with_its_conffiles_left_takes_them_and_its_fo
     without = image(status("curl"))
     verdict = guard(original, without, set(), MayChange(dropped_packages=True))
     assert verdict.changes == ["/etc/motd: missing"]
+
+
+def test_a_folder_only_one_image_has_is_allowed_only_if_all_it_holds_is():
+    from harness.advice.edit import CONTAINER_FILES
+
+    bare = image(Entry(path="bin", kind="dir"), file("bin/sh"))
+    with_stubs = image(Entry(path="bin", kind="dir"), file("bin/sh"),
+                       Entry(path="etc", kind="dir"), file("etc/hosts", ""),
+                       file("etc/resolv.conf", ""), file(".dockerenv", ""))
+    assert guard(bare, with_stubs, set(), CONTAINER_FILES).changed == 0
+    with_more = image(*with_stubs.files.values(), file("etc/passwd"))
+    assert guard(bare, with_more, set(), CONTAINER_FILES).changes == [
+        "/etc: added", "/etc/passwd: added"]

@@ -38,6 +38,11 @@ class MayChange:
 
 
 NOTHING = MayChange()
+CONTAINER_FILES = MayChange(paths=(".dockerenv", "dev", "etc/hostname", "etc/hosts",
+                                   "etc/resolv.conf", "etc/mtab", "proc", "sys"))
+"""The files `docker run` puts in every container, or mounts over (/dev, the empty
+/etc/hostname, hosts and resolv.conf): what a container's filesystem holds that its image did
+not, which no one running the image sees differ."""
 
 
 @dataclass(frozen=True, kw_only=True)

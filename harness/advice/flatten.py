@@ -8,6 +8,11 @@ single quotes (no `$` expansion, no escapes; a quote as '"'"'), text as UTF-8, n
 \\u escapes; lists in JSON form. A value a Dockerfile line cannot hold as it is (a line break;
 a `$`, quote, space or escape character in a field BuildKit expands) declines the piece,
 naming the field.
+
+What it may change are the files `docker run` puts in or mounts over every container: COPY
+makes a debootstrapped base's device nodes in /dev empty files, and on Docker 26 the build's
+containers leave /.dockerenv and the mount points of /etc/hostname, hosts and resolv.conf in
+the stage it copies.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import json
 import re
 from typing import Any
 
-from harness.advice.edit import MayChange, NotApplicable, Rewrite
+from harness.advice.edit import CONTAINER_FILES, NotApplicable, Rewrite
 from harness.advice.parse import Parsed
 
 TITLE = "squash: a final FROM scratch stage with the image's files and config"
@@ -24,9 +29,6 @@ KEY = "flatten"
 NOTE = ("hadolint DL3067 flags it (it copies a whole filesystem from another stage); the image "
         "shares no layer with its base any more, so every pull of a new version downloads "
         "the base's bytes again")
-DEVICES = MayChange(paths=("dev",))
-"""COPY cannot copy device nodes (a debootstrapped base has them in /dev): the copies are
-empty files. `docker run` mounts a fresh /dev over every container's, so none is seen."""
 NANOSECONDS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 
 
@@ -52,7 +54,7 @@ def flatten(parsed: Parsed, config: dict[str, Any]) -> Rewrite | NotApplicable:
     added = ["", "FROM scratch", f"COPY --from={name} / /", *declared]
     text = "\n".join([*lines, *(line + end for line in added)]) + "\n"
     return Rewrite(advice=TITLE, key=KEY, hadolint="", lines=(final.start,), dockerfile=text,
-                   may_change=DEVICES, note=NOTE)
+                   may_change=CONTAINER_FILES, note=NOTE)
 
 
 def config_lines(config: dict[str, Any], escape: str) -> list[str]:

@@ -119,9 +119,15 @@ def allowance(may_change: MayChange, original: ImageFiles,
             fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
 
     def allowed(path: str) -> bool:
-        """Declared, or an alternative (update-alternatives' link) into a declared path: a
-        man page dpkg no longer installs takes its slave link with it."""
+        """Declared; an alternative (update-alternatives' link) into a declared path: a man
+        page dpkg no longer installs takes its slave link with it; or a folder only one image
+        has that holds nothing but declared paths (Docker 26's /etc, made for the mount
+        points of /etc/hosts and resolv.conf in a busybox image that has none)."""
         entry = original.files.get(path) or rewrite.files.get(path)
+        if entry is not None and entry.kind == "dir" and (path in original.files) != (
+                path in rewrite.files):
+            image = original if path in original.files else rewrite
+            return all(declared(p) for p in image.files if p.startswith(path + "/"))
         return declared(path) or (path.startswith("etc/alternatives/") and entry is not None
                                   and entry.kind == "symlink"
                                   and declared(entry.target.lstrip("/")))

@@ -8,12 +8,9 @@ it mounts over) come along."""
 
 from __future__ import annotations
 
-from harness.advice.edit import MayChange, NotApplicable, Rewrite
+from harness.advice.edit import CONTAINER_FILES, NotApplicable, Rewrite
 from harness.advice.parse import Parsed
 from harness.model import Squash
-
-CONTAINER_FILES = MayChange(paths=(".dockerenv", "dev", "etc/hostname", "etc/hosts",
-                                   "etc/resolv.conf", "etc/mtab", "proc", "sys"))
 
 
 def squash_after_build(parsed: Parsed, target: str | None = None
