@@ -376,3 +376,14 @@ def test_a_missing_or_failing_hadolint_and_an_unread_run_are_named_never_silent(
         in text
     assert "1 path(s) differed between two builds of the original itself (build noise, " \
            "ignored: /var/log/dpkg.log)" in text
+
+
+def test_the_incremental_change_never_writes_through_a_link_or_outside_the_context(tmp_path):
+    outside = tmp_path / "outside.py"
+    outside.write_text("print('not the context')\n")
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "link.py").symlink_to(outside)
+    (context / "Dockerfile").write_text("FROM busybox\nCOPY link.py ../outside.py /src/\n")
+    found = change.source_change(parse.parse(context / "Dockerfile"), context)
+    assert isinstance(found, str) and found.startswith("no incremental builds")
