@@ -33,8 +33,8 @@ from harness.advice.change import SourceChange, source_change
 from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite, left_alone
 from harness.advice.guard import GuardVerdict, ImageFiles, build_noise, guard, image_files
 from harness.advice.measure import check, cold, measure, removing_runs
-from harness.advice.parse import Parsed, parse, parse_text
-from harness.advice.pieces import PIECES
+from harness.advice.parse import Parsed, parse
+from harness.advice.pieces import PIECES, combine
 from harness.advice.records import (
     COMBINED,
     ORIGINAL,
@@ -111,7 +111,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         # the combination of every rewrite, measured with them: when each one passes (the
         # usual case) it is the combination of the passing ones, and needs no run of its own
         guessed = [r for r in rewrites if variant_name(r) not in squashed]
-        guess = _combined(parsed, [r.key for r in guessed], config)
+        guess = combine(parsed, [r.key for r in guessed], config)
         if guess is not None:
             variants[COMBINED] = guess[0]
             about_cache += [COMBINED] if about_cache else []
@@ -148,7 +148,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             rows = [_with_change_push(r, samples) if r.key == flatten.KEY else r for r in rows]
         passing = [r.key for r in rows if r.verdict == "saves"
                    and r.variant not in squashed]  # a Dockerfile is what is combined
-        combined = _combined(parsed, passing, config)
+        combined = combine(parsed, passing, config)
         if guess is not None and (combined is None or combined[0] != guess[0]):
             del variants[COMBINED]  # measured, but not what passed: not shown
             samples = [s for s in samples if s.variant != COMBINED]
@@ -362,27 +362,6 @@ def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
         remaining = remaining[remaining.index(match) + 1:]
         lines.append(match.start)
     return lines
-
-
-def _combined(parsed: Parsed, keys: list[str], config: dict[str, Any]
-              ) -> tuple[str, list[str]] | None:
-    """The pieces applied one after another (each to the previous one's output), then the
-    squash if "flatten" is among them, and the keys applied; None unless two apply. A moved
-    deletion is left out: its lines are the original's, which the pieces before it moved
-    (the squash drops the bytes it would)."""
-    text = parsed.source
-    applied: list[str] = []
-    for key in [k for k in keys if k in PIECES]:
-        result = PIECES[key].apply(parse_text(text, parsed.path, parsed.context))
-        if isinstance(result, Rewrite):
-            text = result.dockerfile
-            applied.append(key)
-    if "flatten" in keys:
-        squashed = flatten.flatten(parse_text(text, parsed.path, parsed.context), config)
-        if isinstance(squashed, Rewrite):
-            text = squashed.dockerfile
-            applied.append("flatten")
-    return (text, applied) if len(applied) > 1 else None
 
 
 def _rebuild_modes(piece: Rewrite) -> tuple[CacheMode, ...]:

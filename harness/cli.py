@@ -224,8 +224,13 @@ def build_parser() -> argparse.ArgumentParser:
     advise = commands.add_parser(
         "advise", help="rewrite your Dockerfile by each piece of slimming advice, build and "
                        "check every rewrite, and rank what each one saves")
-    advise.add_argument("dockerfile", nargs="?", type=Path, default=Path("Dockerfile"),
-                        metavar="DOCKERFILE", help="default ./Dockerfile")
+    advise.add_argument("dockerfile", nargs="*", type=Path, metavar="DOCKERFILE",
+                        help="default ./Dockerfile (several only with --plan)")
+    advise.add_argument("--plan", action="store_true",
+                        help="no engine, no build: each piece that applies, with its line, "
+                             "hadolint code and rewrite as a diff (like a linter)")
+    advise.add_argument("--fail-on-advice", action="store_true",
+                        help="with --plan: exit 1 where any piece applies (a lint gate)")
     advise.add_argument("--context", type=Path, metavar="DIR",
                         help="the build context (default: the Dockerfile's folder)")
     advise.add_argument("--target", metavar="STAGE")
@@ -350,16 +355,25 @@ def advise_command(args: argparse.Namespace) -> int:
     from harness.progress import progress_reporter
     from harness.store import step_summary, strict_json, write_text
 
+    files = args.dockerfile or [Path("Dockerfile")]
+    for path in files:
+        if not path.is_file():
+            raise HarnessError(f"{path}: no such Dockerfile")
+    if args.plan:
+        return plan_command(files, args)
+    if args.fail_on_advice:
+        raise HarnessError("--fail-on-advice goes with --plan")
+    if len(files) > 1:
+        raise HarnessError("one DOCKERFILE at a time (several only with --plan)")
+    dockerfile = files[0]
     refuse_existing([args.write_scenario, args.write_dockerfile, args.html], args.force)
-    if not args.dockerfile.is_file():
-        raise HarnessError(f"{args.dockerfile}: no such Dockerfile")
     build_args = {}
     for item in args.build_arg:
         key, equals, value = item.partition("=")
         if not equals or not key:
             raise HarnessError(f"--build-arg {item!r}: expected KEY=VALUE")
         build_args[key] = value
-    context = args.context or args.dockerfile.parent
+    context = args.context or dockerfile.parent
     if not context.is_dir():
         raise HarnessError(f"--context {context}: no such folder")
     only = tuple(key.strip() for key in (args.only or "").split(",") if key.strip())
@@ -367,7 +381,7 @@ def advise_command(args: argparse.Namespace) -> int:
     if unknown or (args.only is not None and not only):
         raise HarnessError(f"--only {args.only!r}: expected pieces of advice, comma-separated, "
                            f"from: {', '.join(advice_keys())}")
-    options = AdviseOptions(dockerfile=args.dockerfile, context=context, target=args.target,
+    options = AdviseOptions(dockerfile=dockerfile, context=context, target=args.target,
                             build_args=build_args, checks=tuple(args.check),
                             builders=tuple(Builder(b) for b in args.builder or ["buildkit"]),
                             repeat=args.repeat, registry=args.registry, out=args.out,
@@ -390,6 +404,21 @@ def advise_command(args: argparse.Namespace) -> int:
           else "\n")
     step_summary(markdown)
     return 0
+
+
+def plan_command(files: list[Path], args: argparse.Namespace) -> int:
+    """advise --plan on each file: no engine, no build; exit 1 with --fail-on-advice where
+    any piece applies."""
+    from harness.advice.plan import plan, plan_text
+    from harness.store import strict_json
+
+    plans = [plan(path, args.context or path.parent) for path in files]
+    if args.json:
+        print(strict_json([asdict(p) for p in plans]))
+    else:
+        print("\n".join(plan_text(p) for p in plans), end="")
+    applies = any(piece.applies for p in plans for piece in p.pieces)
+    return 1 if args.fail_on_advice and applies else 0
 
 
 def engine_up_command(args: argparse.Namespace) -> int:

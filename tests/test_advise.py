@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from harness import advise
-from harness.advice import change, measure, parse, report, rows, squash
+from harness.advice import change, measure, parse, pieces, report, rows, squash
 from harness.advice.edit import Rewrite
 from harness.advice.records import AdviceReport, AdviceRow, AdviseError, AdviseOptions
 from harness.model import Builder, CacheMode, Sample, Squash, Status
@@ -298,12 +298,12 @@ def test_the_combination_applies_each_piece_to_the_last_ones_output_and_names_th
         "RUN echo done > /done\n")
     parsed = parse.parse(tmp_path / "Dockerfile")
     config = {"Cmd": ["bash"], "Env": ["PATH=/usr/bin:/bin"]}
-    text, applied = advise._combined(parsed, ["chain", "cache", "move-deletion", "flatten"],
-                                     config)
+    text, applied = pieces.combine(parsed, ["chain", "cache", "move-deletion", "flatten"],
+                                   config)
     assert applied == ["chain", "cache", "flatten"]  # a moved deletion's lines are the original's
     assert text.count("RUN ") == 1 and "FROM scratch" in text
     assert "apt-get clean && rm -rf /var/lib/apt/lists/*" in text
-    assert advise._combined(parsed, ["chain", "move-deletion"], config) is None
+    assert pieces.combine(parsed, ["chain", "move-deletion"], config) is None
 
 
 class Container:

@@ -3,8 +3,11 @@ module with its PIECE, named here."""
 
 from __future__ import annotations
 
-from harness.advice import cache, cache_order, chain, group, nodocs, recommends
-from harness.advice.edit import Piece
+from typing import Any
+
+from harness.advice import cache, cache_order, chain, flatten, group, nodocs, recommends
+from harness.advice.edit import Piece, Rewrite
+from harness.advice.parse import Parsed, parse_text
 from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
@@ -17,3 +20,24 @@ def advice_keys() -> list[str]:
     """Every piece's key, as --only names them."""
     return [*PIECES, "move-deletion", "flatten", str(Squash.EXPORT_IMPORT),
             str(Squash.DOCKER_SQUASH)]
+
+
+def combine(parsed: Parsed, keys: list[str], config: dict[str, Any] | None
+            ) -> tuple[str, list[str]] | None:
+    """The pieces applied one after another (each to the previous one's output), then the
+    squash if "flatten" is among them, and the keys applied; None unless two apply. A moved
+    deletion is left out: its lines are the original's, which the pieces before it moved
+    (the squash drops the bytes it would)."""
+    text = parsed.source
+    applied: list[str] = []
+    for key in [k for k in keys if k in PIECES]:
+        result = PIECES[key].apply(parse_text(text, parsed.path, parsed.context))
+        if isinstance(result, Rewrite):
+            text = result.dockerfile
+            applied.append(key)
+    if "flatten" in keys and config is not None:
+        squashed = flatten.flatten(parse_text(text, parsed.path, parsed.context), config)
+        if isinstance(squashed, Rewrite):
+            text = squashed.dockerfile
+            applied.append("flatten")
+    return (text, applied) if len(applied) > 1 else None
