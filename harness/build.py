@@ -384,15 +384,8 @@ def buildkit_log(rawjson: str) -> list[str]:
 def outside_json(text: str) -> list[str]:
     """The lines of a rawjson stream that are not its progress records: what the CLI said
     itself (`ERROR: failed to solve: ...`), never the records' JSON."""
-    decoder = json.JSONDecoder()
     kept, position = [], 0
-    while (start := text.find("{", position)) != -1:
-        try:
-            _, end = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            kept.append(text[position:start + 1])
-            position = start + 1
-            continue
+    for start, end, _ in _json_spans(text):
         kept.append(text[position:start])
         position = end
     kept.append(text[position:])
@@ -410,6 +403,11 @@ def _buildkit_error(rawjson: str) -> str | None:
 
 def _json_objects(text: str) -> Iterator[dict[str, Any]]:
     """The JSON objects in a concatenated (pretty-printed) stream; other lines are skipped."""
+    return (value for _, _, value in _json_spans(text) if isinstance(value, dict))
+
+
+def _json_spans(text: str) -> Iterator[tuple[int, int, Any]]:
+    """Each JSON value that starts with `{` in the stream: where it starts and ends, and it."""
     decoder = json.JSONDecoder()
     position = 0
     while (start := text.find("{", position)) != -1:
@@ -418,8 +416,7 @@ def _json_objects(text: str) -> Iterator[dict[str, Any]]:
         except json.JSONDecodeError:
             position = start + 1
             continue
-        if isinstance(value, dict):
-            yield value
+        yield start, position, value
 
 
 def _seconds_between(started: str | None, completed: str | None) -> float:

@@ -229,8 +229,8 @@ def final_tree(layers: list[LayerFacts]) -> dict[str, Entry]:
     for layer in layers:
         lower = sorted(visible)
         for entry in layer.entries:
-            if entry.kind in ("whiteout", "opaque") or entry.kind != "dir":
-                itself = entry.kind == "whiteout"  # a file over a directory hides its tree
+            if entry.kind != "dir":  # a whiteout, an opaque folder, or a file over a folder
+                itself = entry.kind == "whiteout"
                 for path in _under(lower, entry.path, itself=itself):
                     visible.pop(path, None)
         visible.update((e.path, e) for e in layer.entries
