@@ -140,8 +140,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         with _timed(phases, "guard"):
             bases = _guard_bases(client, first + samples)
             if guess is not None:
-                allowances[COMBINED] = _union(r.may_change for r in guessed
-                                              if r.key in guess[1])
+                allowances[COMBINED] = _union(guessed, guess[1])
             guarded = _guarded(client, samples, bases, allowances)
         rows = [row(piece, samples, checked, guarded) for piece in pieces]
         if pushes_change:
@@ -171,7 +170,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                           report)
             with _timed(phases, "guard"):
                 guarded.update(_guarded(client, together, bases, {COMBINED: _union(
-                    r.may_change for r in rewrites if r.key in combined[1])}))
+                    rewrites, combined[1])}))
             results_files.append(str(combined_results))
             combined_samples = together
         if combined is not None:
@@ -179,8 +178,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             rows.append(row(Rewrite(advice="all passing pieces combined: "
                                     + ", ".join(combined[1]), key=COMBINED, hadolint="",
                                     lines=tuple(lines), dockerfile=combined[0],
-                                    may_change=_union(r.may_change for r in rewrites
-                                                      if r.key in combined[1])),
+                                    may_change=_union(rewrites, combined[1])),
                             combined_samples, checked, guarded))
     flagged, hadolint_problem = hadolint_findings(options.dockerfile, report)
     if flagged is not None:
@@ -283,8 +281,9 @@ def _guarded(client: Any, samples: list[Sample],
     return verdicts
 
 
-def _union(allowances: Iterator[MayChange] | Any) -> MayChange:
-    return reduce(MayChange.union, allowances, NOTHING)
+def _union(rewrites: list[Rewrite], keys: list[str]) -> MayChange:
+    """What a combination of these pieces may change: the union of theirs."""
+    return reduce(MayChange.union, (r.may_change for r in rewrites if r.key in keys), NOTHING)
 
 
 def hadolint_findings(path: Path, report: Report

@@ -11,6 +11,7 @@ incremental build, the original's too: harness never guesses a language.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 from harness.advice.cache_order import MANIFESTS, ignored_by
@@ -43,7 +44,7 @@ def source_change(parsed: Parsed, context: Path) -> SourceChange | str:
                for source in i.value[:-1] if "://" not in source]
     if any(s.strip("/") in ("", ".") for s in sources) and not ignored(PLANTED):
         return SourceChange(path=PLANTED, text="harness advise {nonce}\n", new_file=True)
-    manifests = {p for group in MANIFESTS for p in group}
+    manifests = [pattern for group in MANIFESTS for pattern in group]
     root = context.resolve()
     for source in sources:
         pattern = source.strip("/")
@@ -54,7 +55,8 @@ def source_change(parsed: Parsed, context: Path) -> SourceChange | str:
                     continue  # a link or `..` out of the context: never written
                 relative = path.relative_to(root).as_posix()
                 if path.is_file() and not path.is_symlink() and path.suffix in COMMENTS \
-                        and path.name not in manifests and not ignored(relative):
+                        and not any(fnmatch(path.name, m) for m in manifests) \
+                        and not ignored(relative):
                     return SourceChange(path=relative, new_file=False,
                                         text=f"\n{COMMENTS[path.suffix]}harness advise {{nonce}}\n")
     return ("no incremental builds: the Dockerfile copies no whole context and no file in a "
