@@ -41,6 +41,14 @@ def image_history(client: docker.DockerClient, image_ref: str) -> list[HistoryEn
             for entry in reversed(client.api.history(image_ref))]
 
 
+def layer_sizes(client: docker.DockerClient, image_ref: str) -> list[int]:
+    """Each history step's size, oldest first, and the layer count: what the engine keeps of
+    an image's layers without a `docker save` (a later build of the same Dockerfile that
+    wrote other files differs here, unless every file kept its size)."""
+    layers = len((client.api.inspect_image(image_ref).get("RootFS") or {}).get("Layers") or [])
+    return [layers] + [int(entry["Size"]) for entry in reversed(client.api.history(image_ref))]
+
+
 def time_starts(client: docker.DockerClient, image_ref: str, *, repeat: int,
                 labels: Mapping[str, str], command: Sequence[str] | None = None,
                 ready_log: str | None = None, expect_exit: int = 0,

@@ -62,6 +62,8 @@ def merge_files(paths: list[Path]) -> dict[str, Any]:
         "samples": samples,
         "images": [i for _, d in documents for i in d["images"]],
         "bases": list({b["reference"]: b for _, d in documents for b in d["bases"]}.values()),
+        "untimed_s": {name: sum((d.get("untimed_s") or {}).get(name, 0.0) for _, d in documents)
+                      for name in {n for _, d in documents for n in d.get("untimed_s") or {}}},
         "expectations": judge([s for _, s in scenarios.values()], [
             {**s, "machine": d["environment"].get("fingerprint")}
             for _, d in documents for s in d["samples"]], image_store_of(first)),

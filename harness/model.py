@@ -573,6 +573,10 @@ class Sample:
     store's) or the gzip -6 estimate (False)."""
     wasted_bytes: int | None = None
     """Bytes in the layers that later layers deleted or replaced (see harness.layers)."""
+    figures_from: str | None = None
+    """None where this sample's image was read in full (`docker save`). Else the sample of
+    the same variant and builder whose full read gave size, layers, compressed and wasted
+    bytes (`cold 1`): this image's layers have the same sizes, by `docker history`."""
     start_s: float | None = None
     """Median of the container starts of this image."""
     start_samples_s: list[float] = field(default_factory=list)
@@ -669,6 +673,10 @@ class Run:
     bases: list[BaseOutcome] = field(default_factory=list)
     verdicts: dict[str, list[Verdict]] = field(default_factory=dict)
     """The `expect:` claims of each finished scenario that the measured samples can test."""
+    untimed_s: dict[str, float] = field(default_factory=lambda: {"priming": 0.0,
+                                                                 "reading": 0.0})
+    """Where the run's time beyond its timed builds and starts went: the untimed priming
+    builds (warm, incremental) and reading the images (layer analysis, sizes, history)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,6 +11,7 @@ import contextlib
 import random
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -31,7 +32,7 @@ from harness.errors import HarnessError
 from harness.expect import judge
 from harness.images import ImageReadError, analyse_engine_image
 from harness.matrix import cache_modes_of, matrix, repeat_of
-from harness.measure import StartTiming, image_history, time_starts
+from harness.measure import StartTiming, image_history, layer_sizes, time_starts
 from harness.merge import push_after_baseline
 from harness.model import (
     POST_BUILD_SQUASH,
@@ -173,6 +174,10 @@ class Runner:
         self.finished = finished
         self.bases: dict[str, BaseOutcome] = {}
         self.layers: dict[str, ImageLayers] = {}
+        self.read_samples: dict[tuple[str, str, Builder],
+                                list[tuple[list[int], ImageLayers, str]]] = {}
+        """Per (scenario, variant, builder), the images read in full: their layer sizes, their
+        figures, and which sample they were read for (`cold 1`)."""
         self.buildkit_missing = None if engine.buildx_version() else \
             "BuildKit unavailable: the docker buildx plugin is not installed"
         self.buildah_missing = None if buildah.version() else buildah.MISSING
@@ -438,14 +443,17 @@ class Runner:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, error=made.error)
+        reading = time.monotonic()
         try:
-            layers = self.image_layers(made.image_id)
+            layers, figures_from = self.sample_layers(blank, made.image_id)
             base = self.image_layers(variant.base) if variant.base else None
         except (ImageReadError, docker.errors.APIError) as error:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, image_id=made.image_id,
                            error=f"layer analysis failed: {error}")
+        finally:
+            self.run.untimed_s["reading"] += time.monotonic() - reading
         image_id = layers.image_id
         if not any((r.scenario, r.variant, r.builder) == (blank.scenario, blank.variant,
                                                           blank.builder) for r in self.run.images):
@@ -465,7 +473,7 @@ class Runner:
             base_size_bytes=base.unpacked_bytes if base else 0,
             base_layer_count=len(base.layers) if base else 0,
             compressed_bytes=layers.compressed_bytes, compressed_stored=layers.compressed_stored,
-            wasted_bytes=layers.wasted_bytes,
+            wasted_bytes=layers.wasted_bytes, figures_from=figures_from,
             start_s=start.start_s, start_samples_s=start.samples_s,
             start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
             buildah_size_bytes=outcome.buildah_size_bytes,
@@ -483,6 +491,22 @@ class Runner:
         fields = distribute.sample_fields(self.client, self.run, blank, image_id, variant.base,
                                           self.remote)
         return {k: self.redact(v) if k == "distribution_error" else v for k, v in fields.items()}
+
+    def sample_layers(self, blank: Sample, image_id: str) -> tuple[ImageLayers, str | None]:
+        """The layer analysis of a sample's image, and the sample it was read for where it is
+        another's: a later build of a variant whose layers' sizes (`docker history`, no
+        `docker save`) equal those of one read in full takes that one's figures; any size
+        that differs, and the image is read in full."""
+        if image_id in self.layers:
+            return self.layers[image_id], None
+        sizes = layer_sizes(self.client, image_id)
+        read = self.read_samples.setdefault((blank.scenario, blank.variant, blank.builder), [])
+        for read_sizes, layers, name in read:
+            if read_sizes == sizes:
+                return replace(layers, image_id=image_id), name
+        layers = self.image_layers(image_id)
+        read.append((sizes, layers, f"{blank.cache} {blank.repetition}"))
+        return layers, None
 
     def image_layers(self, reference: str) -> ImageLayers:
         """The layer analysis of an image (a variant's, or a base), once per run."""

@@ -4,6 +4,7 @@ whether each build hit the cache its mode implies."""
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -69,6 +70,7 @@ class Series:
             return True
         runner = self.runner
         runner.progress(self.position, len(runner.run.samples))  # repetition 0: priming
+        started = time.monotonic()
         if self.cache is CacheMode.REMOTE:
             priming_error = self.push_remote_cache()
         else:
@@ -76,6 +78,7 @@ class Series:
                 self.scenario, self.variant, self.builder, self.context, no_cache=False,
                 tag="prime"))
             priming_error = priming.error
+        runner.run.untimed_s["priming"] += time.monotonic() - started
         if priming_error:
             for repetition in range(1, self.repeat + 1):
                 runner.record(replace(self.blank, repetition=repetition, status=Status.FAILED,

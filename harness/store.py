@@ -47,7 +47,9 @@ SCHEMA_VERSION = 3
 #      from a zero baseline and they gain interval (what ci_low–ci_high is); expectations'
 #      values gain interval_kind. Files are strict JSON: no NaN, no Infinity. The state
 #      registry-lost (the registry stopped answering mid-run). Scenarios' claims gain
-#      image_stores (only judged on an engine with one of those image stores).
+#      image_stores (only judged on an engine with one of those image stores). Samples gain
+#      figures_from (the sample whose full read gave a later build's figures, its layer
+#      sizes being the same); runs gain untimed_s (priming builds, reading the images).
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -192,6 +194,7 @@ def run_record(run: Run) -> dict[str, Any]:
         "bases": [dataclasses.asdict(b) for b in run.bases],
         "expectations": [{"scenario": name, **dataclasses.asdict(verdict)}
                          for name, verdicts in run.verdicts.items() for verdict in verdicts],
+        "untimed_s": run.untimed_s,
     }
 
 

@@ -507,3 +507,51 @@ def test_a_ci_log_gets_a_line_per_sample_and_json_gets_the_summary(docker_client
     assert "Layers only B has: layer 2: /bin/sh -c echo b > /b" in diff.read_text()
     assert f"[b (legacy)]({results.stem}.diffs/tiny.b.legacy.md)" in \
         results.with_suffix(".md").read_text()
+
+
+PLANTED = """\
+description: later repetitions read by their layer sizes, unless a file differs
+repeat: 3
+cache: [cold]
+builders: [legacy, buildkit]
+run: {start_repeat: 1}
+variants:
+  same:
+    dockerfile: |
+      FROM busybox:latest
+      RUN head -c 5000 /dev/zero > /same
+  planted:
+    dockerfile: |
+      FROM busybox:latest
+      RUN n=$((0x$(head -c 8 /proc/sys/kernel/random/uuid) % 1000000 + 1)); \\
+          head -c $n /dev/zero > /planted
+"""
+
+
+def test_a_later_repetition_takes_the_first_ones_figures_only_if_its_layer_sizes_match(
+        docker_client, tmp_path):
+    from harness import images
+
+    run = run_in_process(docker_client, scenario_folder(tmp_path, PLANTED), keep_images=True)
+    classic = engine.image_store(docker_client.info()) == "classic"  # containerd: compressed
+    try:
+        for builder in (Builder.LEGACY, Builder.BUILDKIT):
+            same, planted = ([s for s in run.samples if (s.variant, s.builder) == (v, builder)]
+                             for v in ("same", "planted"))
+            assert [s.figures_from for s in same] == [None, "cold 1", "cold 1"]
+            assert [s.figures_from for s in planted] == [None, None, None]
+            assert len({s.size_bytes for s in planted}) == 3  # each its own planted file
+            assert len({s.image_id for s in same}) == 3
+            images.READ_IMAGES.clear()  # each image read in full anew, with no cache
+            for sample in same + planted:
+                read = images.analyse_engine_image(docker_client, sample.image_id,
+                                                   cache_dir=tmp_path / "fresh")
+                assert (sample.size_bytes, sample.layer_count, sample.wasted_bytes) == (
+                    read.unpacked_bytes, len(read.layers), read.wasted_bytes)
+                assert sample.size_bytes == docker_client.api.inspect_image(
+                    sample.image_id)["Size"] or not classic
+        store.save(run, tmp_path / "run.json")
+        assert [s["figures_from"] for s in store.load(tmp_path / "run.json")["samples"]
+                if s["variant"] == "same"] == [None, "cold 1", "cold 1"] * 2
+    finally:
+        engine.remove_run(docker_client, run.run_id)
