@@ -68,12 +68,10 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             tail = (original.error if original else "no sample") or ""
             raise BuildFailed(f"the original Dockerfile does not build:\n{tail[-2000:]}")
         from harness.analyse import analyse
-        from harness.images import host_platform_name, read_engine
+        from harness.images import engine_image
 
         with _timed(phases, "analysis"):
-            analysis = analyse(read_engine(client, original.image_id or "",
-                                           host_platform_name(), lambda message: None),
-                               top=1000)
+            analysis = analyse(engine_image(client, original.image_id or ""), top=1000)
         config = client.api.inspect_image(original.image_id)["Config"]
         layer_line = layer_lines(parsed, analysis, options.target)
         pieces = [p for p in candidate_rewrites(parsed, analysis, layer_line, config,
@@ -186,10 +184,13 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                                   for line in flagged.get(code, [])}))
                 if r.hadolint else r for r in rows]
     rows.sort(key=rank)
-    total = time.monotonic() - started
-    report(f"advise took {total:.0f} s: the runs (builds, starts, reading the images) "
-           f"{phases['runs']:.0f} s, waste analysis {phases['analysis']:.1f} s, checks "
-           f"{phases['checks']:.1f} s, the image guard {phases['guard']:.1f} s")
+    phases = _split(phases, runs.seconds, time.monotonic() - started)
+    report(f"advise took {phases['total']:.0f} s: timed builds {phases['builds']:.0f} s, "
+           f"priming {phases['priming']:.0f} s, starts and checks "
+           f"{phases['starts'] + phases['checks']:.0f} s, reading images "
+           f"{phases['reading'] + phases['analysis']:.1f} s, image guard {phases['guard']:.1f} s, "
+           f"harness's own {phases['own']:.1f} s (its overhead: "
+           f"{100 * phases['overhead'] / phases['total']:.0f} % of the wall time)")
     best = next((r for r in rows if r.verdict == "saves" and r.variant not in squashed), None)
     best_text = variants.get(best.variant) if best else None
     return AdviceReport(
@@ -210,7 +211,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         source_change=change, incremental=incremental,
         left_alone=left_alone(parsed).removeprefix("; left alone: "),
         noise_paths=sorted({p for _, noise in bases.values() for p in noise}),
-        phases_s={**phases, "total": total})
+        phases_s=phases)
 
 
 def _with_change_push(flat: AdviceRow, samples: list[Sample]) -> AdviceRow:
@@ -251,12 +252,14 @@ def _original_fails(samples: list[Sample], change: SourceChange | None) -> str:
 def _guard_bases(client: Any, samples: list[Sample]
                  ) -> dict[Builder, tuple[ImageFiles, set[str]]]:
     """Per builder, the original's image and what differed between its builds (the first
-    one, for the waste analysis, and the measured ones): build noise."""
+    one, for the waste analysis, and the measured ones the runner read in full): build noise.
+    A build whose layer sizes equal a read one's is not saved again for it."""
     bases = {}
     for builder in dict.fromkeys(s.builder for s in samples):
         originals = [image_files(client, s.image_id) for s in samples
                      if s.variant == ORIGINAL and s.builder is builder and s.image_id
-                     and s.cache is CacheMode.COLD and s.status is Status.OK]
+                     and s.cache is CacheMode.COLD and s.status is Status.OK
+                     and s.figures_from is None]
         if originals:
             bases[builder] = (originals[0], build_noise(originals))
     return bases
@@ -377,6 +380,17 @@ def _about_cache(piece: Rewrite) -> bool:
 
 def _caches(rewrites: list[Rewrite]) -> tuple[CacheMode, ...]:
     return (CacheMode.COLD, *max((_rebuild_modes(r) for r in rewrites), key=len, default=()))
+
+
+def _split(phases: dict[str, float], runs: dict[str, float], total: float
+           ) -> dict[str, float]:
+    """Where advise's wall time went: the builds and starts the user would run anyway, and
+    harness's overhead (reading the images, the guard, its own work: what remains)."""
+    split = {**phases, **runs, "total": total}
+    split["own"] = total - sum(split[name] for name in (
+        "builds", "priming", "starts", "checks", "reading", "analysis", "guard"))
+    split["overhead"] = split["reading"] + split["analysis"] + split["guard"] + split["own"]
+    return split
 
 
 @contextlib.contextmanager

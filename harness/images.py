@@ -22,7 +22,7 @@ import platform as host_platform
 import posixpath
 import tarfile
 import zlib
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -105,28 +105,57 @@ def read_engine(client: Any, reference: str, platform: str, report: Report,
 
 def analyse_engine_image(client: Any, reference: str, *, stored_blobs: bool = False,
                          cache_dir: Path | None = None) -> ImageLayers:
-    """`harness run`'s layer analysis of an image on the engine: from the cache alone where it
-    knows every layer and the store keeps no compressed blobs; otherwise one `docker save`,
-    reading only the layers the cache lacks. `stored_blobs` (the containerd store): the save
-    is always read, for each compressed blob's stored size."""
+    """`harness run`'s layer analysis of an image on the engine (see engine_image)."""
+    image = engine_image(client, reference, stored_blobs=stored_blobs, cache_dir=cache_dir)
+    return image_layers(image.image_id, image.layers)
+
+
+READ_IMAGES: OrderedDict[tuple[str, Path], ReadImage] = OrderedDict()
+"""The images this process read last, by ID: advise's analysis and image guard take the
+runner's read of an image instead of another `docker save`."""
+READ_IMAGES_KEPT = 16
+
+
+def engine_image(client: Any, reference: str, *, stored_blobs: bool = False,
+                 cache_dir: Path | None = None) -> ReadImage:
+    """An image on the engine, read once: from this process's last reads, or from the layer
+    cache alone where it knows every layer and the config and the store keeps no compressed
+    blobs; otherwise one `docker save`, analysing only the layers the cache lacks.
+    `stored_blobs` (the containerd store): the save is always read, for each compressed
+    blob's stored size."""
     attrs = client.api.inspect_image(reference)
+    key = (attrs["Id"], cache_dir or default_cache_dir())
+    kept = READ_IMAGES.get(key)
+    if kept is not None and (all(f.compressed_stored for f in kept.layers) or not stored_blobs):
+        READ_IMAGES.move_to_end(key)
+        return replace(kept, reference=reference)
     diff_ids: list[str] = list((attrs.get("RootFS") or {}).get("Layers") or [])
-    cache = LayerCache(cache_dir or default_cache_dir())
+    cache = LayerCache(key[1])
     cached = {d: f for d in diff_ids
               if (f := cache.get(d)) is not None and not f.compressed_stored}
-    if not stored_blobs and len(cached) == len(set(diff_ids)):
-        return image_layers(attrs["Id"], [cached[d] for d in diff_ids])
-    sizes = Counter(f.tar_bytes for f in cached.values())
-    known = KnownLayers(cache, {f.tar_bytes: f for f in cached.values() if sizes[f.tar_bytes] == 1})
-    try:
-        image = read_engine(client, attrs["Id"], host_platform_name(), _silent, known)
-    except ImageReadError:
-        if not known.by_size:
-            raise
-        # a classic layer.tar skipped for its size was another layer: read them all
-        image = read_engine(client, attrs["Id"], host_platform_name(), _silent,
-                            KnownLayers(cache, {}))
-    return image_layers(attrs["Id"], image.layers)
+    config = cache.config(attrs["Id"])
+    if not stored_blobs and len(cached) == len(set(diff_ids)) and config is not None:
+        image = ReadImage(reference=reference, source="engine", platform=host_platform_name(),
+                          image_id=attrs["Id"], config=config,
+                          layers=[cached[d] for d in diff_ids])
+    else:
+        sizes = Counter(f.tar_bytes for f in cached.values())
+        known = KnownLayers(cache, {f.tar_bytes: f for f in cached.values()
+                                    if sizes[f.tar_bytes] == 1})
+        try:
+            image = read_engine(client, attrs["Id"], host_platform_name(), _silent, known)
+        except ImageReadError:
+            if not known.by_size:
+                raise
+            # a classic layer.tar skipped for its size was another layer: read them all
+            image = read_engine(client, attrs["Id"], host_platform_name(), _silent,
+                                KnownLayers(cache, {}))
+        cache.put_config(image.image_id, image.config)
+        image = replace(image, reference=reference)
+    READ_IMAGES[key] = image
+    while len(READ_IMAGES) > READ_IMAGES_KEPT:
+        READ_IMAGES.popitem(last=False)
+    return image
 
 
 def _silent(message: str) -> None:

@@ -41,7 +41,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import zstandard
 
@@ -368,6 +368,18 @@ class LayerCache:
             return None
         return LayerFacts(**{**document["layer"], "entries": [
             Entry(**e) for e in document["layer"]["entries"]]})
+
+    def config(self, image_id: str) -> dict[str, Any] | None:
+        """The config of an image read before (its history says which step made each layer)."""
+        try:
+            document = json.loads(self._path(image_id).with_suffix(".config").read_text())
+        except (OSError, ValueError):
+            return None
+        return document if isinstance(document, dict) else None
+
+    def put_config(self, image_id: str, config: dict[str, Any]) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._write(self._path(image_id).with_suffix(".config"), json.dumps(config))
 
     def alias(self, blob_digest: str) -> str | None:
         """The diff ID of a compressed blob analysed before."""

@@ -13,6 +13,7 @@ from harness.analyse import analyse
 from harness.images import (
     ImageReadError,
     analyse_engine_image,
+    engine_image,
     host_platform_name,
     parse_registry_reference,
     read_archive,
@@ -228,6 +229,10 @@ def test_run_reads_the_engine_like_analyse_and_a_second_time_from_its_cache(
         WASTE_EXPECTED["wasted_bytes"], WASTE_EXPECTED["per_layer_wasted"])
     assert first.unpacked_bytes == WASTE_EXPECTED["size_bytes"]
     assert (engine.saves, len(reads)) == (1, 3)
+    assert analyse_engine_image(engine, "img", stored_blobs=stored_blobs,
+                                cache_dir=tmp_path) == first
+    assert (engine.saves, len(reads)) == (1, 3)  # the process read it: not saved again
+    images_module.READ_IMAGES.clear()  # another process: from the layer cache
     again = analyse_engine_image(engine, "img", stored_blobs=stored_blobs, cache_dir=tmp_path)
     assert again == first
     assert (engine.saves, len(reads)) == (1 + stored_blobs, 3)  # containerd: stored sizes
@@ -236,6 +241,21 @@ def test_run_reads_the_engine_like_analyse_and_a_second_time_from_its_cache(
                                     "linux/amd64", quiet))
     assert [(r.diff_id, r.compressed_bytes, r.wasted_bytes) for r in archived.layers] == [
         (r.diff_id, r.compressed_bytes, r.wasted_bytes) for r in first.layers]
+
+
+def test_an_image_read_once_is_analysed_again_with_its_history_and_no_save(tmp_path):
+    """advise's analysis and image guard take the runner's read: in this process, or from
+    the layer cache and the config kept beside it."""
+    image = hand_made(WASTE_LAYERS)
+    engine = SavingEngine(image, docker_save_layout(image))
+    analyse_engine_image(engine, "img", cache_dir=tmp_path)
+    read = engine_image(engine, "img", cache_dir=tmp_path)
+    images_module.READ_IMAGES.clear()
+    cached = engine_image(engine, "img", cache_dir=tmp_path)
+    assert engine.saves == 1
+    assert (cached.config, cached.layers) == (read.config, read.layers)
+    assert cached.config == json.loads(image.config)
+    assert analyse(cached) == analyse(read)
 
 
 def test_a_classic_layer_the_cache_knows_is_skipped_by_its_size(tmp_path, monkeypatch):

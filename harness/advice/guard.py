@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.advice.edit import MayChange
-from harness.layers import Entry, LayerCache, default_cache_dir, final_tree
+from harness.layers import Entry, final_tree
 
 CONFIG_FIELDS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts", "Volumes",
                  "StopSignal", "Healthcheck", "Labels", "Shell", "OnBuild")
@@ -52,17 +52,12 @@ class GuardVerdict:
 
 
 def image_files(client: Any, image_id: str) -> ImageFiles:
-    """The image's files and config, from the layers the runner's reader cached; a layer
-    missing there is read from the engine (and cached)."""
-    from harness.images import KnownLayers, host_platform_name, read_engine
+    """The image's files and config, from the runner's read of it (harness.images.engine_image:
+    no second `docker save`)."""
+    from harness.images import engine_image
 
     attrs = client.api.inspect_image(image_id)
-    cache = LayerCache(default_cache_dir())
-    layers = [cache.get(d) for d in (attrs.get("RootFS") or {}).get("Layers") or []]
-    if any(layer is None for layer in layers):
-        layers = list(read_engine(client, image_id, host_platform_name(), lambda _: None,
-                                  KnownLayers(cache, {})).layers)
-    return ImageFiles(files=final_tree([layer for layer in layers if layer is not None]),
+    return ImageFiles(files=final_tree(engine_image(client, image_id).layers),
                       config=attrs.get("Config") or {})
 
 

@@ -8,7 +8,7 @@ import contextlib
 import shutil
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,25 +23,43 @@ from harness.advice.records import (
     AdviseOptions,
     Report,
 )
-from harness.model import CacheMode, RunOptions, Sample, Squash, Status
+from harness.model import CacheMode, Run, RunOptions, Sample, Squash, Status
 
 CHECK_TIMEOUT_S = 10.0
 
 
+@dataclass
+class Runs:
+    """The runs advise made (their images and containers removed however advise ends), and
+    where their time went: timed builds, starts, untimed priming builds, reading images."""
+
+    ids: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
+        ("builds", "starts", "priming", "reading"), 0.0))
+
+    def add(self, run: Run) -> None:
+        self.ids.append(run.run_id)
+        self.seconds["builds"] += sum((s.build_s or 0) + (s.transform_s or 0)
+                                      for s in run.samples)
+        self.seconds["starts"] += sum(sum(s.start_samples_s) for s in run.samples)
+        for name, seconds in run.untimed_s.items():
+            self.seconds[name] += seconds
+
+
 @contextlib.contextmanager
-def removing_runs(client: Any) -> Iterator[list[str]]:
-    """The run ids made; their images and containers removed however advise ends."""
-    runs: list[str] = []
+def removing_runs(client: Any) -> Iterator[Runs]:
+    """The runs made; their images and containers removed however advise ends."""
+    runs = Runs()
     try:
         yield runs
     finally:
         from harness import engine
 
-        for run_id in runs:
+        for run_id in runs.ids:
             engine.remove_run(client, run_id)
 
 
-def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: list[str],
+def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: Runs,
              *, cache: tuple[CacheMode, ...], repeat: int, report: Report,
              squashed: dict[str, str] | None = None, change: SourceChange | None = None,
              push_incremental: bool = False) -> tuple[list[Sample], Path]:
@@ -76,8 +94,10 @@ def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs
                f"{sample.repetition}: {figures} ({time.monotonic() - started:.0f} s)")
     with started_run([scenario], run_options, options.out, progress, finished) as (runner,
                                                                                   results):
-        runs.append(runner.run.run_id)
-        run = run_scenarios(runner)
+        try:
+            run = run_scenarios(runner)
+        finally:
+            runs.add(runner.run)
     return list(run.samples), results
 
 

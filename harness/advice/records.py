@@ -106,8 +106,10 @@ class AdviceReport:
     every rewrite, in the first two; where one did not pass, of the passing ones, in the
     last)."""
     phases_s: dict[str, float]
-    """Wall seconds in the runner's runs, the waste analysis, the checks, the image guard,
-    and in total."""
+    """Wall seconds: in total; in the runner's runs (`runs`), split into timed builds
+    (`builds`), untimed priming builds (`priming`), container starts (`starts`) and reading
+    the images (`reading`); the waste analysis, the checks, the image guard; harness's own
+    work (`own`: what remains), and its overhead (reading, analysis, guard and own)."""
     variants: dict[str, str]
     """Each measured variant's Dockerfile."""
     squashed_after_build: dict[str, str]
