@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import docker
 import docker.errors
@@ -237,9 +237,7 @@ def build_buildkit(request: BuildRequest) -> BuildOutcome:
         command.append(str(request.context))
         environment = {**os.environ, "DOCKER_HOST": request.docker_host} \
             if request.docker_host else None
-        started = time.perf_counter()
-        result = _run_to_the_end(command, environment)
-        build_s = time.perf_counter() - started
+        result, build_s = _run_to_the_end(command, environment)
         metadata = json.loads(metadata_file.read_text()) if metadata_file.exists() else {}
     steps = buildkit_steps(result.stderr)
     log = buildkit_log(result.stderr) or outside_json(result.stderr)
@@ -271,10 +269,9 @@ def build_buildah(request: BuildRequest) -> BuildOutcome:
         "--tag", request.tag, "--file", str(request.context / request.dockerfile))
     command += shared_flags(request)
     command.append(str(request.context))
-    started = time.perf_counter()
-    result = _run_to_the_end(command, interrupted=lambda output: buildah.remove_step_images(
-        created_step_images(buildah_steps(output.splitlines()))))
-    build_s = time.perf_counter() - started
+    result, build_s = _run_to_the_end(
+        command, interrupted=lambda output: buildah.remove_step_images(
+            created_step_images(buildah_steps(output.splitlines()))))
     # the image's id ends its output (with --iidfile it would print no step ids at all)
     last = (result.stdout.splitlines() or [""])[-1]
     built = last if re.fullmatch(r"[0-9a-f]{64}", last) else None
@@ -326,24 +323,35 @@ def shared_flags(request: BuildRequest) -> list[str]:
 
 def _run_to_the_end(command: list[str], environment: dict[str, str] | None = None,
                     interrupted: Callable[[str], None] = lambda output: None
-                    ) -> subprocess.CompletedProcess[str]:
-    """Run the builder; when harness is interrupted, interrupt the builder too and wait for
-    it to exit, so nothing it makes appears after harness has cleaned up; `interrupted` is
-    then given the builder's whole output, to undo what it made."""
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env=environment)
-    try:
-        stdout, stderr = process.communicate()
-    except BaseException:
-        process.send_signal(signal.SIGINT)
-        try:  # communicate again: it keeps what it read before the interruption
-            stdout, _ = process.communicate(timeout=BUILDER_EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            stdout, _ = process.communicate()
-        interrupted(stdout or "")
-        raise
-    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+                    ) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the builder, and the seconds from its start to its exit: the timed window. Its
+    output goes to files read after that: while it runs harness only waits (no pipe to drain,
+    no decoding in the window). When harness
+    is interrupted, interrupt the builder too and wait for it to exit, so nothing it makes
+    appears after harness has cleaned up; `interrupted` is then given the builder's whole
+    output, to undo what it made."""
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=environment)
+        try:
+            process.wait()
+            seconds = time.perf_counter() - started
+        except BaseException:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=BUILDER_EXIT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            interrupted(_read(stdout))
+            raise
+        return subprocess.CompletedProcess(command, process.returncode, _read(stdout),
+                                           _read(stderr)), seconds
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,3 +1,5 @@
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -5,6 +7,7 @@ import pytest
 from harness.build import (
     _buildkit_error,
     _parse_time,
+    _run_to_the_end,
     buildah_steps,
     buildkit_log,
     buildkit_steps,
@@ -133,3 +136,27 @@ def test_buildah_failed_build_names_the_step_images_it_made():
 
 def test_buildah_cached_steps_made_no_image_to_remove():
     assert created_step_images(buildah_steps(BUILDAH["multi-stage-warm"])) == []
+
+
+def test_a_builder_runs_to_its_end_with_its_output_read_after_the_timed_window():
+    result, seconds = _run_to_the_end(
+        ["sh", "-c", "echo out; sleep 0.2; printf 'caf\\303\\251 \\377\\n' >&2; exit 3"])
+    assert (result.returncode, result.stdout, result.stderr) == (3, "out\n", "café \ufffd\n")
+    assert 0.2 <= seconds < 5
+
+
+def test_an_interrupted_builder_is_interrupted_too_and_its_output_handed_over(monkeypatch):
+    handed: list[str] = []
+    waits = iter([KeyboardInterrupt, None])
+
+    def wait(self, timeout=None):
+        if next(waits) is KeyboardInterrupt:  # Ctrl-C once the builder is at work
+            time.sleep(0.5)
+            raise KeyboardInterrupt
+        return real_wait(self, timeout=timeout)
+    real_wait = subprocess.Popen.wait
+    monkeypatch.setattr(subprocess.Popen, "wait", wait)
+    with pytest.raises(KeyboardInterrupt):
+        _run_to_the_end(["sh", "-c", "echo step 1; trap 'echo stopped; exit 130' INT; "
+                                     "sleep 5 & wait"], interrupted=handed.append)
+    assert handed == ["step 1\nstopped\n"]
