@@ -387,3 +387,12 @@ def test_the_incremental_change_never_writes_through_a_link_or_outside_the_conte
     (context / "Dockerfile").write_text("FROM busybox\nCOPY link.py ../outside.py /src/\n")
     found = change.source_change(parse.parse(context / "Dockerfile"), context)
     assert isinstance(found, str) and found.startswith("no incremental builds")
+
+
+def test_the_wall_time_splits_into_what_the_user_would_run_and_harness_overhead():
+    split = advise._split({"runs": 90.0, "analysis": 1.0, "checks": 4.0, "guard": 2.0},
+                          {"builds": 60.0, "starts": 5.0, "priming": 10.0, "reading": 12.0},
+                          total=100.0)
+    assert split["own"] == pytest.approx(100 - 60 - 5 - 10 - 4 - 12 - 1 - 2)
+    assert split["overhead"] == pytest.approx(12 + 1 + 2 + split["own"])
+    assert split["total"] - split["overhead"] == pytest.approx(60 + 5 + 10 + 4)
