@@ -150,8 +150,9 @@ def engine_image(client: Any, reference: str, *, stored_blobs: bool = False,
             # a classic layer.tar skipped for its size was another layer: read them all
             image = read_engine(client, attrs["Id"], host_platform_name(), _silent,
                                 KnownLayers(cache, {}))
+        # the engine's ID: on the containerd store the manifest's digest, not the config's
+        image = replace(image, reference=reference, image_id=attrs["Id"])
         cache.put_config(image.image_id, image.config)
-        image = replace(image, reference=reference)
     READ_IMAGES[key] = image
     while len(READ_IMAGES) > READ_IMAGES_KEPT:
         READ_IMAGES.popitem(last=False)

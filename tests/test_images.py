@@ -258,6 +258,21 @@ def test_an_image_read_once_is_analysed_again_with_its_history_and_no_save(tmp_p
     assert analyse(cached) == analyse(read)
 
 
+def test_an_image_is_known_by_the_engines_id_which_on_containerd_is_not_the_configs(tmp_path):
+    """The containerd store's ID is its manifest's digest: the read and its kept config go by
+    that ID, so the runner's history and the cache find them."""
+    image = hand_made(WASTE_LAYERS)
+    engine = SavingEngine(image, docker_save_layout(image))
+    manifest_id = "sha256:" + "ab" * 32
+    engine.inspect_image = lambda reference: {**SavingEngine.inspect_image(engine, reference),
+                                              "Id": manifest_id}
+    assert analyse_engine_image(engine, "img", cache_dir=tmp_path).image_id == manifest_id
+    images_module.READ_IMAGES.clear()
+    again = engine_image(engine, "img", cache_dir=tmp_path)
+    assert (again.image_id, again.config, engine.saves) == (manifest_id, json.loads(image.config),
+                                                           1)
+
+
 def test_a_classic_layer_the_cache_knows_is_skipped_by_its_size(tmp_path, monkeypatch):
     shared = [Member("a", size=3000)]
     first = hand_made([shared])
