@@ -326,10 +326,9 @@ def _run_to_the_end(command: list[str], environment: dict[str, str] | None = Non
                     ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run the builder, and the seconds from its start to its exit: the timed window. Its
     output goes to files read after that: while it runs harness only waits (no pipe to drain,
-    no decoding in the window). When harness
-    is interrupted, interrupt the builder too and wait for it to exit, so nothing it makes
-    appears after harness has cleaned up; `interrupted` is then given the builder's whole
-    output, to undo what it made."""
+    no decoding in the window). When harness is interrupted, interrupt the builder too and
+    wait for it to exit, so nothing it makes appears after harness has cleaned up;
+    `interrupted` is then given the builder's whole output, to undo what it made."""
     with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         process = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=environment)

@@ -124,13 +124,14 @@ def engine_image(client: Any, reference: str, *, stored_blobs: bool = False,
     `stored_blobs` (the containerd store): the save is always read, for each compressed
     blob's stored size."""
     attrs = client.api.inspect_image(reference)
-    key = (attrs["Id"], cache_dir or default_cache_dir())
+    folder = cache_dir or default_cache_dir()
+    key = (attrs["Id"], folder)
     kept = READ_IMAGES.get(key)
     if kept is not None and (all(f.compressed_stored for f in kept.layers) or not stored_blobs):
         READ_IMAGES.move_to_end(key)
         return replace(kept, reference=reference)
     diff_ids: list[str] = list((attrs.get("RootFS") or {}).get("Layers") or [])
-    cache = LayerCache(key[1])
+    cache = LayerCache(folder)
     cached = {d: f for d in diff_ids
               if (f := cache.get(d)) is not None and not f.compressed_stored}
     config = cache.config(attrs["Id"])

@@ -46,7 +46,7 @@ def layer_sizes(client: docker.DockerClient, image_ref: str) -> list[int]:
     an image's layers without a `docker save` (a later build of the same Dockerfile that
     wrote other files differs here, unless every file kept its size)."""
     layers = len((client.api.inspect_image(image_ref).get("RootFS") or {}).get("Layers") or [])
-    return [layers] + [int(entry["Size"]) for entry in reversed(client.api.history(image_ref))]
+    return [layers] + [entry.size_bytes for entry in image_history(client, image_ref)]
 
 
 def time_starts(client: docker.DockerClient, image_ref: str, *, repeat: int,
