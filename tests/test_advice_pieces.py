@@ -293,3 +293,69 @@ def test_gem_and_cpan_installs_leave_no_cache_or_docs(tmp_path):
     tidy = apply(tmp_path, "cache", "FROM ruby\nRUN gem install -N rails && gem list\n")
     assert isinstance(tidy, Rewrite)  # --no-document was there; the .gem files are not gone
     assert "-N rails && gem list \\\n    && rm -rf" in tidy.dockerfile
+
+
+@pytest.mark.parametrize("body, program", [
+    ("sudo apt-get install -y curl", "apt-get"),
+    ("sudo -u root -E env DEBIAN_FRONTEND=noninteractive apt-get install -y curl", "apt-get"),
+    ("nice -n 5 ionice -c 3 apt-get install -y curl", "apt-get"),
+    ("echo curl | xargs -r -n 1 apt-get install -y", "apt-get"),
+    ("apt-get -o Dpkg::Options::=--force-confold -t bookworm-backports install -y curl",
+     "apt-get"),
+    ("env -u HOME -- apt-get install -y curl", "apt-get"),
+])
+def test_a_command_is_found_behind_wrappers_and_valued_options(body, program):
+    commands = shell.read_script(body).commands
+    installs = [c for c in commands if shell.is_command(c, program, "install")]
+    assert len(installs) == 1
+    words = installs[0].words
+    assert body[:shell.word_end(installs[0], "install")].endswith("install")
+    assert shell.behind_sudo(installs[0]) == (words[0] == "sudo")
+    assert not shell.is_command(shell.read_script(
+        "apt-get -o install=1 update").commands[0], "apt-get", "install")
+
+
+def test_installs_inside_branches_and_functions_behind_sudo_get_the_pieces(tmp_path):
+    text = """\
+        FROM debian:bookworm
+        RUN install_all() { apt-get update && apt-get install -y jq; }; install_all
+        USER app
+        RUN if [ -f /etc/debian_version ]; then \\
+              sudo apt-get update && sudo apt-get install -y curl; \\
+            elif true; then sudo -E apt-get install -y wget; fi
+    """
+    cleaned = apply(tmp_path, "cache", text)
+    assert isinstance(cleaned, Rewrite) and cleaned.lines == (2, 4, 5, 6)
+    assert cleaned.dockerfile == textwrap.dedent("""\
+        FROM debian:bookworm
+        RUN ( install_all() { apt-get update && apt-get install -y jq; }; install_all ) \\
+            && apt-get clean && rm -rf /var/lib/apt/lists/*
+        USER app
+        RUN ( if [ -f /etc/debian_version ]; then \\
+              sudo apt-get update && sudo apt-get install -y curl; \\
+            elif true; then sudo -E apt-get install -y wget; fi ) \\
+            && sudo apt-get clean && sudo rm -rf /var/lib/apt/lists/*
+    """)
+    lean = apply(tmp_path, "recommends", text).dockerfile
+    assert "sudo apt-get install --no-install-recommends -y curl" in lean
+    assert "sudo -E apt-get install --no-install-recommends -y wget" in lean
+    assert "&& apt-get install --no-install-recommends -y jq; }" in lean
+    nodocs = apply(tmp_path, "nodocs", text).dockerfile
+    assert "locale.alias\\n' > /etc/dpkg/dpkg.cfg.d/01-nodoc\nRUN install_all" in nodocs
+    as_a_user = apply(tmp_path, "nodocs", "FROM debian\nUSER app\nRUN sudo apt-get install x\n")
+    assert "locale.alias\\n' | sudo tee /etc/dpkg/dpkg.cfg.d/01-nodoc > /dev/null\nRUN sudo" \
+        in as_a_user.dockerfile
+
+
+def test_yarn_installs_clean_yarns_cache(tmp_path):
+    result = apply(tmp_path, "cache", """\
+        FROM node
+        RUN yarn --frozen-lockfile && yarn build
+        RUN yarn global add serve
+        RUN yarn install && yarn cache clean
+        RUN yarn test
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (2, 3)
+    assert "RUN yarn --frozen-lockfile && yarn build \\\n    && yarn cache clean\n" \
+        in result.dockerfile
+    assert "RUN yarn global add serve \\\n    && yarn cache clean\n" in result.dockerfile

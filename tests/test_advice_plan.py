@@ -27,8 +27,8 @@ def test_the_plan_lists_each_finding_with_its_line_and_the_rewrites_as_diffs(tmp
     findings = [line for line in result.stdout.splitlines() if line.startswith("Dockerfile:")]
     assert findings == [
         "Dockerfile:2 DL3059 chain: chain consecutive RUNs with && (lines 2, 3, 5, 6)",
-        "Dockerfile:2 DL3009/DL3042/DL3019/DL3032/DL3040 cache: clean the package cache in the "
-        "RUN that filled it (lines 2, 3)",
+        "Dockerfile:2 DL3009/DL3042/DL3019/DL3032/DL3040/DL3060 cache: clean the package cache "
+        "in the RUN that filled it (lines 2, 3)",
         "Dockerfile:3 DL3015 recommends: no recommended packages (apt --no-install-recommends) "
         "(lines 3)",
         "Dockerfile:3 - nodocs: no docs (dpkg path-exclude; dnf/yum tsflags=nodocs) (lines 3)"]

@@ -4,10 +4,9 @@ config flatten drops), each rewritten correctly or declined with its line and re
 
 import textwrap
 
-import bashlex
 import pytest
 
-from harness.advice import flatten, move_deletion, parse
+from harness.advice import flatten, move_deletion, parse, shell
 from harness.advice.edit import NotApplicable, Rewrite, left_alone
 from harness.advice.pieces import PIECES
 
@@ -241,13 +240,23 @@ def test_lines_split_only_where_buildkit_splits_them(tmp_path):
                                  "echo d\r\nCMD [\"sh\"]\r\n")
 
 
-@pytest.mark.parametrize("run, near", [("[[ -f /x ]] && apt-get install -y curl", "[[ -f"),
-                                       ("a=(1 2) && apt-get install -y curl", "a=(1 2)")])
+@pytest.mark.parametrize("run, near", [("if true; then apt-get install -y curl", "if"),
+                                       ("apt-get install -y curl )", ")")])
 def test_a_run_harness_cannot_read_is_named_never_a_false_reason(tmp_path, run, near):
     result = apply(tmp_path, "recommends", f"FROM debian\nRUN {run}\n")
     assert isinstance(result, NotApplicable)
     assert "left alone: line 2: harness cannot read this RUN" in result.reason
     assert near.split()[0] in result.reason
+
+
+@pytest.mark.parametrize("run", ["[[ -f /x ]] && apt-get install -y curl",
+                                 "a=(1 2) && apt-get install -y curl",
+                                 'case "$(uname -m)" in x86_64) apt-get install -y curl;; esac'])
+def test_bash_constructs_are_read_and_their_installs_rewritten(tmp_path, run):
+    result = apply(tmp_path, "recommends",
+                   f"FROM debian\nSHELL [\"/bin/bash\", \"-c\"]\nRUN {run}\n")
+    assert isinstance(result, Rewrite) and result.lines == (3,)
+    assert "apt-get install --no-install-recommends -y curl" in result.dockerfile
 
 
 @pytest.mark.parametrize("shell", ['["/bin/bash", "-l", "-c"]', '["/bin/bash", "--login", "-c"]',
@@ -290,8 +299,14 @@ def test_reading_is_linear_each_run_parsed_once(tmp_path, monkeypatch):
                                range(2000)]
     (tmp_path / "Dockerfile").write_text("\n".join(lines) + "\n")
     calls = []
-    real = bashlex.parse
-    monkeypatch.setattr(bashlex, "parse", lambda text: calls.append(text) or real(text))
+    real = shell.PARSER
+
+    class Counting:
+        def parse(self, data):
+            calls.append(data)
+            return real.parse(data)
+
+    monkeypatch.setattr(shell, "PARSER", Counting())
     read = parse.parse(tmp_path / "Dockerfile")
     results = [piece.apply(read) for piece in PIECES.values()]
     assert len(calls) == 2000

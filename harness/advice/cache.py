@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from harness.advice.edit import Edit, MayChange, Piece, rewritten_run, runs
 from harness.advice.parse import Instruction, Parsed
-from harness.advice.shell import ShellCommand, is_command, word_end
+from harness.advice.shell import ShellCommand, behind_sudo, is_command, run_words, word_end
 
 APT_CLEAN = "apt-get clean && rm -rf /var/lib/apt/lists/*"
 APT = ("apt-get", "apt")
@@ -33,7 +33,8 @@ GEM_CPAN_CACHES = ((("gem", "install"), '"$(gem env gemdir)"/cache/*.gem'),
 cpanm and cpan leave behind."""
 CACHE_PATHS = ("var/lib/apt/lists", "var/cache/apt", "var/cache/apk", "etc/apk/cache",
                "var/cache/dnf", "var/cache/yum", "root/.cache/pip", "home/*/.cache/pip",
-               "root/.npm", "home/*/.npm", "*/gems/*/cache", "*/gems/*/doc", "root/.cpanm",
+               "root/.npm", "home/*/.npm", "usr/local/share/.cache/yarn", "root/.cache/yarn",
+               "home/*/.cache/yarn", "*/gems/*/cache", "*/gems/*/doc", "root/.cpanm",
                "home/*/.cpanm", "root/.cpan/build", "root/.cpan/sources", "var/log/apt")
 """The caches, and apt's own logs, which record what apt saw (a later purge plans without
 the lists, and its planner's log, eipp.log.xz, says so)."""
@@ -41,7 +42,7 @@ the lists, and its planner's log, eipp.log.xz, says so)."""
 
 def _uses_lists(command: ShellCommand) -> bool:
     return any(is_command(command, tool, sub) for tool in APT for sub in LIST_USERS) or (
-        bool(command.words) and command.words[0].rsplit("/", 1)[-1] == "apt-cache")
+        bool(run_words(command)) and run_words(command)[0].rsplit("/", 1)[-1] == "apt-cache")
 
 
 def _updates(command: ShellCommand) -> bool:
@@ -57,7 +58,7 @@ def _touches_apt(instruction: Instruction) -> bool:
     if instruction.script is None:
         return "apt" in instruction.text or "dpkg" in instruction.text
     return "/etc/apt" in instruction.body or any(
-        c.words and c.words[0].rsplit("/", 1)[-1] in APT_PROGRAMS
+        run_words(c) and run_words(c)[0].rsplit("/", 1)[-1] in APT_PROGRAMS
         for c in instruction.script.commands)
 
 
@@ -109,7 +110,8 @@ def _cleaned(edit: Edit, run: Instruction) -> bool:
                     not ALREADY[option] & set(command.words):
                 options[at] = f" {option}"
     before, after = "", []
-    if any(_uses_lists(c) and c.words[1:2] != ("source",) for c in found) and \
+    if any(_uses_lists(c) and not any(is_command(c, tool, "source") for tool in APT)
+           for c in found) and \
             "/var/lib/apt/lists" not in run.body:
         user = _later_list_user(parsed, run)
         if user is not None:
@@ -131,12 +133,21 @@ def _cleaned(edit: Edit, run: Instruction) -> bool:
     if any(is_command(c, "npm", "install") or is_command(c, "npm", "ci") for c in found) and \
             not any(is_command(c, "npm", "cache") for c in found):
         after.append("npm cache clean --force")
+    if any(is_command(c, "yarn", "install") or is_command(c, "yarn", "add")
+           or is_command(c, "yarn", "global", "add") or (is_command(
+            c, "yarn") and all(w.startswith("-") for w in run_words(c)[1:])) for c in found) and \
+            not any(is_command(c, "yarn", "cache") for c in found):
+        after.append("yarn cache clean")
     for program, cache in GEM_CPAN_CACHES:
-        if any(is_command(c, *program) and len(c.words) > 1 for c in found) and \
+        if any(is_command(c, *program) and len(run_words(c)) > 1 for c in found) and \
                 cache not in run.body:
             after.append(f"rm -rf {cache}")
     if not options and not before and not after:
         return False
+    if any(behind_sudo(c) for c in found):  # run as a user; the cleanup needs root too
+        after = [" && ".join(f"sudo {part}" for part in command.split(" && "))
+                 for command in after]
+        before = before and "sudo apt-get update && "
     edit.replace(run, rewritten_run(run, parsed.escape, options=options, before=before,
                                     after=tuple(after)))
     return True
@@ -144,10 +155,10 @@ def _cleaned(edit: Edit, run: Instruction) -> bool:
 
 def clean_cache(edit: Edit) -> str:
     changed = [_cleaned(edit, run) for run in runs(edit.parsed)]
-    return "" if any(changed) else ("no apt-get, apk, pip, dnf, yum, npm, gem or cpan install "
-                                     "that leaves its cache")
+    return "" if any(changed) else ("no apt-get, apk, pip, dnf, yum, npm, yarn, gem or cpan "
+                                     "install that leaves its cache")
 
 
 PIECE = Piece(key="cache", title="clean the package cache in the RUN that filled it",
-              hadolint="DL3009/DL3042/DL3019/DL3032/DL3040", edit=clean_cache,
+              hadolint="DL3009/DL3042/DL3019/DL3032/DL3040/DL3060", edit=clean_cache,
               may_change=MayChange(paths=CACHE_PATHS))

@@ -5,12 +5,12 @@ it may change is what those path-excludes name, and the dpkg configuration file 
 from __future__ import annotations
 
 from harness.advice.edit import Edit, MayChange, Piece, rewritten_run, runs
-from harness.advice.shell import is_command, word_end
+from harness.advice.shell import behind_sudo, is_command, word_end
 
 NODOCS = ("printf 'path-exclude=/usr/share/doc/*\\npath-include=/usr/share/doc/*/copyright"
           "\\npath-exclude=/usr/share/man/*\\npath-exclude=/usr/share/info/*\\n"
-          "path-exclude=/usr/share/locale/*\\npath-include=/usr/share/locale/locale.alias\\n' "
-          "> /etc/dpkg/dpkg.cfg.d/01-nodoc")
+          "path-exclude=/usr/share/locale/*\\npath-include=/usr/share/locale/locale.alias\\n'")
+NODOCS_FILE = "/etc/dpkg/dpkg.cfg.d/01-nodoc"
 EXCLUDED = ("usr/share/doc", "usr/share/man", "usr/share/info", "usr/share/locale",
             "etc/dpkg/dpkg.cfg.d/01-nodoc")
 
@@ -20,8 +20,8 @@ def no_docs(edit: Edit) -> str:
     readable = runs(edit.parsed)
     for stage in range(edit.parsed.final_stage + 1):
         mine = [i for i in readable if i.stage == stage]
-        apt = [i for i in mine if any(is_command(c, tool, "install") for tool in ("apt-get", "apt")
-                                      for c in i.script.commands)]  # type: ignore[union-attr]
+        apt = [(i, c) for i in mine for c in i.script.commands  # type: ignore[union-attr]
+               if any(is_command(c, tool, "install") for tool in ("apt-get", "apt"))]
         for run in mine:
             options = {}
             for command in run.script.commands:  # type: ignore[union-attr]
@@ -33,7 +33,10 @@ def no_docs(edit: Edit) -> str:
                 edit.replace(run, rewritten_run(run, edit.parsed.escape, options=options))
                 changed = True
         if apt and "path-exclude" not in " ".join(i.body for i in mine):
-            edit.insert_before(apt[0], f"RUN {NODOCS}")  # after its own edit, if any
+            first, command = apt[0]
+            write = (f"| sudo tee {NODOCS_FILE} > /dev/null" if behind_sudo(command)
+                     else f"> {NODOCS_FILE}")  # a user's RUN: sudo writes the file
+            edit.insert_before(first, f"RUN {NODOCS} {write}")  # after its own edit, if any
             changed = True
     return "" if changed else "no apt-get, dnf or yum install"
 
