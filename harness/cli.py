@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import sys
 import time
@@ -350,7 +351,7 @@ def advise_command(args: argparse.Namespace) -> int:
     from harness.advice.measure import refuse_existing, write_scenario
     from harness.advice.pieces import advice_keys
     from harness.advice.records import AdviseOptions, BuildFailed
-    from harness.advice.report import advice_html, advice_markdown
+    from harness.advice.report import advice_html, advice_markdown, advice_terminal
     from harness.advise import advise
     from harness.progress import progress_reporter
     from harness.store import step_summary, strict_json, write_text
@@ -400,8 +401,12 @@ def advise_command(args: argparse.Namespace) -> int:
         write_text(args.write_dockerfile, result.best_dockerfile)
     if args.html:
         write_text(args.html, advice_html(result))
-    print(strict_json(asdict(result)) if args.json else markdown, end="" if not args.json
-          else "\n")
+    if args.json:
+        print(strict_json(asdict(result)))
+    elif sys.stdout.isatty():  # what a person decides on, within the terminal's width
+        print(advice_terminal(result, shutil.get_terminal_size().columns), end="")
+    else:
+        print(markdown, end="")
     step_summary(markdown)
     return 0
 

@@ -396,3 +396,30 @@ def test_the_wall_time_splits_into_what_the_user_would_run_and_harness_overhead(
     assert split["own"] == pytest.approx(100 - 60 - 5 - 10 - 4 - 12 - 1 - 2)
     assert split["overhead"] == pytest.approx(12 + 1 + 2 + split["own"])
     assert split["total"] - split["overhead"] == pytest.approx(60 + 5 + 10 + 4)
+
+
+def test_the_terminal_form_fits_its_width_and_keeps_what_a_person_decides_on():
+    long = "the image guard found /usr/lib/x86_64-linux-gnu/" + "libsomething.so.1.2.3 " * 20
+    rows = [*MEASURED,
+            AdviceRow(advice="no docs (dpkg path-exclude; dnf/yum tsflags=nodocs)", key="nodocs",
+                      hadolint="", lines=list(range(2, 40)), verdict="changes your image",
+                      reason=long, variant="nodocs", size_bytes=70_000,
+                      size_change_bytes=-123_456_789, size_change_pct=-55.5,
+                      build_time={"cold": "×1.02 [0.95–1.10, bootstrap]",
+                                  "warm": "×0.98 [0.90–1.05, bootstrap]",
+                                  "incremental": "failed: " + "x" * 200},
+                      checks_passed=True, note="a trade-off " * 30),
+            AdviceRow(advice="chain", key="chain", hadolint="DL3059", lines=[2],
+                      verdict="not applicable", reason="nothing to change " * 20)]
+    result = replace(report_of(rows), dockerfile="app/" + "deep/" * 30 + "Dockerfile",
+                     left_alone="line 7: " + "a heredoc RUN; " * 20,
+                     best_diff="--- Dockerfile\n+++ Dockerfile (advised)\n+RUN " + "y" * 150)
+    assert max(len(line) for line in report.advice_markdown(result).splitlines()) > 300
+    for width in (200, 120, 80):
+        text = report.advice_terminal(result, width)
+        body = text.split("--- Dockerfile")[0].splitlines()  # the diff's lines are the user's
+        assert max(len(line) for line in body) <= min(width, 120)
+        assert "+RUN " + "y" * 150 in text
+        for shown in ("nodocs", "changes your image", "-123.5 MB (-55.5 %)", "breaks",
+                      "exit 1", "libsomething", "cold ×1.02", "incremental failed"):
+            assert shown in " ".join(text.split()), (width, shown)

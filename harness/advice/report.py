@@ -57,13 +57,84 @@ def advice_markdown(result: AdviceReport) -> str:
     if result.best_diff:
         lines += ["", f"Recommended: {result.best} — the rewritten Dockerfile against yours:",
                   "", "```diff", result.best_diff.rstrip("\n"), "```"]
-    elif after_build := [r for r in result.rows if r.verdict == "saves"]:
-        lines += ["", "No rewrite of the Dockerfile saves anything measurable; a step after "
-                  f"the build does: {after_build[0].advice}, {size(after_build[0])}."]
     else:
-        lines += ["", "No rewrite saves anything measurable on this Dockerfile."]
+        lines += ["", no_rewrite_saves(result)]
     lines += ["", f"results: {', '.join(result.results)}"]
     return "\n".join(lines) + "\n"
+
+
+TERMINAL_WIDTH = 120
+"""The widest line advise prints to a terminal, however wide the terminal."""
+
+
+def advice_terminal(result: AdviceReport, width: int = TERMINAL_WIDTH) -> str:
+    """What a person decides on, within `width` columns: each piece's verdict, size change and
+    build time, the reasons below, then the recommended diff (whose lines are the user's own
+    and kept whole). The full table is for --json, --html and the job summary."""
+    import textwrap
+
+    from tabulate import tabulate
+
+    from harness.report import human
+
+    width = min(width, TERMINAL_WIDTH)
+
+    def wrap(text: str, indent: str = "") -> list[str]:
+        return textwrap.wrap(text, width, subsequent_indent=indent, break_on_hyphens=False,
+                             break_long_words=True) or [""]
+
+    def size(row: AdviceRow) -> str:
+        if row.size_change_bytes is None:
+            return ""
+        sign = "-" if row.size_change_bytes < 0 else "+"
+        return (f"{sign}{human(abs(row.size_change_bytes), 'size_bytes')} "
+                f"({row.size_change_pct or 0:+.1f} %)")
+
+    def build(row: AdviceRow) -> str:
+        return ", ".join(f"{mode} {value.split()[0] if value.startswith('×') else 'failed'}"
+                         for mode, value in (row.build_time or {}).items())
+
+    headers = ["piece", "verdict", "size", "build time", "checks"]
+    cells = [[row.key, row.verdict, size(row), build(row),
+              {True: "✓", False: "✗", None: ""}[row.checks_passed]] for row in result.rows]
+    others = sum(max(len(r[i]) for r in [headers, *cells]) + 2 for i in (0, 1, 2, 4))
+    table = tabulate(cells, headers=headers, tablefmt="simple", disable_numparse=True,
+                     maxcolwidths=[None, None, None, max(12, width - others), None])
+    lines = wrap(f"harness advise {result.dockerfile}: the original is "
+                 f"{human(result.original_size_bytes, 'size_bytes')} in "
+                 f"{result.original_layers} layers, "
+                 f"{human(result.original_wasted_bytes, 'size_bytes')} wasted; each rewrite's "
+                 "build time is a ratio to the original's median.")
+    for said in (f"Incremental builds: {result.incremental}." if result.incremental else "",
+                 f"Left alone by every piece: {result.left_alone}." if result.left_alone
+                 else "",
+                 f"Your original fails the checks too: {result.original_check}"
+                 if result.original_check else ""):
+        lines += wrap(said) if said else []
+    lines += ["", *(line[:width] for line in table.splitlines()), ""]
+    for row in result.rows:
+        why = row.check_output if row.verdict == "breaks" and row.check_output else row.reason
+        if why or row.note:
+            lines += wrap(f"- {row.key}: " + "; ".join(filter(None, [why, row.note])), "  ")
+    lines += ["", *(wrapped for line in guard_lines(result)
+                    for wrapped in (wrap(line, "  ") if line else [])), ""]
+    if result.best_diff:
+        lines += wrap(f"Recommended: {result.best}, the rewritten Dockerfile against yours:")
+        lines += ["", result.best_diff.rstrip("\n")]
+    else:
+        lines += wrap(no_rewrite_saves(result))
+    lines += ["", *wrap(f"results: {', '.join(result.results)}; every column: --json, "
+                        "--html FILE, or the GitHub job summary")]
+    return "\n".join(lines) + "\n"
+
+
+def no_rewrite_saves(result: AdviceReport) -> str:
+    if after_build := [r for r in result.rows if r.verdict == "saves"]:
+        row = after_build[0]
+        return ("No rewrite of the Dockerfile saves anything measurable; a step after the build "
+                f"does: {row.advice}, {row.size_change_bytes or 0:+,} B "
+                f"({row.size_change_pct or 0:+.1f} %).")
+    return "No rewrite saves anything measurable on this Dockerfile."
 
 
 def guard_lines(result: AdviceReport) -> list[str]:
