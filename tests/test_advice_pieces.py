@@ -359,3 +359,49 @@ def test_yarn_installs_clean_yarns_cache(tmp_path):
     assert "RUN yarn --frozen-lockfile && yarn build \\\n    && yarn cache clean\n" \
         in result.dockerfile
     assert "RUN yarn global add serve \\\n    && yarn cache clean\n" in result.dockerfile
+
+
+def test_autoremove_follows_a_removal_in_its_run_unless_something_autoremoves(tmp_path):
+    result = apply(tmp_path, "autoremove", """\
+        FROM debian
+        RUN apt-get purge -y gcc
+        RUN apt-get remove -y make && echo done
+        RUN apt-get autoremove -y
+        RUN apt-get purge -y --auto-remove tcc
+        USER app
+        RUN sudo apt-get -o Dpkg::Options::=--force-confold remove -y curl
+        RUN dnf remove -y gcc
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (7, 8)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian
+        RUN apt-get purge -y gcc
+        RUN apt-get remove -y make && echo done
+        RUN apt-get autoremove -y
+        RUN apt-get purge -y --auto-remove tcc
+        USER app
+        RUN sudo apt-get -o Dpkg::Options::=--force-confold remove -y curl \\
+            && sudo apt-get autoremove -y --purge
+        RUN dnf remove -y gcc \\
+            && dnf autoremove -y
+    """)
+    assert result.note == ("line 2's removal is autoremoved at line 4; "
+                           "line 3's removal is autoremoved at line 4")
+    assert result.may_change.dropped_packages
+    none = apply(tmp_path, "autoremove", "FROM debian\nRUN apt-get install -y gcc\n")
+    assert none.reason == "no apt-get, dnf or yum remove without an autoremove after it"
+
+
+def test_autoremove_goes_right_after_the_removal_in_an_and_list(tmp_path):
+    result = apply(tmp_path, "autoremove", """\
+        FROM debian
+        RUN apt-get purge -y jq && rm -rf /var/lib/apt/lists/*
+        RUN apt-get purge -y jq > /log && rm -rf /x
+        RUN apt-get purge -y jq | tee /log && rm -rf /x
+    """)
+    assert result.dockerfile.splitlines()[1:] == [
+        "RUN apt-get purge -y jq && apt-get autoremove -y --purge && rm -rf /var/lib/apt/lists/*",
+        "RUN apt-get purge -y jq > /log && rm -rf /x \\",
+        "    && apt-get autoremove -y --purge",
+        "RUN ( apt-get purge -y jq | tee /log && rm -rf /x ) \\",
+        "    && apt-get autoremove -y --purge"]

@@ -537,3 +537,37 @@ def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client,
         -report["original_wasted_bytes"], rel=1e-3)
     assert rows["docker-squash"]["reason"] == ("the Dockerfile makes one layer over its base: "
                                                "nothing to squash")
+
+
+JQ_PURGED = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends jq \\
+    && jq --version > /jq-version && apt-get purge -y jq && rm -rf /var/lib/apt/lists/*
+"""
+"""jq installed, used and purged: its libraries (libjq1, libonig5) stay behind."""
+
+PACKAGE_FILES = ("for p in libjq1 libonig5; do dpkg -L $p; done | while read -r f; do "
+                 "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then stat -c %s \"$f\"; fi; done | "
+                 "awk '{s += $1} END {print s}'")
+"""The bytes of the files dpkg lists for jq's libraries, counted in the original."""
+
+
+@pytest.mark.docker
+@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
+def test_autoremove_drops_what_only_the_purged_package_needed(docker_client, debian_bookworm,
+                                                              tmp_path):
+    (tmp_path / "Dockerfile").write_text(JQ_PURGED)
+    report = advised(tmp_path, "--check", "test -s /jq-version && ! command -v jq", "--only",
+                     "autoremove")
+    row = {r["key"]: r for r in report["rows"]}["autoremove"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "packages no longer installed" in row["may_change"]
+    tag = f"harness-test/jq:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        left = int(docker_client.containers.run(tag, ["sh", "-c", PACKAGE_FILES], remove=True))
+    finally:
+        docker_client.images.remove(tag, force=True)
+    assert left > 100_000
+    # the libraries' files, less what autoremove adds to dpkg's and apt's records and logs
+    assert row["size_change_bytes"] == pytest.approx(-left, rel=0.05)

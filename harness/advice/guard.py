@@ -29,9 +29,10 @@ CONFIG_FIELDS = ("Env", "Cmd", "Entrypoint", "WorkingDir", "User", "ExposedPorts
 EVIDENCE = 5
 """How many differences a verdict names (the count says how many there are)."""
 DPKG_RECORDS = ("var/lib/dpkg/status", "var/lib/dpkg/status-old", "var/lib/dpkg/triggers",
-                "var/lib/apt/extended_states", "var/cache/debconf", "var/cache/apt", "var/log")
-"""dpkg's and apt's records of what is installed (and apt's downloads), which change with
-the set of packages."""
+                "var/lib/apt/extended_states", "var/cache/debconf", "var/cache/apt", "var/log",
+                "etc/ld.so.cache")
+"""dpkg's and apt's records of what is installed (and apt's downloads), and ldconfig's cache
+of the libraries installed, which change with the set of packages."""
 
 
 @dataclass(frozen=True, kw_only=True)

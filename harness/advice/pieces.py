@@ -5,13 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.advice import cache, cache_order, chain, flatten, group, nodocs, recommends
+from harness.advice import (
+    autoremove,
+    cache,
+    cache_order,
+    chain,
+    flatten,
+    group,
+    nodocs,
+    recommends,
+)
 from harness.advice.edit import Piece, Rewrite
 from harness.advice.parse import Parsed, parse_text
 from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
-    chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, cache_order.PIECE)}
+    chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, autoremove.PIECE,
+    cache_order.PIECE)}
 """The pieces that rewrite a Dockerfile on its own; move-deletion and flatten need the built
 image too (its waste, its config)."""
 
