@@ -405,3 +405,32 @@ def test_autoremove_goes_right_after_the_removal_in_an_and_list(tmp_path):
         "    && apt-get autoremove -y --purge",
         "RUN ( apt-get purge -y jq | tee /log && rm -rf /x ) \\",
         "    && apt-get autoremove -y --purge"]
+
+
+def test_a_downloaded_archive_is_deleted_right_after_its_extraction(tmp_path):
+    result = apply(tmp_path, "archive", """\
+        FROM debian AS build
+        WORKDIR /src
+        RUN wget http://example.org/pub/hello-2.10.tar.gz && tar -xzf hello-2.10.tar.gz && make
+        RUN curl -fsSL -o /tmp/go.tgz "$URL" && tar -C /usr/local -xzf /tmp/go.tgz
+        RUN cd /opt && curl -fsSLO https://example.org/b.tar.xz && tar xf b.tar.xz
+        RUN set -eux; wget -O 'my file.zip' http://example.org/f.zip; unzip -q 'my file.zip'
+        RUN curl -fsSLO https://example.org/a.zip && unzip a.zip && rm a.zip
+        RUN wget -qO- http://example.org/c.tgz | tar -xz
+        RUN curl -o /tmp/d.tgz http://example.org/d.tgz && tar -xzf /tmp/d.tgz && rm -rf /tmp
+        FROM python
+        RUN wget http://example.org/e.tgz && tar -xzf e.tgz
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (3, 4, 5, 6)
+    assert result.dockerfile.splitlines()[2:6] == [
+        "RUN wget http://example.org/pub/hello-2.10.tar.gz && tar -xzf hello-2.10.tar.gz"
+        " && rm -f /src/hello-2.10.tar.gz && make",
+        'RUN curl -fsSL -o /tmp/go.tgz "$URL" && tar -C /usr/local -xzf /tmp/go.tgz \\',
+        "    && rm -f /tmp/go.tgz",
+        "RUN ( cd /opt && curl -fsSLO https://example.org/b.tar.xz && tar xf b.tar.xz ) \\"]
+    assert "    && rm -f /opt/b.tar.xz\nRUN ( set -eux; wget -O 'my file.zip' http://example." \
+           "org/f.zip; unzip -q 'my file.zip' ) \\\n    && rm -f '/src/my file.zip'\n" \
+        in result.dockerfile
+    assert result.may_change.paths == ("src/hello-2.10.tar.gz", "tmp/go.tgz", "opt/b.tar.xz",
+                                       "src/my file.zip")
+    assert result.note == "line 11: the archive e.tgz is in a folder known only when the build runs"

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -571,3 +572,23 @@ def test_autoremove_drops_what_only_the_purged_package_needed(docker_client, deb
     assert left > 100_000
     # the libraries' files, less what autoremove adds to dpkg's and apt's records and logs
     assert row["size_change_bytes"] == pytest.approx(-left, rel=0.05)
+
+
+HELLO = "http://deb.debian.org/debian/pool/main/h/hello/hello_2.10-3.debian.tar.xz"
+"""A small archive on Debian's mirror (bookworm's hello packaging), which containers reach
+over plain HTTP, in a format busybox's tar reads."""
+
+
+@pytest.mark.docker
+def test_a_downloaded_archive_deleted_saves_exactly_its_size(docker_client, busybox, tmp_path):
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM busybox:latest\nWORKDIR /src\nRUN wget -q {HELLO} && tar -xJf hello_2.10-3"
+        ".debian.tar.xz && test -f debian/control\n")
+    report = advised(tmp_path, "--check", "test -f /src/debian/control", "--only", "archive")
+    row = {r["key"]: r for r in report["rows"]}["archive"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert row["may_change"] == "src/hello_2.10-3.debian.tar.xz"
+    request = urllib.request.Request(HELLO, method="HEAD")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        archive_bytes = int(response.headers["Content-Length"])
+    assert row["size_change_bytes"] == -archive_bytes

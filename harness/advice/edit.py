@@ -95,7 +95,8 @@ class Piece:
                                  + left_alone(parsed))
         return Rewrite(advice=self.title, key=self.key, hadolint=self.hadolint,
                        lines=tuple(sorted(edit.touched)), dockerfile=edit.text(),
-                       may_change=self.may_change, note=notes[2:])
+                       may_change=self.may_change.union(MayChange(paths=tuple(edit.allowed))),
+                       note=notes[2:])
 
 
 @dataclass
@@ -107,6 +108,8 @@ class Edit:
     touched: set[int] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
     """What the piece declined where, and why (shown with the rewrite or the reason)."""
+    allowed: list[str] = field(default_factory=list)
+    """Paths this rewrite may change beyond its piece's own (the archive it deletes)."""
 
     def replace(self, instruction: Instruction, text: str) -> None:
         self.replaced[instruction.start] = text

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.advice import (
+    archive,
     autoremove,
     cache,
     cache_order,
@@ -21,7 +22,7 @@ from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
     chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, autoremove.PIECE,
-    cache_order.PIECE)}
+    archive.PIECE, cache_order.PIECE)}
 """The pieces that rewrite a Dockerfile on its own; move-deletion and flatten need the built
 image too (its waste, its config)."""
 
