@@ -434,3 +434,46 @@ def test_a_downloaded_archive_is_deleted_right_after_its_extraction(tmp_path):
     assert result.may_change.paths == ("src/hello-2.10.tar.gz", "tmp/go.tgz", "opt/b.tar.xz",
                                        "src/my file.zip")
     assert result.note == "line 11: the archive e.tgz is in a folder known only when the build runs"
+
+
+def test_a_chown_or_chmod_right_after_a_copy_becomes_its_flags(tmp_path):
+    result = apply(tmp_path, "copy-owner", """\
+        FROM busybox
+        WORKDIR /app
+        COPY src/ .
+        ENV A=1
+        RUN chown -R app:app /app && chmod -R 0755 .
+        copy --from=build /out /srv/out/
+        RUN chown -R www /srv/out
+        COPY conf /etc/conf
+        RUN chown -R app /etc && echo done
+        COPY x /x
+        RUN chmod -R u+x /x
+        COPY run.sh /usr/local/bin/run
+        RUN chmod -R 0755 /usr/local/bin/run
+        COPY --from=build /bin/tool /bin/tool
+        RUN chmod -R 0755 /bin/tool
+    """, files=("run.sh",))
+    assert isinstance(result, Rewrite) and result.lines == (3, 5, 6, 7, 12, 13)
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM busybox
+        WORKDIR /app
+        COPY --chown=app:app --chmod=0755 src/ .
+        ENV A=1
+        RUN chown app:app /app && chmod 0755 /app
+        copy --chown=www:0 --from=build /out /srv/out/
+        RUN chown www:0 /srv/out
+        COPY conf /etc/conf
+        RUN chown -R app /etc && echo done
+        COPY x /x
+        RUN chmod -R u+x /x
+        COPY --chmod=0755 run.sh /usr/local/bin/run
+        COPY --from=build /bin/tool /bin/tool
+        RUN chmod -R 0755 /bin/tool
+    """)
+    assert result.may_change.paths == ()
+    assert result.note == ("line 9 changes /etc, not exactly what line 8 copied (/etc/conf); "
+                           "chmod's mode u+x is not octal (--chmod takes octal); whether line "
+                           "14's destination is a folder is known only from the built image")
+    mixed = apply(tmp_path, "copy-owner", "FROM busybox\nCOPY a /a\nRUN chown -R 1:1 /a && ls\n")
+    assert mixed.reason.endswith("; `ls` is not a plain chown -R or chmod -R of one path")

@@ -592,3 +592,19 @@ def test_a_downloaded_archive_deleted_saves_exactly_its_size(docker_client, busy
     with urllib.request.urlopen(request, timeout=30) as response:
         archive_bytes = int(response.headers["Content-Length"])
     assert row["size_change_bytes"] == -archive_bytes
+
+
+@pytest.mark.docker
+def test_copy_flags_instead_of_a_chown_layer_save_exactly_the_copied_bytes(docker_client, busybox,
+                                                                           tmp_path):
+    (tmp_path / "app").mkdir()
+    sizes = {"big": 300_000, "small": 20_000}
+    for name, size in sizes.items():
+        (tmp_path / "app" / name).write_bytes(os.urandom(size))
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:latest\nCOPY app /app\nRUN chown -R 1000:1000 /app && chmod -R 0750 /app\n")
+    check = 'test "$(stat -c %u:%g:%a /app /app/big)" = "$(printf "1000:1000:750\\n%.0s" 1 2)"'
+    report = advised(tmp_path, "--check", check, "--only", "copy-owner")
+    row = {r["key"]: r for r in report["rows"]}["copy-owner"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert row["size_change_bytes"] == -sum(sizes.values())  # each file stored once, not twice

@@ -11,7 +11,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from harness.advice.edit import NOTHING, Edit, Piece, rewritten_run, runs
-from harness.advice.parse import Instruction, Parsed
+from harness.advice.parse import Instruction, absolute
 from harness.advice.shell import ShellCommand, behind_sudo, is_command, run_words
 
 URL = re.compile(r"^(https?|ftp)://")
@@ -114,38 +114,11 @@ def _removes(command: ShellCommand, path: str, cwd: str | None) -> bool:
     for word in words[1:]:
         if word.startswith("-"):
             continue
-        target = _absolute(word, cwd)
+        target = absolute(word, cwd)
         if target is None or target == path or path.startswith(target.rstrip("/") + "/") or \
                 PurePosixPath(path).match(target):
             return True  # a path known only when it runs may be the archive: left as it is
     return False
-
-
-def _absolute(path: str, cwd: str | None) -> str | None:
-    if "$" in path or "`" in path or path.startswith("~"):
-        return None
-    if path.startswith("/"):
-        return posixpath.normpath(path)
-    return None if cwd is None else posixpath.normpath(posixpath.join(cwd, path))
-
-
-def workdirs(parsed: Parsed) -> dict[int, str | None]:
-    """Each instruction's working folder (by its first line), where the Dockerfile says it:
-    None where it is the base image's (known only from the image) or names a variable."""
-    folders: dict[int, str | None] = {}
-    by_stage: dict[int, str | None] = {}
-    current: str | None = None
-    for instruction in parsed.instructions:
-        if instruction.cmd == "FROM":
-            base = parsed.stage_bases.get(instruction.stage)
-            current = "/" if instruction.value[0].lower() == "scratch" else \
-                by_stage.get(base) if base is not None else None
-        elif instruction.cmd == "WORKDIR":
-            current = _absolute(instruction.value[0], current or "/") if \
-                instruction.value[0].startswith("/") or current else None
-        folders[instruction.start] = current
-        by_stage[instruction.stage] = current
-    return folders
 
 
 def _glob_escaped(path: str) -> str:
@@ -153,7 +126,7 @@ def _glob_escaped(path: str) -> str:
 
 
 def delete_archives(edit: Edit) -> str:
-    folders = workdirs(edit.parsed)
+    folders = edit.parsed.workdirs()
     changed = False
     for run in runs(edit.parsed):
         if _deleted(edit, run, folders[run.start]):
@@ -170,12 +143,12 @@ def _deleted(edit: Edit, run: Instruction, workdir: str | None) -> bool:
     for at, command in enumerate(commands):
         if is_command(command, "cd"):
             words = run_words(command)
-            cwd = _absolute(words[1], cwd) if len(words) > 1 else None
+            cwd = absolute(words[1], cwd) if len(words) > 1 else None
             continue
         written = _downloaded(command)
         if written is None:
             continue
-        path = _absolute(written, cwd)
+        path = absolute(written, cwd)
         extraction = next((c for c in commands[at + 1:] if _extracted(c) == written), None)
         if extraction is None or any(_removes(c, path or written, cwd)
                                      for c in commands[at + 1:]):

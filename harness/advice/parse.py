@@ -12,6 +12,7 @@ RUN is left alone.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,24 @@ class Parsed:
                 return instruction.stage
         return self.final_stage
 
+    def workdirs(self) -> dict[int, str | None]:
+        """Each instruction's working folder (by its first line), where the Dockerfile says
+        it: None where it is the base image's (known only from the image) or names a
+        variable."""
+        folders: dict[int, str | None] = {}
+        by_stage: dict[int, str | None] = {}
+        current: str | None = None
+        for instruction in self.instructions:
+            if instruction.cmd == "FROM":
+                base = self.stage_bases.get(instruction.stage)
+                current = "/" if instruction.value[0].lower() == "scratch" else \
+                    by_stage.get(base) if base is not None else None
+            elif instruction.cmd == "WORKDIR":
+                current = absolute(instruction.value[0], current)
+            folders[instruction.start] = current
+            by_stage[instruction.stage] = current
+        return folders
+
     def descendants(self, stage: int) -> set[int]:
         """The stage and every stage built FROM it, directly or through another."""
         found = {stage}
@@ -108,6 +127,16 @@ class Parsed:
     @property
     def source(self) -> str:
         return "\n".join(self.lines) + "\n"
+
+
+def absolute(path: str, cwd: str | None) -> str | None:
+    """`path` from the folder `cwd` (None: unknown), or None where it is known only when the
+    build runs (a variable, `~`, relative to an unknown folder)."""
+    if "$" in path or "`" in path or path.startswith("~"):
+        return None
+    if path.startswith("/"):
+        return posixpath.normpath(path)
+    return None if cwd is None else posixpath.normpath(posixpath.join(cwd, path))
 
 
 def parse(path: Path, context: Path | None = None) -> Parsed:

@@ -11,6 +11,7 @@ from harness.advice import (
     cache,
     cache_order,
     chain,
+    copy_owner,
     flatten,
     group,
     nodocs,
@@ -22,7 +23,7 @@ from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
     chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, autoremove.PIECE,
-    archive.PIECE, cache_order.PIECE)}
+    archive.PIECE, copy_owner.PIECE, cache_order.PIECE)}
 """The pieces that rewrite a Dockerfile on its own; move-deletion and flatten need the built
 image too (its waste, its config)."""
 
