@@ -254,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--only", metavar="KEY[,KEY...]",
                         help="measure only these pieces of advice (chain, group, cache, "
                              "recommends, nodocs, autoremove, archive, copy-owner, "
-                             "cache-order, move-deletion, flatten, export-import, "
-                             "docker-squash)")
+                             "npm-prod, cache-order, move-deletion, flatten, "
+                             "export-import, docker-squash)")
     advise.add_argument("--allow-concurrent", action="store_true",
                         help="run even while another harness run uses the engine")
     advise.add_argument("--force", action="store_true",

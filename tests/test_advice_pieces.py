@@ -1,6 +1,7 @@
 """The advice as Dockerfile rewrites: what each piece changes, where it does not apply and
 why, and what it never touches (Dockerfile in, Dockerfile out)."""
 
+import json
 import textwrap
 
 import pytest
@@ -477,3 +478,44 @@ def test_a_chown_or_chmod_right_after_a_copy_becomes_its_flags(tmp_path):
                            "14's destination is a folder is known only from the built image")
     mixed = apply(tmp_path, "copy-owner", "FROM busybox\nCOPY a /a\nRUN chown -R 1:1 /a && ls\n")
     assert mixed.reason.endswith("; `ls` is not a plain chown -R or chmod -R of one path")
+
+
+LOCK_V3 = {"lockfileVersion": 3, "packages": {
+    "": {"dependencies": {"express": "^4"}, "devDependencies": {"jest": "^29"}},
+    "node_modules/express": {"version": "4.19.2"},
+    "node_modules/jest": {"version": "29.7.0", "dev": True, "bin": {"jest": "bin/jest.js"}},
+    "node_modules/@babel/core": {"version": "7.24.0", "dev": True},
+    "node_modules/semver": {"version": "7.6.0", "devOptional": True, "bin": "bin/semver.js"},
+    "node_modules/@jest/cli": {"version": "29.7.0", "dev": True, "bin": "bin/cli.js"}}}
+
+
+def test_npm_installs_omit_dev_dependencies_and_may_drop_exactly_the_dev_packages(tmp_path):
+    (tmp_path / "package-lock.json").write_text(json.dumps(LOCK_V3))
+    result = apply(tmp_path, "npm-prod", """\
+        FROM node:20-slim
+        WORKDIR /srv/app
+        COPY package*.json ./
+        RUN npm ci && npm cache clean --force
+        COPY . .
+        FROM node:14 AS old
+        WORKDIR /old
+        RUN npm install
+        FROM node:20 AS build
+        WORKDIR /b
+        RUN npm ci && npm run build
+        RUN npm install -g serve
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (4, 8)
+    lines = result.dockerfile.splitlines()
+    assert lines[3] == "RUN npm ci --omit=dev && npm cache clean --force"
+    assert lines[7] == "RUN npm install --production"  # npm 6 on node 14 knows no --omit
+    assert lines[10:] == ["RUN npm ci && npm run build", "RUN npm install -g serve"]
+    assert result.note == "line 11's install stays whole: `npm run build` may need the dev packages"
+    assert result.may_change.paths[:6] == (
+        "srv/app/node_modules/.package-lock.json", "srv/app/node_modules/.bin/cli",
+        "srv/app/node_modules/.bin/jest", "srv/app/node_modules/@babel/core",
+        "srv/app/node_modules/@jest/cli", "srv/app/node_modules/jest")
+    assert not any("express" in p or "semver" in p for p in result.may_change.paths)
+    (tmp_path / "package-lock.json").unlink()
+    unnamed = apply(tmp_path, "npm-prod", "FROM node\nWORKDIR /a\nRUN npm ci\n")
+    assert unnamed.reason.startswith("no package-lock.json in the context")

@@ -15,6 +15,7 @@ from harness.advice import (
     flatten,
     group,
     nodocs,
+    npm_prod,
     recommends,
 )
 from harness.advice.edit import Piece, Rewrite
@@ -23,7 +24,7 @@ from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
     chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, autoremove.PIECE,
-    archive.PIECE, copy_owner.PIECE, cache_order.PIECE)}
+    archive.PIECE, copy_owner.PIECE, npm_prod.PIECE, cache_order.PIECE)}
 """The pieces that rewrite a Dockerfile on its own; move-deletion and flatten need the built
 image too (its waste, its config)."""
 
