@@ -291,6 +291,9 @@ def test_gem_and_cpan_installs_leave_no_cache_or_docs(tmp_path):
         RUN cpan -i YAML \\
             && rm -rf ~/.cpan/build ~/.cpan/sources
     """)
+    updated = apply(tmp_path, "cache", "FROM ruby\nRUN gem update --system && gem update\n")
+    assert "RUN gem update --no-document --system && gem update --no-document\n" in \
+        updated.dockerfile
     tidy = apply(tmp_path, "cache", "FROM ruby\nRUN gem install -N rails && gem list\n")
     assert isinstance(tidy, Rewrite)  # --no-document was there; the .gem files are not gone
     assert "-N rails && gem list \\\n    && rm -rf" in tidy.dockerfile

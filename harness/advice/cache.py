@@ -22,7 +22,7 @@ LIST_USERS = ("install", "upgrade", "dist-upgrade", "full-upgrade", "source", "b
 APT_PROGRAMS = {"apt-get", "apt", "apt-cache", "aptitude", "dpkg", "add-apt-repository",
                 "apt-key", "apt-mark"}
 OPTIONS = ((("apk", "add"), "--no-cache"), (("pip", "install"), "--no-cache-dir"),
-           (("gem", "install"), "--no-document"))
+           (("gem", "install"), "--no-document"), (("gem", "update"), "--no-document"))
 """An option that keeps a manager's cache (or docs) out of the image, and the synonyms that
 mean it is there already."""
 ALREADY = {"--no-cache": {"--no-cache"}, "--no-cache-dir": {"--no-cache-dir"},
