@@ -22,16 +22,23 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from harness.advice import flatten, move_deletion, squash
+from harness.advice import build_stage, flatten, move_deletion, smaller_base, squash
 from harness.advice.change import SourceChange, source_change
 from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite, left_alone
-from harness.advice.guard import GuardVerdict, ImageFiles, build_noise, guard, image_files
+from harness.advice.guard import (
+    GuardVerdict,
+    ImageFiles,
+    build_noise,
+    differences,
+    guard,
+    image_files,
+)
 from harness.advice.measure import check, cold, measure, removing_runs
 from harness.advice.parse import Parsed, parse
 from harness.advice.pieces import PIECES, combine
@@ -46,6 +53,7 @@ from harness.advice.records import (
     Report,
 )
 from harness.advice.rows import rank, row, variant_name
+from harness.layers import LayerFacts
 from harness.model import Builder, CacheMode, Sample, Status
 
 
@@ -71,12 +79,16 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         from harness.images import engine_image
 
         with _timed(phases, "analysis"):
-            analysis = analyse(engine_image(client, original.image_id or ""), top=1000)
+            image = engine_image(client, original.image_id or "")
+            analysis = analyse(image, top=1000)
         config = client.api.inspect_image(original.image_id)["Config"]
         layer_line = layer_lines(parsed, analysis, options.target)
         pieces = [p for p in candidate_rewrites(parsed, analysis, layer_line, config,
-                                                options.target)
+                                                options.target, image.layers)
                   if not options.only or p.key in options.only]
+        with _timed(phases, "guard"):
+            pieces = [_on_the_engine(client, p, parsed) if isinstance(p, Rewrite) and
+                      p.key == smaller_base.KEY else p for p in pieces]
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{variant_name(r): r.dockerfile for r in rewrites}}
         allowances = {variant_name(r): r.may_change for r in rewrites}
@@ -249,6 +261,26 @@ def _original_fails(samples: list[Sample], change: SourceChange | None) -> str:
             f"{change.path} ({first[0][:160] if first else 'no output'}), so none is measured")
 
 
+def _on_the_engine(client: Any, piece: Rewrite, parsed: Parsed) -> Rewrite | NotApplicable:
+    """The smaller base where it is on the engine, allowed to change exactly what the two
+    bases differ in (their files, read as the guard reads images); else why not."""
+    import docker.errors
+
+    _, old = smaller_base.final_base(parsed) or (0, "")
+    new = smaller_base.smaller(old) or ""
+    try:
+        old_image, new_image = client.images.get(old), client.images.get(new)
+    except docker.errors.ImageNotFound:
+        return NotApplicable(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
+                             reason=f"{new} is not on this engine: pull it, or make it "
+                                    "(`harness bases build` makes debian:bookworm-slim from "
+                                    "its recipe)")
+    found = differences(image_files(client, old_image.id), image_files(client, new_image.id))
+    between = frozenset(key for key in found if not key.startswith("config:"))
+    return replace(piece, note="",  # the note says what it needs; it is here
+                   may_change=piece.may_change.union(MayChange(exact_paths=between)))
+
+
 def _guard_bases(client: Any, samples: list[Sample]
                  ) -> dict[Builder, tuple[ImageFiles, set[str]]]:
     """Per builder, the original's image and what differed between its builds (the first
@@ -320,9 +352,10 @@ def hadolint_findings(path: Path, report: Report
 
 
 def candidate_rewrites(parsed: Parsed, analysis: Any, layer_line: list[int | None],
-                       config: dict[str, Any], target: str | None = None
-                       ) -> list[Rewrite | NotApplicable]:
+                       config: dict[str, Any], target: str | None = None,
+                       layers: Sequence[LayerFacts] = ()) -> list[Rewrite | NotApplicable]:
     pieces = [piece.apply(parsed) for piece in PIECES.values()]
+    pieces.append(build_stage.build_stage(parsed, layers, layer_line, target))
     spans = sorted({(layer_line[w.written_in], layer_line[w.hidden_in])
                     for w in analysis.top_waste
                     if layer_line[w.written_in] and layer_line[w.hidden_in]})

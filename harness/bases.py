@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import docker
 import docker.errors
@@ -191,6 +191,8 @@ def make_debootstrap(client: docker.DockerClient, recipe: BaseRecipe, labels: di
         _stream(command, recipe.reference, progress)
         before = _tree_bytes(root)
         _drop_apt_caches(root)
+        if options.get("slim"):
+            _slimmed(root)
         after = _tree_bytes(root)
         changes = [f"CMD {json.dumps(options['cmd'])}", f"ENV PATH={DEFAULT_PATH}"]
         labels = {**labels, PACKAGES_LABEL: ",".join(_installed_packages(root))}
@@ -295,6 +297,57 @@ def _drop_apt_caches(root: Path) -> None:
         for path in root.glob(pattern):
             if path.is_file() and path.name != "lock":
                 path.unlink()
+
+
+SLIM_EXCLUDES = ("usr/share/doc", "usr/share/info", "usr/share/linda",
+                 "usr/share/lintian/overrides", "usr/share/locale", "usr/share/man",
+                 "usr/share/gnome/help", "usr/share/omf", "usr/share/doc/kde/HTML")
+SLIM_INCLUDES = ("usr/share/doc/*/copyright", "usr/share/doc/kde/HTML/C/*",
+                 "usr/share/gnome/help/*/C/*", "usr/share/locale/all_languages",
+                 "usr/share/locale/currency/*", "usr/share/locale/l10n/*",
+                 "usr/share/locale/languages", "usr/share/locale/locale.alias",
+                 "usr/share/omf/*/*-C.emf")
+"""debuerreotype's slimify lists (.slimify-excludes, .slimify-includes), by which Debian
+makes its official `-slim` images."""
+
+
+def _slimmed(root: Path) -> None:
+    """debuerreotype-slimify on a rootfs, as Debian makes `debian:SUITE-slim`: dpkg's
+    path-excludes in /etc/dpkg/dpkg.cfg.d/docker (so later installs leave them out too), and
+    the excluded files deleted now, then dangling links and empty folders; man's section
+    folders stay (some maintainer scripts write there)."""
+    config = root / "etc/dpkg/dpkg.cfg.d/docker"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('# This is the "slim" variant of the Debian base image.\n\n'
+                      + "".join(f"path-exclude /{p}/*\n" for p in SLIM_EXCLUDES)
+                      + "".join(f"path-include /{p}\n" for p in SLIM_INCLUDES))
+    config.chmod(0o644)
+    sections = [p.relative_to(root) for p in root.glob("usr/share/man/man[0-9]")]
+
+    def kept(path: Path) -> bool:
+        relative = PurePosixPath(path.relative_to(root).as_posix())
+        return any(relative.match(p) for p in SLIM_INCLUDES)
+
+    for top in SLIM_EXCLUDES:
+        folder = root / top
+        if not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in folder.rglob("*"):  # files only: links and folders go when left empty
+            if path.is_file() and not path.is_symlink() and not kept(path):
+                path.unlink()
+    removed = True
+    while removed:  # a dangling link may empty a folder, and a link may point at that one
+        removed = False
+        for top in SLIM_EXCLUDES:
+            for path in sorted((root / top).rglob("*"), key=lambda p: -len(p.parts)):
+                if path.is_symlink() and not path.exists():
+                    path.unlink()
+                    removed = True
+                elif path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+                    path.rmdir()
+                    removed = True
+    for section in sections:
+        (root / section).mkdir(parents=True, exist_ok=True)
 
 
 def _tree_bytes(root: Path) -> int:

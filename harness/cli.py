@@ -43,7 +43,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _WholeWords(argparse.HelpFormatter):
+    """Help wrapped between words only: a piece's key (`copy-owner`) is never split."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
+
     parser = argparse.ArgumentParser(prog="harness", description=__doc__)
     parser.add_argument("--version", action="version", version=f"harness {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -224,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     advise = commands.add_parser(
         "advise", help="rewrite your Dockerfile by each piece of slimming advice, build and "
-                       "check every rewrite, and rank what each one saves")
+                       "check every rewrite, and rank what each one saves",
+        formatter_class=_WholeWords)
     advise.add_argument("dockerfile", nargs="*", type=Path, metavar="DOCKERFILE",
                         help="default ./Dockerfile (several only with --plan)")
     advise.add_argument("--plan", action="store_true",
@@ -254,8 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--only", metavar="KEY[,KEY...]",
                         help="measure only these pieces of advice (chain, group, cache, "
                              "recommends, nodocs, autoremove, archive, copy-owner, "
-                             "npm-prod, cache-order, move-deletion, flatten, "
-                             "export-import, docker-squash)")
+                             "npm-prod, smaller-base, cache-order, build-stage, "
+                             "move-deletion, flatten, export-import, docker-squash)")
     advise.add_argument("--allow-concurrent", action="store_true",
                         help="run even while another harness run uses the engine")
     advise.add_argument("--force", action="store_true",

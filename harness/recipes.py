@@ -14,7 +14,7 @@ from harness.yamlsource import LineDict
 
 RECIPE_KEYS = (*(kind.value for kind in BaseKind), "pull")
 OPTION_KEYS = {
-    BaseKind.DEBOOTSTRAP: ("suite", "variant", "mirror", "include", "cmd"),
+    BaseKind.DEBOOTSTRAP: ("suite", "variant", "mirror", "include", "cmd", "slim"),
     BaseKind.SCRATCH: ("files", "run", "cmd"),
     BaseKind.BUILD: ("dockerfile", "dockerfile_path", "context", "build_args"),
 }
@@ -100,6 +100,8 @@ def recipe_options(checker: Checker, recipe: LineDict, kind: BaseKind, folder: P
                                               prefix) or [],
                   "cmd": checker.string_list(options, "cmd", "a list of strings", prefix)
                   or ["bash"]}
+        if checker.typed(options, "slim", bool, "true or false", prefix):
+            result["slim"] = True  # only where set: the recipe hash of the others stays
     elif kind is BaseKind.SCRATCH:
         host_files = checker.string_map(options, "files", prefix)
         if not host_files:

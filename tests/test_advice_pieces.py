@@ -6,10 +6,11 @@ import textwrap
 
 import pytest
 
-from harness.advice import flatten, move_deletion, parse, shell
+from harness.advice import build_stage, flatten, move_deletion, parse, shell, smaller_base
 from harness.advice.edit import NotApplicable, Rewrite
 from harness.advice.parse import DockerfileError
 from harness.advice.pieces import PIECES
+from harness.layers import Entry, LayerFacts
 
 
 def parsed(tmp_path, text, files=()):
@@ -522,3 +523,89 @@ def test_npm_installs_omit_dev_dependencies_and_may_drop_exactly_the_dev_package
     (tmp_path / "package-lock.json").unlink()
     unnamed = apply(tmp_path, "npm-prod", "FROM node\nWORKDIR /a\nRUN npm ci\n")
     assert unnamed.reason.startswith("no package-lock.json in the context")
+
+
+@pytest.mark.parametrize("reference, slim", [
+    ("debian:bookworm", "debian:bookworm-slim"), ("debian:12.5", "debian:12.5-slim"),
+    ("docker.io/library/debian:bookworm-20240110",
+     "docker.io/library/debian:bookworm-20240110-slim"),
+    ("python:3.12", "python:3.12-slim"), ("python:3.12-bookworm", "python:3.12-slim-bookworm"),
+    ("python", "python:slim"), ("python:bookworm", "python:slim-bookworm"),
+    ("node:20", "node:20-slim"), ("node:20-bookworm", "node:20-bookworm-slim"),
+    ("debian:bookworm-slim", None), ("python:3.12-alpine", None), ("ubuntu:24.04", None),
+    ("debian", None), ("debian@sha256:" + "0" * 64, None), ("myregistry:5000/app", None)])
+def test_the_smaller_form_of_an_official_base(reference, slim):
+    assert smaller_base.smaller(reference) == slim
+
+
+def test_only_the_base_the_final_image_stands_on_is_made_smaller(tmp_path):
+    result = apply(tmp_path, "smaller-base", """\
+        FROM golang:1.22 AS build
+        RUN go build -o /app .
+        FROM debian:bookworm AS runtime
+        RUN echo runtime
+        FROM runtime
+        COPY --from=build /app /app
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (3,)
+    assert result.dockerfile.splitlines()[2] == "FROM debian:bookworm-slim AS runtime"
+    assert "usr/share/doc/*" in result.may_change.paths
+    assert apply(tmp_path, "smaller-base", "FROM ubuntu:24.04\n").reason.startswith(
+        "no smaller official form of ubuntu:24.04")
+    assert apply(tmp_path, "smaller-base", "FROM golang AS b\nFROM scratch\n").reason == \
+        "the final image stands on scratch"
+
+
+def layer(*entries):
+    return LayerFacts(diff_id="sha256:x", tar_bytes=0, compressed_bytes=0, added_bytes=0,
+                      unpacked_bytes=0, entries=[Entry(path=p, kind=k) for p, k in entries])
+
+
+COMPILED = """\
+    FROM --platform=linux/amd64 debian:bookworm
+    RUN apt-get update
+    RUN apt-get install -y curl \\
+        tcc ca-certificates libc6-dev
+    COPY hello.c /src/hello.c
+    RUN tcc -o /usr/local/bin/hello /src/hello.c && mkdir -p /opt/app/lib && cp x /opt/app/lib/
+    RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
+    CMD ["hello"]
+"""
+
+
+def test_a_build_stage_keeps_the_compiler_and_copies_what_the_build_wrote(tmp_path):
+    layers = [layer(("usr", "dir"), ("usr/local", "dir"), ("usr/local/bin", "dir"),
+                    ("opt", "dir")),
+              layer(("var/lib/apt/lists/x", "file")), layer(("usr/bin/tcc", "file")),
+              layer(("src/hello.c", "file")),
+              layer(("usr/local/bin", "dir"), ("usr/local/bin/hello", "file"),
+                    ("opt", "dir"), ("opt/app", "dir"), ("opt/app/lib", "dir"),
+                    ("opt/app/lib/x", "file"), ("opt/app/lib/y", "symlink")),
+              layer(("usr/bin/.wh.tcc", "whiteout"))]
+    result = build_stage.build_stage(parsed(tmp_path, COMPILED), layers, [None, 2, 3, 5, 6, 7])
+    assert isinstance(result, Rewrite) and result.may_change.dropped_packages
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM --platform=linux/amd64 debian:bookworm AS harness-build
+        RUN apt-get update
+        RUN apt-get install -y curl \\
+            tcc ca-certificates libc6-dev
+        COPY hello.c /src/hello.c
+        RUN tcc -o /usr/local/bin/hello /src/hello.c && mkdir -p /opt/app/lib && cp x /opt/app/lib/
+
+        FROM --platform=linux/amd64 debian:bookworm
+        RUN apt-get update
+        RUN apt-get install -y curl \\
+            ca-certificates
+        COPY hello.c /src/hello.c
+        COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello
+        COPY --from=harness-build /opt/app /opt/app
+        CMD ["hello"]
+    """)
+    assert result.note == ("libc6-dev, tcc only in the build stage; the 3 file(s) the build "
+                           "wrote copied from it")
+    deleting = [*layers[:4], layer(("usr/local/bin/hello", "file"), ("src/.wh.hello.c",
+                                                                      "whiteout")), layers[5]]
+    assert build_stage.build_stage(parsed(tmp_path, COMPILED), deleting, [None, 2, 3, 5, 6, 7]
+                                   ).reason.startswith("line 6 deletes /src/.wh.hello.c")
+    assert build_stage.build_stage(parsed(tmp_path, "FROM debian\nRUN apt-get purge -y x\n"),
+                                   [], []).reason == "no RUN installs every package line 2 purges"

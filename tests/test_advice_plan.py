@@ -31,7 +31,8 @@ def test_the_plan_lists_each_finding_with_its_line_and_the_rewrites_as_diffs(tmp
         "in the RUN that filled it (lines 2, 3)",
         "Dockerfile:3 DL3015 recommends: no recommended packages (apt --no-install-recommends) "
         "(lines 3)",
-        "Dockerfile:3 - nodocs: no docs (dpkg path-exclude; dnf/yum tsflags=nodocs) (lines 3)"]
+        "Dockerfile:3 - nodocs: no docs (dpkg path-exclude; dnf/yum tsflags=nodocs) (lines 3)",
+        "Dockerfile:1 - smaller-base: a smaller base (its slim form) (lines 1)"]
     assert "+RUN apt-get install --no-install-recommends -y curl" in result.stdout
     assert "combined: chain, cache, recommends, nodocs" in result.stdout
     assert (app / "Dockerfile").read_text() == (TYPICAL_APP / "Dockerfile").read_text()

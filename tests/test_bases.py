@@ -9,6 +9,7 @@ from harness.bases import (
     BaseError,
     _drop_apt_caches,
     _installed_packages,
+    _slimmed,
     ensure_bases,
     recipe_hash,
     registry_url,
@@ -61,6 +62,29 @@ def test_a_debootstrapped_tree_drops_what_an_official_image_does_not_ship(tmp_pa
     _drop_apt_caches(tmp_path)
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert left == ["etc/apt/sources.list", "var/lib/apt/lists/lock"]
+
+
+def test_a_slim_tree_is_what_debuerreotype_slimify_leaves(tmp_path):
+    files = ["usr/share/doc/bash/copyright", "usr/share/doc/bash/README.gz",
+             "usr/share/man/man1/ls.1.gz", "usr/share/man/de/man1/ls.1.gz",
+             "usr/share/locale/locale.alias", "usr/share/locale/de/LC_MESSAGES/x.mo",
+             "usr/share/info/dir", "usr/share/zoneinfo/UTC", "usr/bin/ls"]
+    for path in files:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("x")
+    (tmp_path / "usr/share/doc/bash/link").symlink_to("README.gz")
+    (tmp_path / "usr/share/doc/sh").symlink_to("bash")  # a link to a folder that stays
+    _slimmed(tmp_path)
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
+                  if p.is_file() or p.is_symlink())
+    assert left == ["etc/dpkg/dpkg.cfg.d/docker", "usr/bin/ls", "usr/share/doc/bash/copyright",
+                    "usr/share/doc/sh", "usr/share/locale/locale.alias",
+                    "usr/share/zoneinfo/UTC"]
+    assert (tmp_path / "usr/share/man/man1").is_dir()  # man's sections stay, empty
+    assert not (tmp_path / "usr/share/man/de").exists()
+    config = (tmp_path / "etc/dpkg/dpkg.cfg.d/docker").read_text()
+    assert "path-exclude /usr/share/doc/*\n" in config
+    assert "path-include /usr/share/doc/*/copyright\n" in config
 
 
 def test_installed_packages_are_read_from_dpkgs_status(tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness import engine
+from harness.advice.pieces import PIECES
 
 PLANTED = """\
 FROM busybox:latest
@@ -65,7 +66,8 @@ def test_a_planted_file_is_a_saving_of_its_size_attributed_to_both_lines(
     assert moved["size_change_bytes"] == pytest.approx(-1_000_000, rel=0.01)
     assert rows["chain"]["checks_passed"] is True
     assert rows["cache"]["verdict"] == "not applicable"
-    assert rows["cache"]["reason"].startswith("no apt-get, apk, pip, dnf, yum, npm, gem or cpan")
+    assert rows["cache"]["reason"].startswith(
+        "no apt-get, apk, pip, dnf, yum, npm, yarn, gem or cpan")
     assert report["best"] and report["best_diff"].startswith("--- ")
     # every piece passed: their combination was measured with them, in no run of its own
     assert rows["combined"]["advice"].endswith("combined: chain, flatten")
@@ -531,8 +533,9 @@ def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client,
     installed_docs = docs[0] - docs[1]
     assert rows["nodocs"]["verdict"] == "saves" and rows["nodocs"]["checks_passed"]
     assert rows["nodocs"]["size_change_bytes"] == pytest.approx(-installed_docs, rel=1e-4)
-    assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} == {
-        "nodocs", "flatten", "combined", "export-import"}
+    # and the slim base, where an earlier test made it (its own test measures it)
+    assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} - {
+        "smaller-base"} == {"nodocs", "flatten", "combined", "export-import"}
     # the same waste, dropped after the build; docker-squash has one layer to squash onto the base
     assert rows["export-import"]["size_change_bytes"] == pytest.approx(
         -report["original_wasted_bytes"], rel=1e-3)
@@ -608,3 +611,66 @@ def test_copy_flags_instead_of_a_chown_layer_save_exactly_the_copied_bytes(docke
     row = {r["key"]: r for r in report["rows"]}["copy-owner"]
     assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
     assert row["size_change_bytes"] == -sum(sizes.values())  # each file stored once, not twice
+
+
+@pytest.mark.docker
+@pytest.mark.one_store  # the bases' bytes, the same on both stores; a debootstrap each saved
+def test_a_smaller_base_saves_exactly_what_the_two_bases_differ_in(
+        docker_client, debian_bookworm, debian_bookworm_slim, tmp_path):
+    (tmp_path / "Dockerfile").write_text(f"FROM {debian_bookworm}\nRUN echo hello > /hello\n")
+    report = advised(tmp_path, "--check", "test -s /hello && bash -c true", "--only",
+                     "smaller-base")
+    row = {r["key"]: r for r in report["rows"]}["smaller-base"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "paths the two bases differ in" in row["may_change"]
+    full, slim = (docker_client.api.inspect_image(b)["Size"] for b in (debian_bookworm,
+                                                                       debian_bookworm_slim))
+    assert row["size_change_bytes"] == slim - full < -5_000_000  # docs, man pages, locales
+
+
+@pytest.mark.docker
+def test_a_smaller_base_not_on_the_engine_is_not_applicable_with_why(docker_client, tmp_path):
+    from harness.advice.parse import parse
+    from harness.advise import _on_the_engine
+
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-harness-absent\nRUN true\n")
+    parsed = parse(tmp_path / "Dockerfile")
+    piece = PIECES["smaller-base"].apply(parsed)
+    found = _on_the_engine(docker_client, piece, parsed)
+    assert found.reason.startswith("python:3.12-slim-harness-absent is not on this engine")
+
+
+COMPILED_APP = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends tcc libc6-dev \\
+    && rm -rf /var/lib/apt/lists/*
+COPY hello.c /src/hello.c
+RUN tcc -o /usr/local/bin/hello /src/hello.c
+RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y --purge
+CMD ["hello"]
+"""
+"""A compiler installed, used and purged: what an expert builds in a stage of its own."""
+
+
+@pytest.mark.docker
+@pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
+def test_a_build_stage_saves_the_compilers_layers_and_keeps_what_it_built(
+        docker_client, debian_bookworm, tmp_path):
+    (tmp_path / "Dockerfile").write_text(COMPILED_APP)
+    (tmp_path / "hello.c").write_text(
+        (Path(__file__).parent.parent / "benchmarks" / "typical-app" / "hello.c").read_text())
+    report = advised(tmp_path, "--check", "hello | grep -q hello", "--only", "build-stage")
+    row = {r["key"]: r for r in report["rows"]}["build-stage"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    dockerfile = report["variants"]["build-stage"]
+    assert "COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello" in dockerfile
+    assert dockerfile.count("tcc libc6-dev") == 1  # only the build stage installs them
+    tag = f"harness-test/compiled:{uuid.uuid4().hex[:12]}"
+    docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        history = docker_client.api.history(tag)  # newest first: CMD, purge, build, COPY...
+    finally:
+        docker_client.images.remove(tag, force=True)
+    install, purge = history[4]["Size"], history[1]["Size"]
+    assert "apt-get install" in history[4]["CreatedBy"] and "purge" in history[1]["CreatedBy"]
+    assert row["size_change_bytes"] == -(install + purge)

@@ -25,13 +25,18 @@ class MayChange:
     dropped_packages: bool = False
     """The files of the Debian packages the rewrite's image no longer lists as installed
     (from the original's var/lib/dpkg/info/PKG.list), and dpkg's and apt's records."""
+    exact_paths: frozenset[str] = frozenset()
+    """Paths, not patterns: what two base images differ in (thousands, looked up at once)."""
 
     def union(self, other: MayChange) -> MayChange:
         return MayChange(paths=tuple(dict.fromkeys(self.paths + other.paths)),
-                         dropped_packages=self.dropped_packages or other.dropped_packages)
+                         dropped_packages=self.dropped_packages or other.dropped_packages,
+                         exact_paths=self.exact_paths | other.exact_paths)
 
     def describe(self) -> str:
         parts = [*self.paths]
+        if self.exact_paths:
+            parts.append(f"the {len(self.exact_paths)} paths the two bases differ in")
         if self.dropped_packages:
             parts.append("the files of packages no longer installed, and dpkg's records")
         return ", ".join(parts) or "nothing in the final filesystem (only layers and waste)"

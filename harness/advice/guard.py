@@ -30,8 +30,8 @@ EVIDENCE = 5
 """How many differences a verdict names (the count says how many there are)."""
 DPKG_RECORDS = ("var/lib/dpkg/status", "var/lib/dpkg/status-old", "var/lib/dpkg/triggers",
                 "var/lib/apt/extended_states", "var/cache/debconf", "var/cache/apt", "var/log",
-                "etc/ld.so.cache")
-"""dpkg's and apt's records of what is installed (and apt's downloads), and ldconfig's cache
+                "etc/ld.so.cache", "var/cache/ldconfig")
+"""dpkg's and apt's records of what is installed (and apt's downloads), and ldconfig's caches
 of the libraries installed, which change with the set of packages."""
 
 
@@ -111,7 +111,8 @@ def allowance(may_change: MayChange, original: ImageFiles,
                      *(f"var/lib/dpkg/info/{name}:*" for name in dropped)]
 
     def declared(path: str) -> bool:
-        return path in exact or any(parent in trees for parent in _parents(path)) or any(
+        return path in exact or path in may_change.exact_paths or any(
+            parent in trees for parent in _parents(path)) or any(
             fnmatch.fnmatchcase(path, p) or fnmatch.fnmatchcase(path, p + "/*") for p in patterns)
 
     def allowed(path: str) -> bool:

@@ -17,6 +17,7 @@ from harness.advice import (
     nodocs,
     npm_prod,
     recommends,
+    smaller_base,
 )
 from harness.advice.edit import Piece, Rewrite
 from harness.advice.parse import Parsed, parse_text
@@ -24,14 +25,14 @@ from harness.model import Squash
 
 PIECES: dict[str, Piece] = {piece.key: piece for piece in (
     chain.PIECE, group.PIECE, cache.PIECE, recommends.PIECE, nodocs.PIECE, autoremove.PIECE,
-    archive.PIECE, copy_owner.PIECE, npm_prod.PIECE, cache_order.PIECE)}
+    archive.PIECE, copy_owner.PIECE, npm_prod.PIECE, smaller_base.PIECE, cache_order.PIECE)}
 """The pieces that rewrite a Dockerfile on its own; move-deletion and flatten need the built
 image too (its waste, its config)."""
 
 
 def advice_keys() -> list[str]:
     """Every piece's key, as --only names them."""
-    return [*PIECES, "move-deletion", "flatten", str(Squash.EXPORT_IMPORT),
+    return [*PIECES, "build-stage", "move-deletion", "flatten", str(Squash.EXPORT_IMPORT),
             str(Squash.DOCKER_SQUASH)]
 
 

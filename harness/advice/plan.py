@@ -9,13 +9,15 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.advice import flatten, move_deletion
+from harness.advice import build_stage, flatten, move_deletion
 from harness.advice.edit import Rewrite, left_alone
 from harness.advice.parse import parse
 from harness.advice.pieces import PIECES, combine
 from harness.model import Squash
 
 NEEDS_THE_IMAGE = (
+    (build_stage.KEY, build_stage.TITLE, "the built image's layers say which files the build "
+                                         "RUNs wrote, which the final stage copies"),
     (move_deletion.KEY, move_deletion.TITLE, "the built image's waste analysis finds which "
                                              "RUNs wrote and hid the same files"),
     (flatten.KEY, flatten.TITLE, "it declares the built image's config again"),
