@@ -366,30 +366,25 @@ def test_yarn_installs_clean_yarns_cache(tmp_path):
     assert "RUN yarn global add serve \\\n    && yarn cache clean\n" in result.dockerfile
 
 
+REMOVALS = """\
+    FROM debian
+    RUN apt-get purge -y gcc
+    RUN apt-get remove -y make && echo done
+    RUN apt-get autoremove -y
+    RUN apt-get purge -y --auto-remove tcc
+    USER app
+    RUN sudo apt-get -o Dpkg::Options::=--force-confold remove -y curl
+    RUN dnf remove -y gcc
+"""
+
+
 def test_autoremove_follows_a_removal_in_its_run_unless_something_autoremoves(tmp_path):
-    result = apply(tmp_path, "autoremove", """\
-        FROM debian
-        RUN apt-get purge -y gcc
-        RUN apt-get remove -y make && echo done
-        RUN apt-get autoremove -y
-        RUN apt-get purge -y --auto-remove tcc
-        USER app
-        RUN sudo apt-get -o Dpkg::Options::=--force-confold remove -y curl
-        RUN dnf remove -y gcc
-    """)
+    result = apply(tmp_path, "autoremove", REMOVALS)
     assert isinstance(result, Rewrite) and result.lines == (7, 8)
-    assert result.dockerfile == textwrap.dedent("""\
-        FROM debian
-        RUN apt-get purge -y gcc
-        RUN apt-get remove -y make && echo done
-        RUN apt-get autoremove -y
-        RUN apt-get purge -y --auto-remove tcc
-        USER app
-        RUN sudo apt-get -o Dpkg::Options::=--force-confold remove -y curl \\
-            && sudo apt-get autoremove -y --purge
-        RUN dnf remove -y gcc \\
-            && dnf autoremove -y
-    """)
+    lines = textwrap.dedent(REMOVALS).splitlines()
+    assert result.dockerfile.splitlines() == [
+        *lines[:6], lines[6] + " \\", "    && sudo apt-get autoremove -y --purge",
+        lines[7] + " \\", "    && dnf autoremove -y"]
     assert result.note == ("line 2's removal is autoremoved at line 4; "
                            "line 3's removal is autoremoved at line 4")
     assert result.may_change.dropped_packages
