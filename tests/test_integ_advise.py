@@ -674,3 +674,48 @@ def test_a_build_stage_saves_the_compilers_layers_and_keeps_what_it_built(
     install, purge = history[4]["Size"], history[1]["Size"]
     assert "apt-get install" in history[4]["CreatedBy"] and "purge" in history[1]["CreatedBy"]
     assert row["size_change_bytes"] == -(install + purge)
+
+
+def in_a_terminal(args, cwd, columns):
+    """advise with its standard output a terminal `columns` wide (a pseudo-terminal)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    main, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    process = subprocess.Popen([sys.executable, "-m", "harness", "advise", *args], cwd=cwd,
+                               stdout=terminal, stderr=subprocess.PIPE,
+                               env={**os.environ, "COLUMNS": str(columns)})
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the terminal closed: advise is done
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(main)
+    with process.stderr as errors:  # type: ignore[union-attr]
+        assert process.wait(timeout=900) == 0, errors.read()
+    return shown.decode().replace("\r\n", "\n")
+
+
+@pytest.mark.docker
+def test_in_a_terminal_advise_prints_what_a_person_decides_on_within_its_width(busybox,
+                                                                                 tmp_path):
+    (tmp_path / "Dockerfile").write_text(PLANTED)
+    shown = in_a_terminal(["--check", "test -f /app/hello", "--only", "chain,move-deletion",
+                           "--out", str(tmp_path / "out")], tmp_path, 100)
+    table, _, diff = shown.partition("\n--- Dockerfile")
+    assert max(len(line) for line in table.splitlines()) <= 100
+    assert "move-deletion  saves" in table and "-1.0 MB" in table  # the planted MB
+    assert "every column: --json, --html FILE, or the GitHub job summary" in " ".join(
+        shown.split())
+    assert "\n+    && head -c 1000000 /dev/urandom > /planted \\\n" in diff  # whole lines
+    markdown = advise("--check", "test -f /app/hello", "--only", "chain,move-deletion", "--out",
+                      str(tmp_path / "out"), cwd=tmp_path).stdout  # a pipe: the full table
+    assert "| advice" in markdown and max(len(line) for line in markdown.splitlines()) > 100

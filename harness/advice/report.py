@@ -112,12 +112,13 @@ def advice_terminal(result: AdviceReport, width: int = TERMINAL_WIDTH) -> str:
                  if result.original_check else ""):
         lines += wrap(said) if said else []
     lines += ["", *(line[:width] for line in table.splitlines()), ""]
-    for row in result.rows:
-        why = row.check_output if row.verdict == "breaks" and row.check_output else row.reason
-        if why or row.note:
-            lines += wrap(f"- {row.key}: " + "; ".join(filter(None, [why, row.note])), "  ")
-    lines += ["", *(wrapped for line in guard_lines(result)
-                    for wrapped in (wrap(line, "  ") if line else [])), ""]
+    reasons = [f"- {row.key}: " + "; ".join(filter(None, [why, row.note]))
+               for row in result.rows
+               if (why := row.check_output if row.verdict == "breaks" and row.check_output
+                   else row.reason) or row.note]
+    guarded = [wrapped for line in guard_lines(result) if line for wrapped in wrap(line, "  ")]
+    lines += [*(wrapped for reason in reasons for wrapped in wrap(reason, "  ")),
+              *([""] if reasons else []), *guarded, ""]
     if result.best_diff:
         lines += wrap(f"Recommended: {result.best}, the rewritten Dockerfile against yours:")
         lines += ["", result.best_diff.rstrip("\n")]
