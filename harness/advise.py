@@ -121,7 +121,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         # the combination of every rewrite, measured with them: when each one passes (the
         # usual case) it is the combination of the passing ones, and needs no run of its own
         guessed = [r for r in rewrites if variant_name(r) not in squashed]
-        guess = combine(parsed, [r.key for r in guessed], config)
+        guess = combine(parsed, [r.key for r in guessed], config, _built_from(guessed))
         if guess is not None:
             variants[COMBINED] = guess[0]
             about_cache += [COMBINED] if about_cache else []
@@ -157,7 +157,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             rows = [_with_change_push(r, samples) if r.key == flatten.KEY else r for r in rows]
         passing = [r.key for r in rows if r.verdict == "saves"
                    and r.variant not in squashed]  # a Dockerfile is what is combined
-        combined = combine(parsed, passing, config)
+        combined = combine(parsed, passing, config,
+                           _built_from([r for r in rewrites if r.key in passing]))
         if guess is not None and (combined is None or combined[0] != guess[0]):
             del variants[COMBINED]  # measured, but not what passed: not shown
             samples = [s for s in samples if s.variant != COMBINED]
@@ -314,6 +315,11 @@ def _guarded(client: Any, samples: list[Sample],
         if sample.variant not in verdicts or verdict.changed > verdicts[sample.variant].changed:
             verdicts[sample.variant] = verdict
     return verdicts
+
+
+def _built_from(rewrites: list[Rewrite]) -> Rewrite | None:
+    """The build stage among these rewrites: the combination starts from it."""
+    return next((r for r in rewrites if r.key == build_stage.KEY), None)
 
 
 def _union(rewrites: list[Rewrite], keys: list[str]) -> MayChange:

@@ -604,3 +604,20 @@ def test_a_build_stage_keeps_the_compiler_and_copies_what_the_build_wrote(tmp_pa
                                    ).reason.startswith("line 6 deletes /src/.wh.hello.c")
     assert build_stage.build_stage(parsed(tmp_path, "FROM debian\nRUN apt-get purge -y x\n"),
                                    [], []).reason == "no RUN installs every package line 2 purges"
+
+
+def test_the_combination_starts_from_the_build_stage(tmp_path):
+    from harness.advice.pieces import combine
+
+    layers = [layer(("usr", "dir")), layer(("var/lib/apt/lists/x", "file")),
+              layer(("usr/bin/tcc", "file")), layer(("src/hello.c", "file")),
+              layer(("usr/local/bin/hello", "file"), ("opt/app/lib/x", "file")),
+              layer(("usr/bin/.wh.tcc", "whiteout"))]
+    read = parsed(tmp_path, COMPILED)
+    staged = build_stage.build_stage(read, layers, [None, 2, 3, 5, 6, 7])
+    text, applied = combine(read, ["recommends", "chain"], None, staged)
+    assert applied == ["build-stage", "recommends", "chain"]
+    assert text.count("apt-get install --no-install-recommends -y") == 2  # both stages
+    assert "RUN apt-get update \\\n    && apt-get install --no-install-recommends -y curl" in text
+    assert "COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello" in text
+    assert combine(read, [], None, staged) is None  # the build stage alone is no combination

@@ -36,14 +36,15 @@ def advice_keys() -> list[str]:
             str(Squash.DOCKER_SQUASH)]
 
 
-def combine(parsed: Parsed, keys: list[str], config: dict[str, Any] | None
-            ) -> tuple[str, list[str]] | None:
+def combine(parsed: Parsed, keys: list[str], config: dict[str, Any] | None,
+            start: Rewrite | None = None) -> tuple[str, list[str]] | None:
     """The pieces applied one after another (each to the previous one's output), then the
     squash if "flatten" is among them, and the keys applied; None unless two apply. A moved
     deletion is left out: its lines are the original's, which the pieces before it moved
-    (the squash drops the bytes it would)."""
-    text = parsed.source
-    applied: list[str] = []
+    (the squash drops the bytes it would). `start`: a rewrite made from the built image (the
+    build stage), which the others then apply to."""
+    text = start.dockerfile if start is not None else parsed.source
+    applied: list[str] = [start.key] if start is not None else []
     for key in [k for k in keys if k in PIECES]:
         result = PIECES[key].apply(parse_text(text, parsed.path, parsed.context))
         if isinstance(result, Rewrite):
