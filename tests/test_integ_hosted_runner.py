@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 pytestmark = [pytest.mark.docker, pytest.mark.one_store]
 USER = "harness-ci"
 REPO = Path(__file__).parent.parent
+BASE = "harness-test/bb:1"
 TINY = """\
 bases:
   harness-test/bb:1:
@@ -34,6 +36,16 @@ def as_root(*command: str) -> None:
 def as_user(*command: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["sudo", "-n", "-u", USER, "-H", *command], capture_output=True,
                           text=True, timeout=900, cwd=cwd)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def base_removed_after() -> Iterator[None]:
+    """The tests' base, made by the user's runs (a base is kept between runs, by design),
+    removed after them unless it was on the engine before."""
+    there = subprocess.run(["docker", "image", "inspect", BASE], capture_output=True)
+    yield
+    if there.returncode != 0:
+        subprocess.run(["docker", "image", "rm", BASE], capture_output=True)
 
 
 @pytest.fixture(scope="module")
