@@ -10,7 +10,7 @@ import re
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-from harness.advice.edit import NOTHING, Edit, Piece, rewritten_run, runs
+from harness.advice.edit import NOTHING, Edit, Piece, chains_right_after, rewritten_run, runs
 from harness.advice.parse import Instruction, absolute
 from harness.advice.shell import ShellCommand, behind_sudo, is_command, run_words
 
@@ -139,7 +139,6 @@ def _deleted(edit: Edit, run: Instruction, workdir: str | None) -> bool:
     commands, cwd = run.script.commands, workdir
     options: dict[int, str] = {}
     after: list[str] = []
-    inline = run.script.plain_and_list
     for at, command in enumerate(commands):
         if is_command(command, "cd"):
             words = run_words(command)
@@ -159,7 +158,7 @@ def _deleted(edit: Edit, run: Instruction, workdir: str | None) -> bool:
             continue
         # by its absolute path: a `cd` may stand between here and where it runs
         removal = ("sudo " if behind_sudo(command) else "") + f"rm -f {_quoted(path)}"
-        if inline and run.body[extraction.end:].lstrip().startswith("&&"):
+        if chains_right_after(run, extraction):
             options[extraction.end] = options.get(extraction.end, "") + f" && {removal}"
         else:
             after.append(removal)

@@ -6,23 +6,24 @@ the image may lose is exactly the packages no longer installed."""
 
 from __future__ import annotations
 
-from harness.advice.edit import Edit, MayChange, Piece, rewritten_run, runs
+from harness.advice.cache import APT
+from harness.advice.edit import Edit, MayChange, Piece, chains_right_after, rewritten_run, runs
 from harness.advice.parse import Instruction
 from harness.advice.shell import ShellCommand, behind_sudo, is_command
 
-APT = ("apt-get", "apt")
 REMOVES = {"apt-get": ("remove", "purge"), "apt": ("remove", "purge"),
            "dnf": ("remove", "erase"), "yum": ("remove", "erase")}
 AUTOREMOVE = {"apt-get": "apt-get autoremove -y --purge", "apt": "apt-get autoremove -y --purge",
               "dnf": "dnf autoremove -y", "yum": "yum autoremove -y"}
 
 
-def _removes(command: ShellCommand, manager: str) -> bool:
+def removes(command: ShellCommand, manager: str) -> bool:
+    """`command` removes or purges packages with `manager`."""
     return any(is_command(command, manager, sub) for sub in REMOVES[manager])
 
 
 def _autoremoves(command: ShellCommand, manager: str) -> bool:
-    return is_command(command, manager, "autoremove") or (_removes(command, manager) and bool(
+    return is_command(command, manager, "autoremove") or (removes(command, manager) and bool(
         {"--auto-remove", "--autoremove"} & set(command.words)))
 
 
@@ -40,22 +41,22 @@ def autoremove(edit: Edit) -> str:
         found = run.script.commands
         after: list[str] = []
         for manager in REMOVES:
-            removes = [c for c in found if _removes(c, manager)]
-            if not removes or any(_autoremoves(c, m) for c in found
-                                  for m in (APT if manager in APT else (manager,))):
+            removals = [c for c in found if removes(c, manager)]
+            if not removals or any(_autoremoves(c, m) for c in found
+                                   for m in (APT if manager in APT else (manager,))):
                 continue
             if (later := _later_autoremove(edit, run, manager)) is not None:
                 edit.notes.append(f"line {run.start}'s removal is autoremoved at line "
                                   f"{later.start}")
                 continue
-            command = ("sudo " if behind_sudo(removes[0]) else "") + AUTOREMOVE[manager]
+            command = ("sudo " if behind_sudo(removals[0]) else "") + AUTOREMOVE[manager]
             if command not in after:
                 after.append(command)
         if not after:
             continue
-        last_removal = max((c for c in found if any(_removes(c, m) for m in REMOVES)),
+        last_removal = max((c for c in found if any(removes(c, m) for m in REMOVES)),
                            key=lambda c: c.end)
-        if run.script.plain_and_list and run.body[last_removal.end:].lstrip().startswith("&&"):
+        if chains_right_after(run, last_removal):
             # right after the removal, before what follows it (a cleanup of apt's lists)
             options = {last_removal.end: "".join(f" && {command}" for command in after)}
             edit.replace(run, rewritten_run(run, edit.parsed.escape, options=options))

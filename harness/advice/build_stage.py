@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from harness.advice.autoremove import removes
+from harness.advice.cache import APT
 from harness.advice.edit import Edit, MayChange, NotApplicable, Rewrite
 from harness.advice.parse import Instruction, Parsed
 from harness.advice.shell import ShellCommand, is_command, run_words
 from harness.layers import LayerFacts
 
 TITLE, KEY = "build in a stage of its own, COPY --from what it built", "build-stage"
-APT = ("apt-get", "apt")
 CLEANUPS = ("clean", "autoremove", "autoclean")
 """What a purge RUN may do beside purging, all of it moot where nothing was installed."""
 
 
 def _removed(command: ShellCommand) -> list[str] | None:
-    if not any(is_command(command, tool, sub) for tool in APT for sub in ("purge", "remove")):
+    if not any(removes(command, tool) for tool in APT):
         return None
     words = run_words(command)
     at = next(i for i, w in enumerate(words) if w in ("purge", "remove"))

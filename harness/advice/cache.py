@@ -41,8 +41,8 @@ the lists, and its planner's log, eipp.log.xz, says so)."""
 
 
 def _uses_lists(command: ShellCommand) -> bool:
-    return any(is_command(command, tool, sub) for tool in APT for sub in LIST_USERS) or (
-        bool(run_words(command)) and run_words(command)[0].rsplit("/", 1)[-1] == "apt-cache")
+    return any(is_command(command, tool, sub) for tool in APT for sub in LIST_USERS) or \
+        is_command(command, "apt-cache")
 
 
 def _updates(command: ShellCommand) -> bool:
@@ -58,8 +58,7 @@ def _touches_apt(instruction: Instruction) -> bool:
     if instruction.script is None:
         return "apt" in instruction.text or "dpkg" in instruction.text
     return "/etc/apt" in instruction.body or any(
-        run_words(c) and run_words(c)[0].rsplit("/", 1)[-1] in APT_PROGRAMS
-        for c in instruction.script.commands)
+        is_command(c, program) for c in instruction.script.commands for program in APT_PROGRAMS)
 
 
 def _later_list_user(parsed: Parsed, install: Instruction) -> Instruction | None:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from harness.advice.parse import Instruction, Parsed
+from harness.advice.shell import ShellCommand
 from harness.model import Squash
 
 
@@ -181,6 +182,14 @@ def rewritten_run(run: Instruction, escape: str, *, options: dict[int, str] | No
     comment = f"{run.trailing_comment}\n" if run.trailing_comment else ""
     return comment + run.text[:start] + before + code + "".join(
         f" {escape}\n    && {command}" for command in after)
+
+
+def chains_right_after(run: Instruction, command: ShellCommand) -> bool:
+    """Whether `&& more` may go right after `command`, not at the RUN's end: the RUN is a
+    plain && list and `&&` follows the command (a redirect or pipe after it would take the
+    added command in)."""
+    assert run.script is not None
+    return run.script.plain_and_list and run.body[command.end:].lstrip().startswith("&&")
 
 
 def runs(parsed: Parsed) -> list[Instruction]:

@@ -4,6 +4,7 @@ it may change is what those path-excludes name, and the dpkg configuration file 
 
 from __future__ import annotations
 
+from harness.advice.cache import APT
 from harness.advice.edit import Edit, MayChange, Piece, rewritten_run, runs
 from harness.advice.shell import behind_sudo, is_command, word_end
 
@@ -21,7 +22,7 @@ def no_docs(edit: Edit) -> str:
     for stage in range(edit.parsed.final_stage + 1):
         mine = [i for i in readable if i.stage == stage]
         apt = [(i, c) for i in mine for c in i.script.commands  # type: ignore[union-attr]
-               if any(is_command(c, tool, "install") for tool in ("apt-get", "apt"))]
+               if any(is_command(c, tool, "install") for tool in APT)]
         for run in mine:
             options = {}
             for command in run.script.commands:  # type: ignore[union-attr]

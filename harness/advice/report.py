@@ -7,18 +7,21 @@ from harness.advice.records import ORIGINAL, AdviceReport, AdviceRow
 from harness.advice.rows import CHANGES
 
 
+def size_change(row: AdviceRow) -> str:
+    """The size change in bytes and %, as the Markdown table and its sentences show it."""
+    if row.size_change_bytes is None:
+        return ""
+    return f"{row.size_change_bytes:+,} B ({row.size_change_pct or 0:+.1f} %)"
+
+
 def advice_markdown(result: AdviceReport) -> str:
     from tabulate import tabulate
 
-    def size(row: AdviceRow) -> str:
-        if row.size_change_bytes is None:
-            return ""
-        return f"{row.size_change_bytes:+,} B ({row.size_change_pct or 0:+.1f} %)"
     def code(row: AdviceRow) -> str:
         if not row.hadolint or not row.hadolint_lines:
             return row.hadolint
         return f"{row.hadolint} (flags {', '.join(map(str, row.hadolint_lines))})"
-    table = [[row.advice, code(row), ", ".join(map(str, row.lines)), size(row),
+    table = [[row.advice, code(row), ", ".join(map(str, row.lines)), size_change(row),
               "" if row.layers_change is None else f"{row.layers_change:+d}",
               "" if row.compressed_change_bytes is None else f"{row.compressed_change_bytes:+,}",
               "" if row.push_change_bytes is None else f"{row.push_change_bytes:+,}",
@@ -133,8 +136,7 @@ def no_rewrite_saves(result: AdviceReport) -> str:
     if after_build := [r for r in result.rows if r.verdict == "saves"]:
         row = after_build[0]
         return ("No rewrite of the Dockerfile saves anything measurable; a step after the build "
-                f"does: {row.advice}, {row.size_change_bytes or 0:+,} B "
-                f"({row.size_change_pct or 0:+.1f} %).")
+                f"does: {row.advice}, {size_change(row)}.")
     return "No rewrite saves anything measurable on this Dockerfile."
 
 

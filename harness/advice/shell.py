@@ -152,9 +152,7 @@ def _command(node: Node, at: Callable[[int], int]) -> ShellCommand:
 def _unquoted(node: Node) -> str:
     """A word as the shell passes it on, quotes removed (expansions left as written)."""
     text = _text(node)
-    if node.type == "raw_string":
-        return text[1:-1]
-    if node.type == "string":
+    if node.type in ("raw_string", "string"):
         return text[1:-1]
     if node.type == "ansi_c_string":
         return text[2:-1]
