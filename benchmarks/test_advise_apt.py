@@ -179,3 +179,45 @@ def test_gem_and_cpanm_caches_are_cleaned_and_the_saving_is_what_they_held(
     assert cache["size_change_bytes"] == pytest.approx(-leftovers, rel=1e-2)
 
 
+
+
+JQ_AFTER_THE_SOURCE = """\
+FROM debian:bookworm
+COPY app.sh /app.sh
+RUN apt-get update && apt-get install -y --no-install-recommends jq
+CMD ["sh", "/app.sh"]
+"""
+"""An install after the COPY of the source: a source change runs it again, where a cache
+mount's packages and lists are there already."""
+
+
+def cache_mount_records(client) -> set[str]:
+    return {r["ID"] for r in client.df().get("BuildCache") or []
+            if r.get("Type") == "exec.cachemount"}
+
+
+def test_a_cache_mount_is_measured_beside_the_cleanup_cold_warm_and_incremental(
+        benchmark, client, tmp_path):
+    """The cache mount keeps apt's lists and packages out of the image exactly as the
+    cleanup does (the same bytes), passes the same check and the guard, and its row says
+    how its builds compare with the cleanup's in each mode. advise leaves no cache mount."""
+    (tmp_path / "Dockerfile").write_text(JQ_AFTER_THE_SOURCE)
+    (tmp_path / "app.sh").write_text("jq --version\n")
+    records = cache_mount_records(client)
+    result = benchmark.pedantic(advise, args=(
+        tmp_path, "--check", "jq --version", "--only", "cache,cache-mount", "--repeat", "3",
+        "--json", "--out", str(tmp_path / "out")), rounds=1, iterations=1)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["key"]: row for row in report["rows"]}
+    mount, cleanup = rows["cache-mount"], rows["cache"]
+    assert report["cache_modes"] == ["cold", "warm", "incremental"]
+    for row in (mount, cleanup):
+        assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+        assert set(row["build_time"]) == {"cold", "warm", "incremental"}
+    assert abs(mount["size_bytes"] - cleanup["size_bytes"]) < 1024
+    assert mount["note"].startswith("against cleaning the cache (the cache row): ")
+    assert all(f" {mode} ×" in mount["note"] for mode in ("warm", "incremental"))
+    assert "--mount=type=cache,target=/var/cache/apt,sharing=locked \\" in \
+        report["variants"]["cache-mount"] and "id=" not in report["variants"]["cache-mount"]
+    assert cache_mount_records(client) == records

@@ -20,15 +20,25 @@ import contextlib
 import difflib
 import re
 import shutil
+import statistics
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
-from harness.advice import build_stage, flatten, move_deletion, smaller_base, squash
+from harness.advice import (
+    build_stage,
+    cache,
+    cache_mount,
+    flatten,
+    move_deletion,
+    smaller_base,
+    squash,
+)
 from harness.advice.change import SourceChange, source_change
 from harness.advice.edit import NOTHING, MayChange, NotApplicable, Rewrite, left_alone
 from harness.advice.guard import (
@@ -89,6 +99,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         with _timed(phases, "guard"):
             pieces = [_on_the_engine(client, p, parsed) if isinstance(p, Rewrite) and
                       p.key == smaller_base.KEY else p for p in pieces]
+        pieces = [_on_buildkit(p, options.builders) if isinstance(p, Rewrite) and
+                  p.key == cache_mount.KEY else p for p in pieces]
         rewrites = [p for p in pieces if isinstance(p, Rewrite)]
         variants = {ORIGINAL: original_text, **{variant_name(r): r.dockerfile for r in rewrites}}
         allowances = {variant_name(r): r.may_change for r in rewrites}
@@ -100,7 +112,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             else ""
         if change is None:
             caches = tuple(c for c in caches if c is not CacheMode.INCREMENTAL)
-        about_cache = [variant_name(r) for r in rewrites if _about_cache(r)]
+        about_cache = [variant_name(r) for r in rewrites if _about_cache(r) or (
+            r.key == cache.PIECE.key and cache_mount.KEY in variants)]  # the two side by side
         # flatten's cost beside its saving: what a push uploads after a one-line change
         pushes_change = bool(options.registry) and change is not None and \
             any(r.key == flatten.KEY for r in rewrites)
@@ -125,11 +138,15 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
         if guess is not None:
             variants[COMBINED] = guess[0]
             about_cache += [COMBINED] if about_cache else []
+        built = dict(variants)  # as built: the cache mounts named as harness's own
+        if cache_mount.KEY in built:
+            built[cache_mount.KEY] = cache_mount.owned(built[cache_mount.KEY],
+                                                       uuid.uuid4().hex[:12])
         report(f"measuring the original and {len(rewrites)} rewrite(s)"
                f"{' and their combination' if guess else ''} cold, "
                f"{options.repeat} repetition(s) each")
         with _timed(phases, "runs"):
-            samples, results = measure(options, variants, Path(folder) / "all", runs,
+            samples, results = measure(options, built, Path(folder) / "all", runs,
                                        cache=(CacheMode.COLD,), repeat=options.repeat,
                                        report=report, squashed=squashed)
         results_files = [str(results)]
@@ -138,7 +155,7 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                    f"{' '.join(caches[1:])}")
             with _timed(phases, "runs"):
                 rebuilt, rebuilt_results = measure(
-                    options, {name: variants[name] for name in (ORIGINAL, *about_cache)},
+                    options, {name: built[name] for name in (ORIGINAL, *about_cache)},
                     Path(folder) / "cache", runs, cache=caches[1:], repeat=options.repeat,
                     report=report, change=change, push_incremental=pushes_change)
             samples += rebuilt
@@ -152,7 +169,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             if guess is not None:
                 allowances[COMBINED] = _union(guessed, guess[1])
             guarded = _guarded(client, samples, bases, allowances)
-        rows = [row(piece, samples, checked, guarded) for piece in pieces]
+        rows = _beside_cleanup([row(piece, samples, checked, guarded) for piece in pieces],
+                               samples)
         if pushes_change:
             rows = [_with_change_push(r, samples) if r.key == flatten.KEY else r for r in rows]
         passing = [r.key for r in rows if r.verdict == "saves"
@@ -282,6 +300,49 @@ def _on_the_engine(client: Any, piece: Rewrite, parsed: Parsed) -> Rewrite | Not
                    may_change=piece.may_change.union(MayChange(exact_paths=between)))
 
 
+def _on_buildkit(piece: Rewrite, builders: Sequence[Builder]) -> Rewrite | NotApplicable:
+    """The cache mount where advise builds with BuildKit alone: the legacy builder has no
+    RUN --mount, and buildah's cache mounts are not the engine's, which harness empties
+    before each cold build."""
+    if tuple(builders) == (Builder.BUILDKIT,):
+        return piece
+    return NotApplicable(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
+                         reason="a cache mount is measured with BuildKit alone (advise's "
+                                "default, --builder buildkit)")
+
+
+def _beside_cleanup(rows: list[AdviceRow], samples: list[Sample]) -> list[AdviceRow]:
+    """The cache mount's row with how it compares with cleaning the cache, measured on this
+    file: the size, and per cache mode the ratio of their median build times."""
+    from harness.stats import ratio_interval
+
+    mount = next((r for r in rows if r.key == cache_mount.KEY and r.size_bytes is not None),
+                 None)
+    cleanup = next((r for r in rows if r.key == cache.PIECE.key and r.size_bytes is not None),
+                   None)
+    if mount is None or cleanup is None:
+        return rows
+    parts = [f"{mount.size_bytes - cleanup.size_bytes:+,} B"]  # type: ignore[operator]
+    for mode in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
+        mine, theirs = (_build_times(samples, variant, mode)
+                        for variant in (mount.variant, cleanup.variant))
+        if not mine or not theirs:
+            continue
+        interval = ratio_interval(theirs, mine)
+        faster = "the mount faster" if interval.high < 1 else "the cleanup faster" \
+            if interval.low > 1 else "no measurable difference"
+        parts.append(f"{mode} ×{statistics.median(mine) / statistics.median(theirs):.2f} "
+                     f"[{interval.low:.2f}–{interval.high:.2f}] ({faster})")
+    compared = "against cleaning the cache (the cache row): " + ", ".join(parts)
+    return [replace(r, note=f"{compared}; {r.note}" if r.note else compared)
+            if r is mount else r for r in rows]
+
+
+def _build_times(samples: list[Sample], variant: str, mode: CacheMode) -> list[float]:
+    return [s.build_s for s in samples if s.variant == variant and s.cache is mode
+            and s.status is Status.OK and s.build_s is not None]
+
+
 def _guard_bases(client: Any, samples: list[Sample]
                  ) -> dict[Builder, tuple[ImageFiles, set[str]]]:
     """Per builder, the original's image and what differed between its builds (the first
@@ -407,8 +468,9 @@ def layer_lines(parsed: Parsed, analysis: Any, target: str | None = None
 
 def _rebuild_modes(piece: Rewrite) -> tuple[CacheMode, ...]:
     """The rebuilds a piece changes, measured beside its cold build: chaining changes a warm
-    rebuild; the cache order and a COPY moved up change what a source change rebuilds."""
-    if piece.key == "cache-order" or piece.rebuilds_from_the_source:
+    rebuild; the cache order and a COPY moved up change what a source change rebuilds; a
+    cache mount is what a rebuild that runs the RUN again finds."""
+    if piece.key in ("cache-order", cache_mount.KEY) or piece.rebuilds_from_the_source:
         return (CacheMode.WARM, CacheMode.INCREMENTAL)
     return (CacheMode.WARM,) if piece.key == "chain" else ()
 

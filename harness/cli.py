@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the recommended rewrite")
     advise.add_argument("--only", metavar="KEY[,KEY...]",
                         help="measure only these pieces of advice (chain, group, cache, "
-                             "recommends, nodocs, autoremove, archive, copy-owner, "
+                             "cache-mount, recommends, nodocs, autoremove, archive, copy-owner, "
                              "npm-prod, smaller-base, cache-order, build-stage, "
                              "move-deletion, flatten, export-import, docker-squash)")
     advise.add_argument("--allow-concurrent", action="store_true",

@@ -26,6 +26,7 @@ import urllib3.exceptions
 from harness import buildah, distribute, engine, expect, registry, store
 from harness.bases import BaseError, ensure_bases
 from harness.build import BuildOutcome, BuildRequest, build, loaded_into_engine
+from harness.cache_mounts import CacheMounts
 from harness.context import DOCKERFILE_NAME, append_to, materialize
 from harness.environment import collect_environment
 from harness.errors import HarnessError
@@ -193,6 +194,8 @@ class Runner:
         self.remote_missing = remote_missing
         self.registry_missing = registry_missing
         """Why a `registry: true` scenario has no registry (its samples are skipped)."""
+        self.cache_mounts = CacheMounts(client)
+        """The cache mounts the run's BuildKit builds made, removed at its end."""
         info = client.info()
         self.experimental = bool(info.get("ExperimentalBuild"))
         self.image_store = engine.image_store(info)
@@ -224,6 +227,7 @@ class Runner:
             run.ended_at = now()
             if run.state is not RunState.ENGINE_LOST:
                 self.remove_images()
+                self.cache_mounts.remove()
             self.save(run)
 
     def remove_images(self) -> None:
@@ -322,6 +326,8 @@ class Runner:
                     cache=cache, repetition=repetition,
                     status=Status.FAILED if problem else Status.SKIPPED, error=problem or skip))
             return None
+        if builder is Builder.BUILDKIT:
+            self.cache_mounts.note(variant.dockerfile)
         return Series(runner=self, scenario=scenario, variant=variant, builder=builder,
                       cache=cache, repeat=repeat, stack=stack,
                       context=stack.enter_context(self.context(scenario, variant)))

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import docker
 
 from harness.build import BuildOutcome
+from harness.cache_mounts import mounted_targets
 from harness.dockerfile import steps_before_the_context
 from harness.model import Builder, CacheMode, Position, Run, Sample, Scenario, Status, Variant
 from harness.remote import RemoteRunner, remote_cache_reference
@@ -74,8 +75,14 @@ class Series:
         if self.cache is CacheMode.REMOTE:
             priming_error = self.push_remote_cache()
         else:
+            context = self.context
+            if self.cache is CacheMode.INCREMENTAL and mounted_targets(self.variant.dockerfile):
+                # changed too: the RUNs after the change run, and fill the cache mounts as
+                # the user's last build did (taken from the cold builds' cache, they would not)
+                context = runner.changed_context(self.scenario, self.context,
+                                                 f"{self.variant.name}-prime", self.stack)
             priming = runner.transformed(self.variant, runner.build(
-                self.scenario, self.variant, self.builder, self.context, no_cache=False,
+                self.scenario, self.variant, self.builder, context, no_cache=False,
                 tag="prime"))
             priming_error = priming.error
         runner.run.untimed_s["priming"] += time.monotonic() - started

@@ -621,3 +621,71 @@ def test_the_combination_starts_from_the_build_stage(tmp_path):
     assert "RUN apt-get update \\\n    && apt-get install --no-install-recommends -y curl" in text
     assert "COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello" in text
     assert combine(read, [], None, staged) is None  # the build stage alone is no combination
+
+
+def test_a_cache_mount_replaces_the_cleanup_where_the_run_fills_the_cache_itself(tmp_path):
+    result = apply(tmp_path, "cache-mount", """\
+        FROM debian:bookworm
+        RUN apt-get update && apt install -y jq # the tool
+        RUN pip install flask && pip install --no-cache-dir six
+        RUN apt-get update && apt-get install -y gcc && rm -rf /var/lib/apt/lists/*
+        USER app
+        RUN npm ci
+        FROM debian:bookworm
+        RUN apt-get update && apt-get install -y git
+        RUN apt-cache policy git
+        FROM debian:bookworm
+        RUN apt-get update
+        RUN apt-get install -y curl
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (2, 3)
+    assert result.dockerfile.splitlines()[1:7] == [
+        "# the tool",
+        "RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \\",
+        "    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \\",
+        "    rm -f /etc/apt/apt.conf.d/docker-clean && echo 'Binary::apt::APT::Keep-Downloaded-"
+        "Packages \"true\";' > /etc/apt/apt.conf.d/keep-cache && apt-get update && apt install "
+        "-y jq",
+        "RUN --mount=type=cache,target=/root/.cache/pip,sharing=locked \\",
+        "    pip install flask && pip install --no-cache-dir six"]
+    assert result.note == (
+        "line 6 installs as app: a cache mount is root's folder; apt's lists at line 8 stay in "
+        "the image: line 9 still reads them; the install at line 12 reads the lists an earlier "
+        "RUN wrote, which a mount over /var/lib/apt/lists would hide (the chain piece brings the "
+        "update into the install's RUN); needs BuildKit (Docker's default builder since 23.0)")
+    assert "etc/apt/apt.conf.d/docker-clean" in result.may_change.paths
+    assert PIECES["cache-mount"].alternative_to == "cache"
+
+
+def test_a_cache_mount_is_never_combined_with_the_cleanup(tmp_path):
+    from harness.advice.pieces import combine
+
+    found = parsed(tmp_path, "FROM debian\nRUN apt-get update && apt-get install -y jq\n"
+                             "RUN echo done\n")
+    text, applied = combine(found, ["chain", "cache", "cache-mount"], None)
+    assert applied == ["chain", "cache"] and "--mount" not in text
+
+
+def test_a_dockerfile_with_cache_mounts_of_its_own_is_left_to_them(tmp_path):
+    result = apply(tmp_path, "cache-mount", """\
+        FROM debian
+        RUN --mount=type=cache,target=/root/.cache/pip pip install six
+        RUN apt-get update && apt-get install -y jq
+    """)
+    assert isinstance(result, NotApplicable)
+    assert result.reason.startswith("the Dockerfile mounts a cache already")
+
+
+def test_the_measured_rewrite_names_its_mounts_as_harnesss_own(tmp_path):
+    from harness.advice.cache_mount import owned
+    from harness.cache_mounts import mounted_targets
+
+    result = apply(tmp_path, "cache-mount", "FROM debian\nRUN apt-get update && apt-get "
+                                            "install -y jq\n")
+    built = owned(result.dockerfile, "t0k3n")
+    assert "--mount=type=cache,target=/var/cache/apt,sharing=locked,id=harness-t0k3n-var-" \
+           "cache-apt \\" in built
+    assert built.count("id=harness-t0k3n-") == 2 and "id=" not in result.dockerfile
+    assert mounted_targets(built) == {"/var/cache/apt", "/var/lib/apt/lists"}
+    assert mounted_targets("RUN --mount=type=bind,target=/x --mount=target=/y,type=cache "
+                           "true") == {"/y"}

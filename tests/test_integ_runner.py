@@ -555,3 +555,61 @@ def test_a_later_repetition_takes_the_first_ones_figures_only_if_its_layer_sizes
                 if s["variant"] == "same"] == [None, "cold 1", "cold 1"] * 2
     finally:
         engine.remove_run(docker_client, run.run_id)
+
+
+def cache_mount_records(client, target: str) -> set[str]:
+    return {r["ID"] for r in client.df().get("BuildCache") or []
+            if r.get("Type") == "exec.cachemount"
+            and r.get("Description", "").startswith(f"cached mount {target} from ")}
+
+
+def test_cold_builds_find_cache_mounts_empty_and_the_run_removes_them(docker_client, tmp_path):
+    """A cold build finds its cache mounts empty (BuildKit's --no-cache gives a fresh one,
+    measured on Docker 20.10 and 26), and an incremental build finds what an earlier one
+    left: the RUN counts the mount's files into the image, then adds one. The records the run
+    made are gone after it; a user's own cache mount on the same folder is neither read nor
+    removed."""
+    target = f"/cache-{uuid.uuid4().hex[:8]}"
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "Dockerfile").write_text(
+        f"FROM busybox:latest\nRUN --mount=type=cache,target={target} touch {target}/users\n")
+    subprocess.run([engine.docker_cli(), "buildx", "build", "-q", str(theirs)], check=True,
+                   capture_output=True)
+    users = cache_mount_records(docker_client, target)
+    try:
+        assert len(users) == 1
+        measured_leaving_only(docker_client, tmp_path, target, users)
+    finally:
+        for record in users:
+            docker_client.api.prune_builds(filters={"id": [f"^{record}$"]})
+
+
+def measured_leaving_only(docker_client, tmp_path, target, users):
+    path = scenario_folder(tmp_path, f"""\
+        description: cache mounts
+        files:
+          app.sh: "echo hello\\n"
+        incremental:
+          append: {{path: app.sh, text: "# changed\\n"}}
+        variants:
+          mounted:
+            dockerfile: |
+              FROM busybox:latest
+              COPY app.sh /app.sh
+              RUN --mount=type=cache,target={target},id=harness-test-{target[7:]} \\
+                  sh -c 'ls {target} | wc -l > /found && touch {target}/$$$$'
+        """)
+    run = run_in_process(docker_client, path, builders=(Builder.BUILDKIT,), keep_images=True,
+                         cache=(CacheMode.COLD, CacheMode.INCREMENTAL), repeat=2)
+    try:
+        found = [(s.cache, s.repetition, int(docker_client.containers.run(
+            s.image_id, ["cat", "/found"], remove=True))) for s in run.samples]
+    finally:
+        engine.remove_run(docker_client, run.run_id)
+    assert [(c, r) for c, r, _ in found] == [(CacheMode.COLD, 1), (CacheMode.COLD, 2),
+                                             (CacheMode.INCREMENTAL, 1),
+                                             (CacheMode.INCREMENTAL, 2)]
+    assert [n for _, _, n in found[:2]] == [0, 0]
+    assert found[2][2] >= 1  # what an earlier build left, as a user's rebuild finds it
+    assert cache_mount_records(docker_client, target) == users  # theirs only, still there

@@ -45,7 +45,7 @@ def _uses_lists(command: ShellCommand) -> bool:
         is_command(command, "apt-cache")
 
 
-def _updates(command: ShellCommand) -> bool:
+def updates(command: ShellCommand) -> bool:
     return any(is_command(command, tool, "update") for tool in APT)
 
 
@@ -61,7 +61,7 @@ def _touches_apt(instruction: Instruction) -> bool:
         is_command(c, program) for c in instruction.script.commands for program in APT_PROGRAMS)
 
 
-def _later_list_user(parsed: Parsed, install: Instruction) -> Instruction | None:
+def later_list_user(parsed: Parsed, install: Instruction) -> Instruction | None:
     """A later RUN of the stage, or of a stage built FROM it, that reads apt's lists without
     updating them first."""
     stages = parsed.descendants(install.stage)
@@ -73,7 +73,7 @@ def _later_list_user(parsed: Parsed, install: Instruction) -> Instruction | None
                 return later
             continue
         for command in later.script.commands:
-            if _updates(command):
+            if updates(command):
                 break
             if _uses_lists(command):
                 return later
@@ -87,7 +87,7 @@ def _separate_update(parsed: Parsed, install: Instruction) -> tuple[Instruction 
     for index in range(len(earlier) - 1, -1, -1):
         update = earlier[index]
         found = update.script.commands if update.script else ()
-        if update.cmd == "RUN" and found and all(_updates(c) for c in found):
+        if update.cmd == "RUN" and found and all(updates(c) for c in found):
             between = next((i for i in earlier[index + 1:] if _touches_apt(i)), None)
             if update.unsafe:
                 return None, f"the apt-get update at line {update.start} is {update.unsafe}"
@@ -112,13 +112,13 @@ def _cleaned(edit: Edit, run: Instruction) -> bool:
     if any(_uses_lists(c) and not any(is_command(c, tool, "source") for tool in APT)
            for c in found) and \
             "/var/lib/apt/lists" not in run.body:
-        user = _later_list_user(parsed, run)
+        user = later_list_user(parsed, run)
         if user is not None:
             edit.notes.append(f"apt's lists at line {run.start} stay: line {user.start} "
                               "still uses them")
         else:
             after.append(APT_CLEAN)
-            if not any(_updates(c) for c in found):
+            if not any(updates(c) for c in found):
                 update, why = _separate_update(parsed, run)
                 if update is not None:  # the lists were written there: update here instead
                     edit.delete(update)

@@ -90,6 +90,9 @@ class Piece:
     hadolint: str
     may_change: MayChange
     edit: Callable[[Edit], str]
+    alternative_to: str = ""
+    """The piece this one is another way of doing (a cache mount for a cleanup): measured
+    beside it, never combined with it."""
 
     def apply(self, parsed: Parsed) -> Rewrite | NotApplicable:
         edit = Edit(parsed)
@@ -163,24 +166,26 @@ def left_alone(parsed: Parsed) -> str:
 
 
 def rewritten_run(run: Instruction, escape: str, *, options: dict[int, str] | None = None,
-                  before: str = "", after: tuple[str, ...] = ()) -> str:
+                  before: str = "", after: tuple[str, ...] = (), flags: str = "") -> str:
     """A RUN as the user wrote it, with `options` inserted (body offset -> text put right
-    after it, e.g. after a command's `install`), `before` put in front of its commands and
-    each of `after` chained behind them. Where anything is put around the commands and they
-    are not a plain && list that leaves no state, they go in a subshell; a trailing comment
-    moves to a line of its own above the RUN, where it swallows nothing."""
+    after it, e.g. after a command's `install`), `flags` put in front of its body (`--mount=`),
+    `before` put in front of its commands and each of `after` chained behind them. Where
+    anything is put around the commands and they are not a plain && list that leaves no state,
+    they go in a subshell; a trailing comment moves to a line of its own above the RUN, where
+    it swallows nothing."""
     assert run.script is not None
     start, end = run.origin[run.script.start], run.origin[run.script.end - 1] + 1
     code = run.text[start:end]
+    head = run.text[:run.origin[0]] + flags + run.text[run.origin[0]:start]
     for offset, text in sorted((options or {}).items(), reverse=True):
         at = run.origin[offset - 1] + 1 - start
         code = code[:at] + text + code[at:]
     if not before and not after:
-        return run.text[:start] + code + run.text[end:]
+        return head + code + run.text[end:]
     if not run.script.standalone:
         code = f"( {code} )"
     comment = f"{run.trailing_comment}\n" if run.trailing_comment else ""
-    return comment + run.text[:start] + before + code + "".join(
+    return comment + head + before + code + "".join(
         f" {escape}\n    && {command}" for command in after)
 
 
