@@ -89,6 +89,20 @@ def test_dropped_packages_may_take_exactly_their_own_files():
     assert guard(original, kept_gcc, set(), MayChange(dropped_packages=True)).changed == 9
 
 
+def test_a_dropped_packages_files_are_found_through_merged_usr():
+    """bookworm's library packages list /lib/x86_64-linux-gnu/...; on disk the files are in
+    /usr/lib, through the base's lib -> usr/lib link."""
+    listed = "/.\n/lib\n/lib/x86_64-linux-gnu\n/lib/x86_64-linux-gnu/libtirpc.so.3\n"
+    base = (Entry(path="lib", kind="symlink", target="usr/lib"),
+            Entry(path="usr/lib/x86_64-linux-gnu", kind="dir", mode=0o755))
+    original = image(status("libtirpc3"), *base,
+                     file("usr/lib/x86_64-linux-gnu/libtirpc.so.3"),
+                     Entry(path="var/lib/dpkg/info/libtirpc3:amd64.list", kind="file",
+                           text=listed, digest=digest(listed)))
+    verdict = guard(original, image(status(), *base), set(), MayChange(dropped_packages=True))
+    assert verdict.changes == [] and verdict.allowed == 3  # the library, its list, the status
+
+
 def layer_tar(*members: tuple[str, bytes | None, dict]) -> bytes:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:

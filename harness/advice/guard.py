@@ -162,6 +162,7 @@ def package_paths(original: ImageFiles, rewrite: ImageFiles, dropped: set[str]) 
         if path.startswith("var/lib/dpkg/info/") and path.endswith(".list") and name in dropped:
             listed.update(line.strip().lstrip("/") for line in entry.text.splitlines()
                           if line.strip() not in ("", "/."))
+    listed |= {found for path in listed if (found := _merged_usr(path, original)) != path}
     listed |= {parent for path in listed for parent in _parents(path)
                if parent not in rewrite.files}
     paths = {p for p in listed if (kept := original.files.get(p)) is None or
@@ -175,6 +176,16 @@ def package_paths(original: ImageFiles, rewrite: ImageFiles, dropped: set[str]) 
               if e.kind == "symlink" and e.target.startswith("/etc/alternatives/")
               and posixpath.basename(e.target) in alternatives}
     return paths
+
+
+def _merged_usr(path: str, image: ImageFiles) -> str:
+    """Where a listed path is on disk: bookworm's packages list /lib/... for files that are in
+    /usr/lib, through the base's `lib -> usr/lib` link (merged /usr)."""
+    top, _, rest = path.partition("/")
+    link = image.files.get(top)
+    if not rest or link is None or link.kind != "symlink":
+        return path
+    return posixpath.normpath(posixpath.join(link.target, rest)).lstrip("/")
 
 
 def _empty_folders(original: ImageFiles, rewrite: ImageFiles) -> set[str]:
