@@ -689,3 +689,44 @@ def test_the_measured_rewrite_names_its_mounts_as_harnesss_own(tmp_path):
     assert mounted_targets(built) == {"/var/cache/apt", "/var/lib/apt/lists"}
     assert mounted_targets("RUN --mount=type=bind,target=/x --mount=target=/y,type=cache "
                            "true") == {"/y"}
+
+
+def test_a_build_stage_where_nothing_purges_moves_the_build_tools_and_headers(tmp_path):
+    text = """\
+        FROM debian:bookworm
+        RUN apt-get update && apt-get install -y curl gcc libc6-dev
+        COPY hello.c /src/hello.c
+        RUN gcc -o /usr/local/bin/hello /src/hello.c
+        RUN echo done > /done
+        CMD ["hello"]
+    """
+    layers = [layer(("usr", "dir")), layer(("usr/bin/gcc", "file")),
+              layer(("src/hello.c", "file")), layer(("usr/local/bin/hello", "file")),
+              layer(("done", "file"))]
+    result = build_stage.build_stage(parsed(tmp_path, text), layers, [None, 2, 3, 4, 5])
+    assert isinstance(result, Rewrite) and result.may_change.dropped_packages
+    assert result.dockerfile == textwrap.dedent("""\
+        FROM debian:bookworm AS harness-build
+        RUN apt-get update && apt-get install -y curl gcc libc6-dev
+        COPY hello.c /src/hello.c
+        RUN gcc -o /usr/local/bin/hello /src/hello.c
+
+        FROM debian:bookworm
+        RUN apt-get update && apt-get install -y curl
+        COPY hello.c /src/hello.c
+        COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello
+        RUN echo done > /done
+        CMD ["hello"]
+    """)
+    assert result.advice.endswith("(lines 2-4)")
+    assert result.note == ("gcc, libc6-dev only in the build stage (never purged: build tools "
+                           "and headers, which the checks say the app runs without); the 1 "
+                           "file(s) the build wrote copied from it")
+    installing = [*layers[:3], layer(("usr/local/bin/hello", "file"),
+                                     ("var/lib/dpkg/status", "file")), layers[4]]
+    assert build_stage.build_stage(parsed(tmp_path, text), installing, [None, 2, 3, 4, 5]
+                                   ).reason.startswith("line 4 installs or removes packages")
+    unused = text.replace("RUN gcc -o", "RUN cp")
+    assert build_stage.build_stage(parsed(tmp_path, unused), layers, [None, 2, 3, 4, 5]).reason \
+        == ("no RUN purges packages an earlier RUN installed, nor installs a build tool (gcc, "
+            "make, ...) a later RUN builds with")

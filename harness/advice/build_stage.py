@@ -1,9 +1,12 @@
 """Build in a stage of its own, the way an expert writes it: where a RUN installs packages,
 later RUNs build with them and a later RUN purges them, the install and the build move into
 a build stage, and the final stage copies only the files the build RUNs wrote (`COPY
---from`), installs only the packages that were not purged, and has no purge. Which files
-the build wrote is read from the built original, layer by layer, so nothing is guessed.
-What it may change is the files of the packages no longer installed, and dpkg's records."""
+--from`), installs only the packages that were not purged, and has no purge. Where nothing
+purges them, the build-only packages are the build tools (BUILD_TOOLS) and `-dev` packages
+of an install whose tools a later RUN builds with; the checks say whether the app runs
+without them. Which files the build wrote is read from the built original, layer by layer,
+so nothing is guessed. What it may change is the files of the packages no longer installed,
+and dpkg's records."""
 
 from __future__ import annotations
 
@@ -19,6 +22,12 @@ from harness.layers import LayerFacts
 TITLE, KEY = "build in a stage of its own, COPY --from what it built", "build-stage"
 CLEANUPS = ("clean", "autoremove", "autoclean")
 """What a purge RUN may do beside purging, all of it moot where nothing was installed."""
+BUILD_TOOLS = {"gcc": ("gcc", "cc"), "g++": ("g++", "c++"), "clang": ("clang", "cc"),
+               "tcc": ("tcc",), "make": ("make",), "cmake": ("cmake",),
+               "build-essential": ("gcc", "g++", "cc", "c++", "make"),
+               "ninja-build": ("ninja",), "meson": ("meson",), "golang-go": ("go",),
+               "cargo": ("cargo",), "rustc": ("rustc",)}
+"""Packages only a build needs, and the programs by which a RUN builds with them."""
 
 
 def _removed(command: ShellCommand) -> list[str] | None:
@@ -66,18 +75,22 @@ def build_stage(parsed: Parsed, layers: Sequence[LayerFacts], layer_line: list[i
     mine = parsed.stage(stage)
     purge = next((i for i in mine if i.cmd == "RUN" and _purge(i)), None)
     if purge is None:
-        return declined("no RUN that only purges packages an earlier RUN installed")
-    purged = set(_purge(purge) or [])
-    install = next((i for i in reversed(mine) if i.cmd == "RUN" and i.start < purge.start
-                    and i.script is not None and not i.unsafe and purged <= {
-                        i.script.commands[c].words[w] for c in range(len(i.script.commands))
-                        for w in _install_words(i.script.commands[c])}), None)
-    if install is None:
-        return declined(f"no RUN installs every package line {purge.start} purges")
-    builds = [i for i in mine if i.cmd == "RUN" and install.start < i.start < purge.start]
-    if not builds:
-        return declined(f"no RUN between the install at line {install.start} and the purge "
-                        f"at line {purge.start} builds anything")
+        unpurged = _unpurged(mine)
+        if unpurged is None:
+            return declined("no RUN purges packages an earlier RUN installed, nor installs a "
+                            "build tool (gcc, make, ...) a later RUN builds with")
+        install, purged, builds = unpurged
+    else:
+        purged = set(_purge(purge) or [])
+        found = next((i for i in reversed(mine) if i.cmd == "RUN" and i.start < purge.start
+                      and purged <= _installed(i)), None)
+        if found is None:
+            return declined(f"no RUN installs every package line {purge.start} purges")
+        install = found
+        builds = [i for i in mine if i.cmd == "RUN" and install.start < i.start < purge.start]
+        if not builds:
+            return declined(f"no RUN between the install at line {install.start} and the "
+                            f"purge at line {purge.start} builds anything")
     if any(run.start not in layer_line for run in builds):
         return declined("a build RUN made no layer harness can find in the image")
     first = layer_line.index(builds[0].start)
@@ -90,6 +103,9 @@ def build_stage(parsed: Parsed, layers: Sequence[LayerFacts], layer_line: list[i
         if deleted is not None:
             return declined(f"line {run.start} deletes /{deleted}: a build stage would copy "
                             "what it left")
+        if any(e.path.startswith("var/lib/dpkg/") for e in entries):
+            return declined(f"line {run.start} installs or removes packages (it writes dpkg's "
+                            "records), which a COPY from a build stage cannot bring")
         made |= {e.path for e in entries if e.kind == "dir" and e.path not in before}
         written += [e.path for e in entries if e.kind != "dir"]
     if not written:
@@ -111,12 +127,44 @@ def build_stage(parsed: Parsed, layers: Sequence[LayerFacts], layer_line: list[i
     edit.replace(builds[0], "\n".join(copies))
     for run in builds[1:]:
         edit.delete(run)
-    edit.delete(purge)
-    return Rewrite(advice=f"{TITLE} (lines {install.start}-{purge.start})", key=KEY,
+    if purge is not None:
+        edit.delete(purge)
+    last = purge or builds[-1]
+    return Rewrite(advice=f"{TITLE} (lines {install.start}-{last.start})", key=KEY,
                    hadolint="", lines=tuple(sorted(edit.touched)), dockerfile=edit.text(),
                    may_change=MayChange(dropped_packages=True),
-                   note=f"{', '.join(sorted(purged))} only in the build stage; "
-                        f"the {len(written)} file(s) the build wrote copied from it")
+                   note=f"{', '.join(sorted(purged))} only in the build stage"
+                        + ("" if purge else " (never purged: build tools and headers, which "
+                                            "the checks say the app runs without)")
+                        + f"; the {len(written)} file(s) the build wrote copied from it")
+
+
+def _installed(run: Instruction) -> set[str]:
+    """The packages a RUN's apt installs name."""
+    if run.cmd != "RUN" or run.script is None or run.unsafe:
+        return set()
+    return {command.words[w] for command in run.script.commands
+            for w in _install_words(command)}
+
+
+def _builds_with(run: Instruction, tools: set[str]) -> bool:
+    return run.cmd == "RUN" and run.script is not None and any(
+        is_command(command, program) for command in run.script.commands
+        for tool in tools for program in BUILD_TOOLS.get(tool, ()))
+
+
+def _unpurged(mine: list[Instruction]
+              ) -> tuple[Instruction, set[str], list[Instruction]] | None:
+    """Where nothing purges them: the last install of build tools a later RUN builds with,
+    its build-only packages (the tools, and its -dev packages), and the RUNs from the install
+    to the last that builds with them."""
+    for install in reversed(mine):
+        tools = {p for p in _installed(install) if p in BUILD_TOOLS or p.endswith("-dev")}
+        later = [i for i in mine if i.cmd == "RUN" and i.start > install.start]
+        users = [i for i in later if _builds_with(i, tools)]
+        if users:
+            return install, tools, [i for i in later if i.start <= users[-1].start]
+    return None
 
 
 def _without(install: Instruction, packages: set[str]) -> str:
