@@ -60,6 +60,17 @@ def test_build_noise_and_declared_paths_are_allowed_and_nothing_else():
         "/app: missing"]
 
 
+def test_a_file_named_by_the_build_time_makes_its_folder_noise():
+    first = image(file("root/.npm/_logs/10_01-debug-0.log"), file("app"))
+    second = image(file("root/.npm/_logs/10_02-debug-0.log"), file("app"))
+    noise = build_noise([first, second])
+    assert "root/.npm/_logs/*" in noise
+    third = image(file("root/.npm/_logs/10_03-debug-0.log"), file("app", "changed"))
+    assert guard(first, third, noise, NOTHING).changes == ["/app: content differs"]
+    assert guard(first, image(file("root/.npm/_logs/10_03-debug-0.log")), noise,
+                 NOTHING).changes == ["/app: missing"]
+
+
 def status(*packages: str) -> Entry:
     text = "\n\n".join(f"Package: {p}\nStatus: install ok installed\nVersion: 1" for p in packages)
     return Entry(path="var/lib/dpkg/status", kind="file", size=len(text), digest=digest(text),

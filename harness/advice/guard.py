@@ -80,15 +80,28 @@ def differences(a: ImageFiles, b: ImageFiles) -> dict[str, str]:
     return found
 
 
+ONE_SIDED = (": added", ": missing")
+"""How a difference reads where only one of the two images has the path."""
+
+
 def build_noise(originals: list[ImageFiles]) -> set[str]:
-    """What differs between builds of the same Dockerfile: ignored in every comparison."""
-    return {key for other in originals[1:] for key in differences(originals[0], other)}
+    """What differs between builds of the same Dockerfile: ignored in every comparison. A
+    file only one build has (a log named by the time, npm's `_logs/2026-…-debug-0.log`) makes
+    its folder `FOLDER/*`: any file there that only one image has is noise."""
+    noise: set[str] = set()
+    for other in originals[1:]:
+        for key, change in differences(originals[0], other).items():
+            noise.add(key)
+            if change.endswith(ONE_SIDED) and not key.startswith("config:"):
+                noise.add(f"{posixpath.dirname(key)}/*")
+    return noise
 
 
 def guard(original: ImageFiles, rewrite: ImageFiles, noise: set[str],
           may_change: MayChange) -> GuardVerdict:
     allowed = allowance(may_change, original, rewrite)
-    found = {k: v for k, v in differences(original, rewrite).items() if k not in noise}
+    found = {k: v for k, v in differences(original, rewrite).items() if k not in noise and not (
+        v.endswith(ONE_SIDED) and f"{posixpath.dirname(k)}/*" in noise)}
     unexplained = [v for k, v in found.items() if k.startswith("config:") or not allowed(k)]
     return GuardVerdict(changes=unexplained[:EVIDENCE], changed=len(unexplained),
                         allowed=len(found) - len(unexplained))
