@@ -4,6 +4,8 @@ of the expert's size), and the gem and cpanm caches. Run by `nox -s bench` and s
 nightly, in its first shard on the default engine: an apt app's advise takes minutes, too
 long for `nox -s tests`, whose advise tests use busybox (and one apt Dockerfile)."""
 
+import base64
+import hashlib
 import io
 import json
 import os
@@ -221,3 +223,78 @@ def test_a_cache_mount_is_measured_beside_the_cleanup_cold_warm_and_incremental(
     assert "--mount=type=cache,target=/var/cache/apt,sharing=locked \\" in \
         report["variants"]["cache-mount"] and "id=" not in report["variants"]["cache-mount"]
     assert cache_mount_records(client) == records
+
+
+def npm_package(folder: Path, name: str, files: dict[str, bytes]) -> str:
+    """`npm pack`'s tarball of a package, in `folder`; its lock-file integrity."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path, data in files.items():
+            info = tarfile.TarInfo(f"package/{path}")
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    (folder / f"{name}-1.0.0.tgz").write_bytes(buffer.getvalue())
+    return "sha512-" + base64.b64encode(hashlib.sha512(buffer.getvalue()).digest()).decode()
+
+
+def npm_app(folder: Path) -> None:
+    """An app with one dependency and one dev dependency (a command, and 300,000 random
+    bytes), both local tarballs, so `npm ci` needs no registry; the lock file as npm 7+
+    writes it (v3), dev marked."""
+    left = npm_package(folder, "left", {
+        "package.json": b'{"name": "left", "version": "1.0.0", "main": "index.js"}',
+        "index.js": b"module.exports = 'left';\n"})
+    tool = npm_package(folder, "devtool", {
+        "package.json": b'{"name": "devtool", "version": "1.0.0", "bin": {"devtool": "cli.js"}}',
+        "cli.js": b"#!/usr/bin/env node\nconsole.log('dev');\n", "blob.bin": os.urandom(300_000)})
+    wanted = {"dependencies": {"left": "file:left-1.0.0.tgz"},
+              "devDependencies": {"devtool": "file:devtool-1.0.0.tgz"}}
+    (folder / "package.json").write_text(json.dumps({"name": "app", "version": "1.0.0",
+                                                     **wanted}))
+    (folder / "package-lock.json").write_text(json.dumps({
+        "name": "app", "version": "1.0.0", "lockfileVersion": 3, "requires": True, "packages": {
+            "": {"name": "app", "version": "1.0.0", **wanted},
+            "node_modules/left": {"version": "1.0.0", "resolved": "file:left-1.0.0.tgz",
+                                  "integrity": left},
+            "node_modules/devtool": {"version": "1.0.0", "resolved": "file:devtool-1.0.0.tgz",
+                                     "integrity": tool, "dev": True,
+                                     "bin": {"devtool": "cli.js"}}}}))
+    (folder / "Dockerfile").write_text(
+        "FROM harness-node:bookworm\nWORKDIR /app\n"
+        "COPY package.json package-lock.json left-1.0.0.tgz devtool-1.0.0.tgz ./\n"
+        "RUN npm ci --no-audit --no-fund\nCMD [\"node\", \"-e\", \"require('left')\"]\n")
+
+
+NPM_FILES = ("find /app/node_modules /root/.npm/_cacache -type f -exec stat -c %s {} + | "
+             "awk '{s += $1} END {print s}'")
+"""The bytes of the files npm installed and cached."""
+
+
+def test_dev_dependencies_left_out_save_what_npm_installed_and_cached_of_them(
+        benchmark, client, tmp_path):
+    """npm-prod on a real npm (Debian's npm 9): the app still runs, the guard finds nothing
+    but the dev package, its command link, npm's record and npm's cache, and the saving is
+    what the user's own builds of the two Dockerfiles hold in node_modules and npm's cache."""
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    ensure_bases(client, all_bases([scenarios]), ["harness-node:bookworm"],
+                 lambda message: None)
+    npm_app(tmp_path)
+    result = benchmark.pedantic(advise, args=(
+        tmp_path, "--check", "node -e \"require('left')\"",
+        "--only", "npm-prod", "--json", "--out", str(tmp_path / "out")), rounds=1, iterations=1)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    row = next(row for row in report["rows"] if row["key"] == "npm-prod")
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "RUN npm ci --omit=dev --no-audit --no-fund" in report["variants"]["npm-prod"]
+    held = []
+    for text in (report["variants"]["original"], report["variants"]["npm-prod"]):
+        (tmp_path / "Dockerfile").write_text(text)
+        tag = f"harness-test/npm:{uuid.uuid4().hex[:12]}"
+        client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+        try:
+            held.append(int(client.containers.run(tag, ["sh", "-c", NPM_FILES], remove=True)))
+        finally:
+            client.images.remove(tag, force=True)
+    assert held[0] - held[1] > 2 * 300_000  # the blob installed, and its tarball cached
+    assert row["size_change_bytes"] == pytest.approx(held[1] - held[0], rel=1e-2)

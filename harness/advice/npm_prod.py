@@ -4,9 +4,10 @@ runners, linters, bundlers) are for building, not running; the checks say whethe
 still runs without them. The rewrite adds the option and changes nothing else (`npm install`
 stays `install`). What it may change is exactly the dev packages the context's lock file
 lists (`"dev": true`) under the install's node_modules, their command links in
-node_modules/.bin and npm's own record of the tree; without a lock file to name them, the
-piece is left out. A later `npm run`, `npm test`, `npx` or `npm exec` in the stage may need
-them: such an install is left alone and named."""
+node_modules/.bin, npm's own record of the tree, and npm's cache (~/.npm/_cacache), which
+no longer holds their tarballs; without a lock file to name them, the piece is left out. A
+later `npm run`, `npm test`, `npx` or `npm exec` in the stage may need them: such an install
+is left alone and named."""
 
 from __future__ import annotations
 
@@ -117,4 +118,6 @@ def no_dev_dependencies(edit: Edit) -> str:
 
 
 PIECE = Piece(key="npm-prod", title="no dev dependencies (npm --omit=dev)", hadolint="",
-              edit=no_dev_dependencies, may_change=MayChange())
+              edit=no_dev_dependencies,
+              may_change=MayChange(paths=("root/.npm/_cacache", "home/*/.npm/_cacache")))
+"""npm's cache then holds no dev package's tarball either (found measuring it)."""
