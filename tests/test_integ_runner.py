@@ -574,13 +574,14 @@ def test_cold_builds_find_cache_mounts_empty_and_the_run_removes_them(docker_cli
     theirs.mkdir()
     (theirs / "Dockerfile").write_text(
         f"FROM busybox:latest\nRUN --mount=type=cache,target={target} touch {target}/users\n")
-    subprocess.run([engine.docker_cli(), "buildx", "build", "-q", str(theirs)], check=True,
-                   capture_output=True)
+    built = subprocess.run([engine.docker_cli(), "buildx", "build", "--load", "-q",
+                            str(theirs)], check=True, capture_output=True, text=True)
     users = cache_mount_records(docker_client, target)
     try:
         assert len(users) == 1
         measured_leaving_only(docker_client, tmp_path, target, users)
     finally:
+        docker_client.images.remove(built.stdout.strip(), force=True)
         for record in users:
             docker_client.api.prune_builds(filters={"id": [f"^{record}$"]})
 
