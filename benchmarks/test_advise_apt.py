@@ -268,33 +268,48 @@ def npm_app(folder: Path) -> None:
 NPM_FILES = ("find /app/node_modules /root/.npm/_cacache -type f -exec stat -c %s {} + | "
              "awk '{s += $1} END {print s}'")
 """The bytes of the files npm installed and cached."""
+NPM_CACHE = ("find /root/.npm/_cacache -type f -exec stat -c %s {} + 2>/dev/null | "
+             "awk '{s += $1} END {print s + 0}'")
 
 
-def test_dev_dependencies_left_out_save_what_npm_installed_and_cached_of_them(
+def held(client, folder: Path, dockerfile: str, script: str) -> int:
+    """What `script` counts in the image of the user's own build of `dockerfile`."""
+    (folder / "Dockerfile").write_text(dockerfile)
+    tag = f"harness-test/npm:{uuid.uuid4().hex[:12]}"
+    client.images.build(path=str(folder), tag=tag, rm=True, forcerm=True)
+    try:
+        return int(client.containers.run(tag, ["sh", "-c", script], remove=True))
+    finally:
+        client.images.remove(tag, force=True)
+
+
+def test_dev_dependencies_and_npms_cache_left_out_save_what_npm_put_there(
         benchmark, client, tmp_path):
-    """npm-prod on a real npm (Debian's npm 9): the app still runs, the guard finds nothing
-    but the dev package, its command link, npm's record and npm's cache, and the saving is
-    what the user's own builds of the two Dockerfiles hold in node_modules and npm's cache."""
+    """npm-prod and npm's cache cleaning on a real npm (Debian's npm 9): the app still runs,
+    the guard finds nothing but what each piece names (the dev package, its command link,
+    npm's record and cache), and each saving is what the user's own builds of the Dockerfiles
+    hold less in node_modules and npm's cache (find, stat)."""
     scenarios = Path(__file__).parent.parent / "scenarios"
     ensure_bases(client, all_bases([scenarios]), ["harness-node:bookworm"],
                  lambda message: None)
     npm_app(tmp_path)
     result = benchmark.pedantic(advise, args=(
-        tmp_path, "--check", "node -e \"require('left')\"",
-        "--only", "npm-prod", "--json", "--out", str(tmp_path / "out")), rounds=1, iterations=1)
+        tmp_path, "--check", "node -e \"require('left')\"", "--only", "npm-prod,cache",
+        "--json", "--out", str(tmp_path / "out")), rounds=1, iterations=1)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    row = next(row for row in report["rows"] if row["key"] == "npm-prod")
-    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
-    assert "RUN npm ci --omit=dev --no-audit --no-fund" in report["variants"]["npm-prod"]
-    held = []
-    for text in (report["variants"]["original"], report["variants"]["npm-prod"]):
-        (tmp_path / "Dockerfile").write_text(text)
-        tag = f"harness-test/npm:{uuid.uuid4().hex[:12]}"
-        client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
-        try:
-            held.append(int(client.containers.run(tag, ["sh", "-c", NPM_FILES], remove=True)))
-        finally:
-            client.images.remove(tag, force=True)
-    assert held[0] - held[1] > 2 * 300_000  # the blob installed, and its tarball cached
-    assert row["size_change_bytes"] == pytest.approx(held[1] - held[0], rel=1e-2)
+    rows = {row["key"]: row for row in report["rows"]}
+    for key in ("npm-prod", "cache"):
+        assert rows[key]["verdict"] == "saves" and rows[key]["checks_passed"]
+        assert rows[key]["image_changes"] == []
+    variants = report["variants"]
+    assert "RUN npm ci --omit=dev --no-audit --no-fund" in variants["npm-prod"]
+    assert "&& npm cache clean --force" in variants["cache"]
+    installed = [held(client, tmp_path, variants[name], NPM_FILES)
+                 for name in ("original", "npm-prod")]
+    assert installed[0] - installed[1] > 2 * 300_000  # the blob installed, its tarball cached
+    assert rows["npm-prod"]["size_change_bytes"] == pytest.approx(
+        installed[1] - installed[0], rel=1e-2)
+    cached = held(client, tmp_path, variants["original"], NPM_CACHE)
+    assert cached > 300_000 and held(client, tmp_path, variants["cache"], NPM_CACHE) == 0
+    assert rows["cache"]["size_change_bytes"] == pytest.approx(-cached, rel=1e-2)

@@ -730,3 +730,20 @@ def test_a_build_stage_where_nothing_purges_moves_the_build_tools_and_headers(tm
     assert build_stage.build_stage(parsed(tmp_path, unused), layers, [None, 2, 3, 4, 5]).reason \
         == ("no RUN purges packages an earlier RUN installed, nor installs a build tool (gcc, "
             "make, ...) a later RUN builds with")
+
+
+def test_a_cache_mount_keeps_apks_dnfs_and_yums_packages(tmp_path):
+    result = apply(tmp_path, "cache-mount", """\
+        FROM alpine
+        RUN apk add curl
+        FROM fedora
+        RUN dnf install -y gcc
+        RUN yum -q install -y make && yum clean all
+    """)
+    assert isinstance(result, Rewrite) and result.lines == (2, 4)
+    assert result.dockerfile.splitlines()[1:6] == [
+        "RUN --mount=type=cache,target=/etc/apk/cache,sharing=locked \\",
+        "    apk add curl",
+        "FROM fedora",
+        "RUN --mount=type=cache,target=/var/cache/dnf,sharing=locked \\",
+        "    dnf install --setopt=keepcache=True -y gcc"]

@@ -6,14 +6,14 @@ would empty the mount).
 
 apt keeps what it downloads only once the base's docker-clean hook is gone, so the rewrite
 removes it first, as Docker's documentation does; the lists move into a mount too, so the RUN
-must update them itself, and no later RUN may read them. Only root's caches are mounted (a
-mount is owned by root); dnf, yum, apk, gem and cpan keep no cache without changing their own
-configuration, and are left to the cache piece.
+must update them itself, and no later RUN may read them. dnf and yum are told to keep their
+packages (`--setopt=keepcache`); apk keeps them wherever /etc/apk/cache exists. Only root's
+caches are mounted (a mount is owned by root); gem's and cpan's are left to the cache piece.
 
 BuildKit shares a cache mount engine-wide by its id, which is its target unless named: the
-measured builds name their own (`owned`), so harness never reads or fills the user's caches;
-the runner empties them before each cold build (`--no-cache` keeps cache mounts) and removes
-them at the end (harness.cache_mounts). The Dockerfile the user adopts has no id.
+measured builds name their own (`owned`), so harness never reads or fills the user's caches,
+and the runner removes them when it ends (harness.cache_mounts). The Dockerfile the user
+adopts has no id.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import re
 from harness.advice.cache import APT, LIST_USERS, later_list_user, updates
 from harness.advice.edit import Edit, MayChange, Piece, rewritten_run, runs
 from harness.advice.parse import Instruction, Parsed
-from harness.advice.shell import ShellCommand, behind_sudo, is_command, run_words
+from harness.advice.shell import ShellCommand, behind_sudo, is_command, run_words, word_end
 
 KEY = "cache-mount"
 MOUNT = "--mount=type=cache,target={},sharing=locked"
@@ -34,7 +34,11 @@ KEEP_DOWNLOADS_APT = (
     "> /etc/apt/apt.conf.d/keep-cache && ")
 """`apt` (not apt-get) deletes what it downloaded unless told to keep it."""
 TARGETS = {"pip": "/root/.cache/pip", "npm": "/root/.npm",
-           "yarn": "/usr/local/share/.cache/yarn"}
+           "yarn": "/usr/local/share/.cache/yarn", "apk": "/etc/apk/cache",
+           "dnf": "/var/cache/dnf", "yum": "/var/cache/yum"}
+KEEP_PACKAGES = {"dnf": "--setopt=keepcache=True", "yum": "--setopt=keepcache=1"}
+"""dnf and yum delete what they downloaded unless told to keep it; apk keeps it wherever
+/etc/apk/cache exists (the mount)."""
 ROOT = ("root", "0", "0:0", "root:root")
 
 
@@ -65,6 +69,13 @@ def _mounts(run: Instruction, found: list[ShellCommand]) -> tuple[list[str], str
     if any(is_command(c, "yarn", "install") or is_command(c, "yarn", "add") for c in found) \
             and not any(is_command(c, "yarn", "cache") for c in found):
         targets.append(TARGETS["yarn"])
+    if any(is_command(c, "apk", "add") and "--no-cache" not in w
+           for c, w in zip(found, words, strict=True)):
+        targets.append(TARGETS["apk"])
+    for manager in KEEP_PACKAGES:
+        if any(is_command(c, manager, "install") for c in found) and not any(
+                is_command(c, manager, "clean") for c in found):
+            targets.append(TARGETS[manager])
     return targets, ""
 
 
@@ -99,8 +110,12 @@ def _mounted(edit: Edit, run: Instruction) -> bool:
     if APT_TARGETS[0] in targets:
         uses_apt = any(is_command(c, "apt", sub) for c in found for sub in LIST_USERS)
         before = KEEP_DOWNLOADS + (KEEP_DOWNLOADS_APT if uses_apt else "")
+    options = {at: f" {KEEP_PACKAGES[manager]}" for command in found for manager in KEEP_PACKAGES
+               if TARGETS[manager] in targets and is_command(command, manager, "install")
+               and (at := word_end(command, "install")) is not None}
     flags = "".join(f"{MOUNT.format(target)} {parsed.escape}\n    " for target in targets)
-    edit.replace(run, rewritten_run(run, parsed.escape, before=before, flags=flags))
+    edit.replace(run, rewritten_run(run, parsed.escape, options=options, before=before,
+                                    flags=flags))
     return True
 
 
@@ -109,7 +124,7 @@ def cache_mount(edit: Edit) -> str:
         return "the Dockerfile mounts a cache already"
     changed = [_mounted(edit, run) for run in runs(edit.parsed)]
     if not any(changed):
-        return "no apt-get, pip, npm or yarn install that leaves its cache"
+        return "no apt-get, pip, npm, yarn, apk, dnf or yum install that leaves its cache"
     edit.notes.append("needs BuildKit (Docker's default builder since 23.0)")
     return ""
 
@@ -128,5 +143,6 @@ PIECE = Piece(key=KEY, title="a BuildKit cache mount instead of cleaning the pac
               hadolint="DL3009/DL3042/DL3060", edit=cache_mount, alternative_to="cache",
               may_change=MayChange(paths=(
                   "var/lib/apt/lists", "var/cache/apt", "root/.cache/pip", "root/.npm",
-                  "usr/local/share/.cache/yarn", "var/log/apt",
+                  "usr/local/share/.cache/yarn", "etc/apk/cache", "var/cache/dnf",
+                  "var/cache/yum", "var/log/apt", "var/log/dnf*", "var/lib/dnf",
                   "etc/apt/apt.conf.d/docker-clean", "etc/apt/apt.conf.d/keep-cache")))
