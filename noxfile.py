@@ -70,8 +70,9 @@ def unit(session: nox.Session) -> None:
 
 
 ADVISE_BENCHMARKS = "benchmarks/test_advise_apt.py"
-"""advise on apt apps (the typical app against an expert's Dockerfile, gem and cpanm caches):
-minutes of apt builds, so in the bench (its first shard), not in `nox -s tests`."""
+"""advise on apt and npm apps (the typical app against an expert's Dockerfile, and the pieces
+measured on real package managers): minutes of builds, so in the bench (its first shard),
+not in `nox -s tests`."""
 
 
 @nox.session

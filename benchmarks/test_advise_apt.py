@@ -1,6 +1,8 @@
-"""advise on apt apps, each a benchmark (advise's wall time, pytest-benchmark) with its
-assertions: the typical app against an expert's Dockerfile (the best combination within 2 %
-of the expert's size), and the gem and cpanm caches. Run by `nox -s bench` and so by the
+"""advise on apt (and npm) apps, each a benchmark (advise's wall time, pytest-benchmark) with
+its assertions, each saving against an independent count: the typical app against an
+expert's Dockerfile (the best combination within 2 % of the expert's size), the gem and
+cpanm caches, the cache mount beside the cleanup, npm's dev dependencies and cache,
+autoremove, debian's slim base and the build stage. Run by `nox -s bench` and so by the
 nightly, in its first shard on the default engine: an apt app's advise takes minutes, too
 long for `nox -s tests`, whose advise tests use busybox (and one apt Dockerfile)."""
 
@@ -275,12 +277,7 @@ NPM_CACHE = ("find /root/.npm/_cacache -type f -exec stat -c %s {} + 2>/dev/null
 def held(client, folder: Path, dockerfile: str, script: str) -> int:
     """What `script` counts in the image of the user's own build of `dockerfile`."""
     (folder / "Dockerfile").write_text(dockerfile)
-    tag = f"harness-test/npm:{uuid.uuid4().hex[:12]}"
-    client.images.build(path=str(folder), tag=tag, rm=True, forcerm=True)
-    try:
-        return int(client.containers.run(tag, ["sh", "-c", script], remove=True))
-    finally:
-        client.images.remove(tag, force=True)
+    return built_and_run(client, folder, script)
 
 
 def test_dev_dependencies_and_npms_cache_left_out_save_what_npm_put_there(
@@ -293,11 +290,8 @@ def test_dev_dependencies_and_npms_cache_left_out_save_what_npm_put_there(
     ensure_bases(client, all_bases([scenarios]), ["harness-node:bookworm"],
                  lambda message: None)
     npm_app(tmp_path)
-    result = benchmark.pedantic(advise, args=(
-        tmp_path, "--check", "node -e \"require('left')\"", "--only", "npm-prod,cache",
-        "--json", "--out", str(tmp_path / "out")), rounds=1, iterations=1)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = advised(benchmark, tmp_path, "--check", "node -e \"require('left')\"", "--only",
+                     "npm-prod,cache")
     rows = {row["key"]: row for row in report["rows"]}
     for key in ("npm-prod", "cache"):
         assert rows[key]["verdict"] == "saves" and rows[key]["checks_passed"]
@@ -313,3 +307,109 @@ def test_dev_dependencies_and_npms_cache_left_out_save_what_npm_put_there(
     cached = held(client, tmp_path, variants["original"], NPM_CACHE)
     assert cached > 300_000 and held(client, tmp_path, variants["cache"], NPM_CACHE) == 0
     assert rows["cache"]["size_change_bytes"] == pytest.approx(-cached, rel=1e-2)
+
+
+def advised(benchmark, folder: Path, *args: str) -> dict:
+    """advise's JSON report on the Dockerfile in `folder`, its wall time the benchmark's."""
+    result = benchmark.pedantic(advise, args=(folder, *args, "--json", "--out",
+                                              str(folder / "out")), rounds=1, iterations=1)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def built_and_run(client, folder: Path, script: str) -> int:
+    """What `script` counts in the image of the user's own build of the Dockerfile in
+    `folder`."""
+    tag = f"harness-test/apt:{uuid.uuid4().hex[:12]}"
+    client.images.build(path=str(folder), tag=tag, rm=True, forcerm=True)
+    try:
+        return int(client.containers.run(tag, ["sh", "-c", script], remove=True))
+    finally:
+        client.images.remove(tag, force=True)
+
+
+JQ_PURGED = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends jq \\
+    && jq --version > /jq-version && apt-get purge -y jq && rm -rf /var/lib/apt/lists/*
+"""
+"""jq installed, used and purged: its libraries (libjq1, libonig5) stay behind."""
+
+PACKAGE_FILES = ("for p in libjq1 libonig5; do dpkg -L $p; done | while read -r f; do "
+                 "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then stat -c %s \"$f\"; fi; done | "
+                 "awk '{s += $1} END {print s}'")
+"""The bytes of the files dpkg lists for jq's libraries, counted in the original."""
+
+
+def test_autoremove_drops_what_only_the_purged_package_needed(benchmark, client, tmp_path):
+    """Moved from the test suite (an apt build): the saving is the files dpkg lists for jq's
+    libraries, counted in the user's own build of the original."""
+    (tmp_path / "Dockerfile").write_text(JQ_PURGED)
+    report = advised(benchmark, tmp_path, "--check", "test -s /jq-version && ! command -v jq",
+                     "--only", "autoremove")
+    row = {r["key"]: r for r in report["rows"]}["autoremove"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "packages no longer installed" in row["may_change"]
+    left = built_and_run(client, tmp_path, PACKAGE_FILES)
+    assert left > 100_000
+    # the libraries' files, less what autoremove adds to dpkg's and apt's records and logs
+    assert row["size_change_bytes"] == pytest.approx(-left, rel=0.05)
+
+
+def test_debians_slim_base_saves_exactly_what_the_two_bases_differ_in(benchmark, client,
+                                                                       tmp_path):
+    """Moved from the test suite (a debootstrap of the slim base), where busybox bases made
+    alike stand in: debian:bookworm against its slim form, made by its recipe."""
+    scenarios = Path(__file__).parent.parent / "scenarios"
+    ensure_bases(client, all_bases([scenarios]), ["debian:bookworm-slim"],
+                 lambda message: None)
+    (tmp_path / "Dockerfile").write_text("FROM debian:bookworm\nRUN echo hello > /hello\n")
+    report = advised(benchmark, tmp_path, "--check", "test -s /hello && bash -c true",
+                     "--only", "smaller-base")
+    row = {r["key"]: r for r in report["rows"]}["smaller-base"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "paths the two bases differ in" in row["may_change"]
+    full, slim = (client.api.inspect_image(b)["Size"] for b in ("debian:bookworm",
+                                                                "debian:bookworm-slim"))
+    assert row["size_change_bytes"] == slim - full < -5_000_000  # docs, man pages, locales
+
+
+COMPILED_APP = """\
+FROM debian:bookworm
+RUN apt-get update && apt-get install -y --no-install-recommends tcc libc6-dev \\
+    && rm -rf /var/lib/apt/lists/*
+COPY hello.c /src/hello.c
+RUN tcc -o /usr/local/bin/hello /src/hello.c
+RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y --purge
+CMD ["hello"]
+"""
+"""A compiler installed, used and purged: what an expert builds in a stage of its own."""
+
+
+@pytest.mark.parametrize("purged", [True, False], ids=["purged", "never-purged"])
+def test_a_build_stage_saves_the_compilers_layers_and_keeps_what_it_built(
+        benchmark, client, tmp_path, purged):
+    """Moved from the test suite (apt builds). Where the compiler is purged, the saving is
+    its install's and its purge's layers; where nothing purges it, the install's (a build
+    tool and headers: build-only), by the user's own build's `docker history`."""
+    dockerfile = COMPILED_APP if purged else COMPILED_APP.replace(
+        "RUN apt-get purge -y tcc libc6-dev && apt-get autoremove -y --purge\n", "")
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    shutil.copy(TYPICAL_APP / "hello.c", tmp_path / "hello.c")
+    report = advised(benchmark, tmp_path, "--check", "hello | grep -q hello", "--only",
+                     "build-stage")
+    row = {r["key"]: r for r in report["rows"]}["build-stage"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    rewritten = report["variants"]["build-stage"]
+    assert "COPY --from=harness-build /usr/local/bin/hello /usr/local/bin/hello" in rewritten
+    assert rewritten.count("tcc libc6-dev") == 1  # only the build stage installs them
+    tag = f"harness-test/compiled:{uuid.uuid4().hex[:12]}"
+    client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
+    try:
+        history = client.api.history(tag)  # newest first: CMD, (purge,) build, COPY...
+    finally:
+        client.images.remove(tag, force=True)
+    install = next(h for h in history if "apt-get install" in h["CreatedBy"])["Size"]
+    purge = next((h["Size"] for h in history if "apt-get purge" in h["CreatedBy"]), 0)
+    assert (purge > 0) is purged
+    assert row["size_change_bytes"] == -(install + purge)

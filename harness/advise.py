@@ -97,7 +97,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
                                                 options.target, image.layers)
                   if not options.only or p.key in options.only]
         with _timed(phases, "guard"):
-            pieces = [_on_the_engine(client, p, parsed) if isinstance(p, Rewrite) and
+            pieces = [_on_the_engine(client, p, parsed, runs.pulled if options.pull else None,
+                                     report) if isinstance(p, Rewrite) and
                       p.key == smaller_base.KEY else p for p in pieces]
         pieces = [_on_buildkit(p, options.builders) if isinstance(p, Rewrite) and
                   p.key == cache_mount.KEY else p for p in pieces]
@@ -280,20 +281,36 @@ def _original_fails(samples: list[Sample], change: SourceChange | None) -> str:
             f"{change.path} ({first[0][:160] if first else 'no output'}), so none is measured")
 
 
-def _on_the_engine(client: Any, piece: Rewrite, parsed: Parsed) -> Rewrite | NotApplicable:
-    """The smaller base where it is on the engine, allowed to change exactly what the two
-    bases differ in (their files, read as the guard reads images); else why not."""
+def _on_the_engine(client: Any, piece: Rewrite, parsed: Parsed,
+                   pulled: list[str] | None = None,
+                   report: Report = lambda message: None) -> Rewrite | NotApplicable:
+    """The smaller base where it is on the engine (or, with `pulled`, once pulled, noted
+    there to be removed at the end), allowed to change exactly what the two bases differ in
+    (their files, read as the guard reads images); else why not."""
     import docker.errors
 
     _, old = smaller_base.final_base(parsed) or (0, "")
     new = smaller_base.smaller(old) or ""
-    try:
-        old_image, new_image = client.images.get(old), client.images.get(new)
-    except docker.errors.ImageNotFound:
+
+    def declined(reason: str) -> NotApplicable:
         return NotApplicable(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
-                             reason=f"{new} is not on this engine: pull it, or make it "
-                                    "(`harness bases build` makes debian:bookworm-slim from "
-                                    "its recipe)")
+                             reason=reason)
+    try:
+        old_image = client.images.get(old)
+    except docker.errors.ImageNotFound:
+        return declined(f"{old} is not on this engine")
+    try:
+        new_image = client.images.get(new)
+    except docker.errors.ImageNotFound:
+        if pulled is None:
+            return declined(f"{new} is not on this engine: pull it, or `--pull`, or make it "
+                            "(`harness bases build` makes debian:bookworm-slim from its recipe)")
+        report(f"pulling {new} (--pull), to be removed again at the end")
+        try:
+            new_image = client.images.pull(new)
+        except docker.errors.APIError as error:
+            return declined(f"{new} could not be pulled: {error.explanation or error}")
+        pulled.append(new)
     found = differences(image_files(client, old_image.id), image_files(client, new_image.id))
     between = frozenset(key for key in found if not key.startswith("config:"))
     return replace(piece, note="",  # the note says what it needs; it is here
@@ -302,8 +319,8 @@ def _on_the_engine(client: Any, piece: Rewrite, parsed: Parsed) -> Rewrite | Not
 
 def _on_buildkit(piece: Rewrite, builders: Sequence[Builder]) -> Rewrite | NotApplicable:
     """The cache mount where advise builds with BuildKit alone: the legacy builder has no
-    RUN --mount, and buildah's cache mounts are not the engine's, which harness empties
-    before each cold build."""
+    RUN --mount, and buildah's cache mounts are not the engine's, whose records the run
+    removes when it ends."""
     if tuple(builders) == (Builder.BUILDKIT,):
         return piece
     return NotApplicable(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,

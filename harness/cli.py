@@ -267,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "cache-mount, recommends, nodocs, autoremove, archive, copy-owner, "
                              "npm-prod, smaller-base, cache-order, build-stage, "
                              "move-deletion, flatten, export-import, docker-squash)")
+    advise.add_argument("--pull", action="store_true",
+                        help="pull the smaller base the smaller-base piece tries (the slim "
+                             "form) where the engine lacks it; removed again at the end")
     advise.add_argument("--allow-concurrent", action="store_true",
                         help="run even while another harness run uses the engine")
     advise.add_argument("--force", action="store_true",
@@ -398,7 +401,7 @@ def advise_command(args: argparse.Namespace) -> int:
                             build_args=build_args, checks=tuple(args.check),
                             builders=tuple(Builder(b) for b in args.builder or ["buildkit"]),
                             repeat=args.repeat, registry=args.registry, out=args.out,
-                            allow_concurrent=args.allow_concurrent, only=only)
+                            allow_concurrent=args.allow_concurrent, only=only, pull=args.pull)
     signal.signal(signal.SIGTERM, _interrupt)
     with progress_reporter() as report:
         try:

@@ -93,12 +93,6 @@ def debian_bookworm(docker_client: docker.DockerClient) -> str:
 
 
 @pytest.fixture
-def debian_bookworm_slim(docker_client: docker.DockerClient) -> str:
-    """Made as Debian makes its slim images (debootstrap, then debuerreotype's slimify)."""
-    return bundled_base(docker_client, "debian:bookworm-slim")
-
-
-@pytest.fixture
 def test_labels(docker_client: docker.DockerClient) -> Iterator[dict[str, str]]:
     """Labels unique to one test; everything carrying them is removed afterwards."""
     run_id = f"test-{uuid.uuid4().hex[:12]}"

@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from harness import flavors
-from harness.engine import connect, image_store
+from harness.engine import connect, engine_answers, image_store
 
 from .helpers import image_ids
 from .test_integ_runner import sleeping
@@ -28,6 +28,13 @@ def test_each_flavour_has_its_own_socket_bridge_and_subnet():
     assert FLAVOR.subnet == "10.221.2.0/24"
     assert FLAVOR.host == "unix:///run/harness/trixie-containerd/docker.sock"
     assert all(f.bridge != "docker0" and len(f.bridge) <= 15 for f in chosen)  # IFNAMSIZ
+
+
+def only_its_own(flavor: flavors.Flavor) -> None:
+    """A test that stops (or purges) a flavour's engine runs only where it starts it: one
+    already running is someone's."""
+    if engine_answers(host=flavor.host):
+        pytest.skip(f"the {flavor.name} flavour runs already, and this test would stop it")
 
 
 def harness(*args: str) -> subprocess.CompletedProcess[str]:
@@ -53,6 +60,7 @@ def default_engine_runs_a_container(client: docker.DockerClient) -> bool:
                     reason="this test stops the flavour's engine: run it from the default one")
 def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_default_alone(
         docker_client, busybox):
+    only_its_own(FLAVOR)
     assert default_engine_runs_a_container(docker_client)
     rules_before = rules_not_of(FLAVOR)
     up = harness("engine", "up", "--flavor", FLAVOR.name)
@@ -87,6 +95,7 @@ def test_up_starts_docker_26_with_the_containerd_store_and_down_leaves_the_defau
                     reason="this test stops the flavour's engine: run it from the default one")
 def test_an_engine_without_its_bridge_stops_the_run_with_one_clear_message(tmp_path):
     flavor = flavors.FLAVORS["trixie"]
+    only_its_own(flavor)
     up = harness("engine", "up", "--flavor", flavor.name)
     try:
         assert up.returncode == 0, up.stderr
@@ -124,6 +133,7 @@ SLEEPY = ("bases:\n  harness-test/bb:1:\n    scratch:\n      files: {/bin/busybo
                     reason="this test stops the flavour's engine: run it from the default one")
 def test_harness_clean_removes_what_a_build_left_when_the_engine_died_under_it(tmp_path):
     flavor = flavors.FLAVORS["trixie"]
+    only_its_own(flavor)
     env = {**os.environ, "DOCKER_HOST": flavor.host}
     scenario = tmp_path / "s.yaml"
     scenario.write_text(SLEEPY)

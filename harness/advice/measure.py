@@ -30,10 +30,12 @@ CHECK_TIMEOUT_S = 10.0
 
 @dataclass
 class Runs:
-    """The runs advise made (their images and containers removed however advise ends), and
-    where their time went: timed builds, starts, untimed priming builds, reading images."""
+    """The runs advise made (their images and containers removed however advise ends), the
+    bases it pulled (removed too), and where their time went: timed builds, starts, untimed
+    priming builds, reading images."""
 
     ids: list[str] = field(default_factory=list)
+    pulled: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(
         ("builds", "starts", "priming", "reading"), 0.0))
 
@@ -48,15 +50,21 @@ class Runs:
 
 @contextlib.contextmanager
 def removing_runs(client: Any) -> Iterator[Runs]:
-    """The runs made; their images and containers removed however advise ends."""
+    """The runs made; their images and containers, and the bases pulled, removed however
+    advise ends."""
     runs = Runs()
     try:
         yield runs
     finally:
+        import docker.errors
+
         from harness import engine
 
         for run_id in runs.ids:
             engine.remove_run(client, run_id)
+        for reference in runs.pulled:
+            with contextlib.suppress(docker.errors.NotFound):
+                client.images.remove(reference)
 
 
 def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs: Runs,

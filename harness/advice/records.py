@@ -37,6 +37,9 @@ class AdviseOptions:
     allow_concurrent: bool = False
     only: tuple[str, ...] = ()
     """The pieces to measure (their keys); empty: every piece."""
+    pull: bool = False
+    """Pull the smaller base the smaller-base piece tries where the engine lacks it (removed
+    again when advise ends)."""
 
 
 @dataclass(frozen=True, kw_only=True)

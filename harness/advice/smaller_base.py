@@ -28,7 +28,8 @@ def smaller(reference: str) -> str | None:
         return None  # pinned by digest: a tag of another image is no slim form of it
     name, _, tag = reference.rpartition(":") if ":" in reference.rsplit("/", 1)[-1] else \
         (reference, "", "latest")
-    repository = re.sub(r"^(docker\.io/)?(library/)?", "", name)
+    # the official image, on Docker Hub or a registry that mirrors it (a host:port first)
+    repository = re.sub(r"^([^/]*[.:][^/]*/|localhost/)?(library/)?", "", name)
     if "slim" in tag or "alpine" in tag or "windows" in tag:
         return None
     if repository == "debian":
