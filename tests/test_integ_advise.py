@@ -477,73 +477,41 @@ def test_the_help_names_every_piece_only_takes():
     assert all(key in shown for key in advice_keys())
 
 
-BUILDPACK_DEPS_CURL = """\
-#
-# NOTE: THIS DOCKERFILE IS GENERATED VIA "apply-templates.sh"
-#
-# PLEASE DO NOT EDIT IT DIRECTLY.
-#
-
+JQ_PURGED = """\
 FROM debian:bookworm
-
-RUN set -eux; \\
-\tapt-get update; \\
-\tapt-get install -y --no-install-recommends \\
-\t\tca-certificates \\
-\t\tcurl \\
-\t\tgnupg \\
-\t\tnetbase \\
-\t\tsq \\
-\t\twget \\
-\t; \\
-\trm -rf /var/lib/apt/lists/*
+RUN apt-get update && apt-get install -y --no-install-recommends jq \\
+    && jq --version > /jq-version && apt-get purge -y jq && rm -rf /var/lib/apt/lists/*
 """
-"""docker-library's buildpack-deps:bookworm-curl, unmodified."""
+"""jq installed, used and purged: its libraries (libjq1, libonig5) stay behind."""
 
-DOCS = ("find /usr/share/doc /usr/share/man /usr/share/info /usr/share/locale "
-        "\\( -type f -o -type l \\) ! -path '/usr/share/doc/*/copyright' "
-        "! -path /usr/share/locale/locale.alias -printf '%s\\n' | awk '{s += $1} END {print s}'")
-"""The bytes of what the nodocs piece's dpkg path-excludes leave out, counted by find."""
+PACKAGE_FILES = ("for p in libjq1 libonig5; do dpkg -L $p; done | while read -r f; do "
+                 "if [ -f \"$f\" ] && [ ! -L \"$f\" ]; then stat -c %s \"$f\"; fi; done | "
+                 "awk '{s += $1} END {print s}'")
+"""The bytes of the files dpkg lists for jq's libraries, counted in the original."""
 
 
 @pytest.mark.docker
 @pytest.mark.one_store  # advise's choices; the busybox tests above run on both stores
-def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(docker_client, debian_bookworm,
-                                                                   tmp_path):
-    """buildpack-deps' file already chains, cleans and skips recommends: those pieces do not
-    apply. What advise still finds is real, and equals an independent count: the docs dpkg
-    installed (find, in the original against its base) and the base's files the RUN
-    rewrote (the original's waste, which a final FROM scratch stage drops)."""
-    (tmp_path / "Dockerfile").write_text(BUILDPACK_DEPS_CURL)
-    checks = "curl --version && wget --version && gpg --version && sq --version"
-    # the pieces this file was written against: the smaller base has a test of its own, and
-    # whether its base is on the engine would change this one's combination
-    result = advise("--check", checks, "--only", "chain,group,cache,recommends,nodocs,"
-                    "cache-order,move-deletion,flatten,export-import,docker-squash", "--json",
-                    "--out", str(tmp_path / "out"), cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
-    rows = {row["key"]: row for row in report["rows"]}
-    for key in ("chain", "cache", "recommends", "cache-order", "move-deletion"):
-        assert rows[key]["verdict"] == "not applicable", rows[key]
-    assert rows["flatten"]["size_change_bytes"] == -report["original_wasted_bytes"] < 0
-    tag = f"harness-test/tidy:{uuid.uuid4().hex[:12]}"
+def test_autoremove_drops_what_only_the_purged_package_needed(docker_client, debian_bookworm,
+                                                              tmp_path):
+    """The suite's one apt-based advise test (the others run in the bench): the saving is
+    the files dpkg lists for jq's libraries, counted in the user's own build of the
+    original."""
+    (tmp_path / "Dockerfile").write_text(JQ_PURGED)
+    report = advised(tmp_path, "--check", "test -s /jq-version && ! command -v jq", "--only",
+                     "autoremove")
+    row = {r["key"]: r for r in report["rows"]}["autoremove"]
+    assert row["verdict"] == "saves" and row["checks_passed"] and row["image_changes"] == []
+    assert "packages no longer installed" in row["may_change"]
+    tag = f"harness-test/jq:{uuid.uuid4().hex[:12]}"
     docker_client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
     try:
-        docs = [int(docker_client.containers.run(image, ["sh", "-c", DOCS], remove=True))
-                for image in (tag, debian_bookworm)]
+        left = int(docker_client.containers.run(tag, ["sh", "-c", PACKAGE_FILES], remove=True))
     finally:
         docker_client.images.remove(tag, force=True)
-    installed_docs = docs[0] - docs[1]
-    assert rows["nodocs"]["verdict"] == "saves" and rows["nodocs"]["checks_passed"]
-    assert rows["nodocs"]["size_change_bytes"] == pytest.approx(-installed_docs, rel=1e-4)
-    assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} == {
-        "nodocs", "flatten", "combined", "export-import"}
-    # the same waste, dropped after the build; docker-squash has one layer to squash onto the base
-    assert rows["export-import"]["size_change_bytes"] == pytest.approx(
-        -report["original_wasted_bytes"], rel=1e-3)
-    assert rows["docker-squash"]["reason"] == ("the Dockerfile makes one layer over its base: "
-                                               "nothing to squash")
+    assert left > 100_000
+    # the libraries' files, less what autoremove adds to dpkg's and apt's records and logs
+    assert row["size_change_bytes"] == pytest.approx(-left, rel=0.05)
 
 
 HELLO = "http://deb.debian.org/debian/pool/main/h/hello/hello_2.10-3.debian.tar.xz"
