@@ -2,9 +2,10 @@
 its assertions, each saving against an independent count: the typical app against an
 expert's Dockerfile (the best combination within 2 % of the expert's size), the gem and
 cpanm caches, the cache mount beside the cleanup, npm's dev dependencies and cache,
-debian's slim base, the build stage and a tidy real file (buildpack-deps). Run by `nox -s bench` and so by the
-nightly, in its first shard on the default engine: an apt app's advise takes minutes, too
-long for `nox -s tests`, whose advise tests use busybox (and one apt Dockerfile)."""
+debian's slim base, the build stage and a tidy real file (buildpack-deps). Run by `nox -s
+bench` and so by the nightly, in its first shard on the default engine: an apt app's advise
+takes minutes, too long for `nox -s tests`, whose advise tests use busybox (and one apt
+Dockerfile)."""
 
 import base64
 import hashlib
