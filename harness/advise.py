@@ -20,7 +20,6 @@ import contextlib
 import difflib
 import re
 import shutil
-import statistics
 import tempfile
 import time
 import uuid
@@ -62,7 +61,7 @@ from harness.advice.records import (
     BuildFailed,
     Report,
 )
-from harness.advice.rows import rank, row, variant_name
+from harness.advice.rows import beside_cleanup, rank, row, variant_name
 from harness.layers import LayerFacts
 from harness.model import Builder, CacheMode, Sample, Status
 
@@ -170,8 +169,8 @@ def advise(options: AdviseOptions, report: Report) -> AdviceReport:
             if guess is not None:
                 allowances[COMBINED] = _union(guessed, guess[1])
             guarded = _guarded(client, samples, bases, allowances)
-        rows = _beside_cleanup([row(piece, samples, checked, guarded) for piece in pieces],
-                               samples)
+        rows = beside_cleanup([row(piece, samples, checked, guarded) for piece in pieces],
+                              samples)
         if pushes_change:
             rows = [_with_change_push(r, samples) if r.key == flatten.KEY else r for r in rows]
         passing = [r.key for r in rows if r.verdict == "saves"
@@ -326,38 +325,6 @@ def _on_buildkit(piece: Rewrite, builders: Sequence[Builder]) -> Rewrite | NotAp
     return NotApplicable(advice=piece.advice, key=piece.key, hadolint=piece.hadolint,
                          reason="a cache mount is measured with BuildKit alone (advise's "
                                 "default, --builder buildkit)")
-
-
-def _beside_cleanup(rows: list[AdviceRow], samples: list[Sample]) -> list[AdviceRow]:
-    """The cache mount's row with how it compares with cleaning the cache, measured on this
-    file: the size, and per cache mode the ratio of their median build times."""
-    from harness.stats import ratio_interval
-
-    mount = next((r for r in rows if r.key == cache_mount.KEY and r.size_bytes is not None),
-                 None)
-    cleanup = next((r for r in rows if r.key == cache.PIECE.key and r.size_bytes is not None),
-                   None)
-    if mount is None or cleanup is None:
-        return rows
-    parts = [f"{mount.size_bytes - cleanup.size_bytes:+,} B"]  # type: ignore[operator]
-    for mode in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
-        mine, theirs = (_build_times(samples, variant, mode)
-                        for variant in (mount.variant, cleanup.variant))
-        if not mine or not theirs:
-            continue
-        interval = ratio_interval(theirs, mine)
-        faster = "the mount faster" if interval.high < 1 else "the cleanup faster" \
-            if interval.low > 1 else "no measurable difference"
-        parts.append(f"{mode} ×{statistics.median(mine) / statistics.median(theirs):.2f} "
-                     f"[{interval.low:.2f}–{interval.high:.2f}] ({faster})")
-    compared = "against cleaning the cache (the cache row): " + ", ".join(parts)
-    return [replace(r, note=f"{compared}; {r.note}" if r.note else compared)
-            if r is mount else r for r in rows]
-
-
-def _build_times(samples: list[Sample], variant: str, mode: CacheMode) -> list[float]:
-    return [s.build_s for s in samples if s.variant == variant and s.cache is mode
-            and s.status is Status.OK and s.build_s is not None]
 
 
 def _guard_bases(client: Any, samples: list[Sample]

@@ -6,6 +6,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import replace
 
+from harness.advice import cache_mount
+from harness.advice.cache import PIECE as CACHE_PIECE
 from harness.advice.edit import NotApplicable, Rewrite
 from harness.advice.guard import GuardVerdict
 from harness.advice.measure import cold
@@ -128,6 +130,34 @@ def _failed_build(mine: list[Sample], base: list[Sample], cache: CacheMode) -> d
         return {}
     first = (failed.error or "").strip().splitlines()[:1]
     return {str(cache): f"failed ({first[0][:120] if first else 'no output'})"}
+
+
+def beside_cleanup(rows: list[AdviceRow], samples: list[Sample]) -> list[AdviceRow]:
+    """The cache mount's row with how it compares with cleaning the cache, measured on this
+    file: the size, and per cache mode the ratio of their median build times (the samples
+    that count, as in every other ratio)."""
+    from harness.stats import ratio_interval
+
+    mount = next((r for r in rows if r.key == cache_mount.KEY and r.size_bytes is not None),
+                 None)
+    cleanup = next((r for r in rows if r.key == CACHE_PIECE.key and r.size_bytes is not None),
+                   None)
+    if mount is None or cleanup is None:
+        return rows
+    parts = [f"{mount.size_bytes - cleanup.size_bytes:+,} B"]  # type: ignore[operator]
+    for mode in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
+        mine, theirs = (_timings([s for s in samples if s.variant == variant], mode)
+                        for variant in (mount.variant, cleanup.variant))
+        if not mine or not theirs:
+            continue
+        interval = ratio_interval(theirs, mine)
+        faster = "the mount faster" if interval.high < 1 else "the cleanup faster" \
+            if interval.low > 1 else "no measurable difference"
+        parts.append(f"{mode} ×{statistics.median(mine) / statistics.median(theirs):.2f} "
+                     f"[{interval.low:.2f}–{interval.high:.2f}] ({faster})")
+    compared = "against cleaning the cache (the cache row): " + ", ".join(parts)
+    return [replace(r, note=f"{compared}; {r.note}" if r.note else compared)
+            if r is mount else r for r in rows]
 
 
 def _faster(mine: list[Sample], base: list[Sample], cache: CacheMode) -> bool:
