@@ -748,3 +748,21 @@ def test_a_cache_mount_keeps_apks_dnfs_and_yums_packages(tmp_path):
         "FROM fedora",
         "RUN --mount=type=cache,target=/var/cache/dnf,sharing=locked \\",
         "    dnf install --setopt=keepcache=True -y gcc"]
+
+
+def test_a_cache_mount_keeps_an_exit_inside_what_it_ends(tmp_path):
+    """An `exit` (or any state) after the install: the commands go in a subshell, so the
+    inserted apt setting runs before them and the exit ends only them, as before."""
+    result = apply(tmp_path, "cache-mount", """\
+        FROM debian
+        RUN apt-get update && apt-get install -y jq; exit 0 # done
+        RUN echo after > /after
+    """)
+    assert isinstance(result, Rewrite)
+    assert result.dockerfile.splitlines()[1:6] == [
+        "# done",
+        "RUN --mount=type=cache,target=/var/cache/apt,sharing=locked \\",
+        "    --mount=type=cache,target=/var/lib/apt/lists,sharing=locked \\",
+        "    rm -f /etc/apt/apt.conf.d/docker-clean && ( apt-get update && apt-get install -y "
+        "jq; exit 0 )",
+        "RUN echo after > /after"]
