@@ -481,6 +481,17 @@ def _decompressed(head: bytes, source: IO[bytes]) -> IO[bytes]:
         prefixed, read_across_frames=True))
 
 
+DEFLATED_BLOCKS: dict[bytes, int] = {}
+"""Each block's deflate size by the block's SHA-256, for this process. The variants of one
+Dockerfile write mostly the same bytes in the same order (the same packages' files), so most
+of a variant's blocks were compressed for an earlier variant; the figure is the same."""
+
+
 def _deflated_size(block: bytes | memoryview) -> int:
-    """Deflate size of one block at the gzip level (zlib's 6-byte wrapper not counted)."""
-    return len(zlib.compress(block, GZIP_LEVEL)) - 6
+    """Deflate size of one block at the gzip level (zlib's 6-byte wrapper not counted),
+    compressed only the first time this process sees the block."""
+    key = hashlib.sha256(block).digest()
+    size = DEFLATED_BLOCKS.get(key)
+    if size is None:
+        size = DEFLATED_BLOCKS[key] = len(zlib.compress(block, GZIP_LEVEL)) - 6
+    return size

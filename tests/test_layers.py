@@ -148,3 +148,24 @@ def test_compression_work_in_flight_is_bounded(monkeypatch):
     assert len(in_flight) == blocks + 1  # the full blocks and the tail
     assert max(in_flight) == layers_module.IN_FLIGHT_BLOCKS < blocks + 1
     assert facts.compressed_bytes < 100_000  # zeros: every block was counted
+
+
+def test_a_block_another_layer_had_is_compressed_once_with_the_same_estimate(monkeypatch):
+    shared = os.urandom(3 * layers_module.BLOCK_BYTES)
+    first = make_tar({"a/shared": shared, "z/one": os.urandom(1000)})
+    second = make_tar({"a/shared": shared, "z/two": os.urandom(2000)})
+    monkeypatch.setattr(layers_module, "DEFLATED_BLOCKS", {})
+    fresh = analyse_layer(io.BytesIO(second)).compressed_bytes
+    monkeypatch.setattr(layers_module, "DEFLATED_BLOCKS", {})
+    compressed = []
+    compress = layers_module.zlib.compress
+
+    def counted(data, level):
+        compressed.append(len(data))
+        return compress(data, level)
+
+    monkeypatch.setattr(layers_module.zlib, "compress", counted)
+    analyse_layer(io.BytesIO(first))
+    before = len(compressed)
+    assert analyse_layer(io.BytesIO(second)).compressed_bytes == fresh
+    assert len(compressed) - before == 1  # only the tail block, which names z/two
