@@ -39,7 +39,7 @@ import tarfile
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -57,6 +57,9 @@ taken off in _deflated_size. A layer of one block then estimates to the byte wha
 IN_FLIGHT_BLOCKS = 2 * (os.cpu_count() or 2)
 """Compression blocks queued or running at once: bounds memory (1 MiB each) whatever the
 layer's size, while keeping every core busy."""
+HEADER_READ_BYTES = 64 << 10
+"""How much a layer tar stream reads ahead: tarfile copies what is left of it at every
+member header, so a small buffer keeps headers cheap (big reads of file data go through)."""
 READ_BYTES = 1 << 20
 """How much a tar stream reads at a time (tarfile's default, 10 KiB, costs a Python call per
 10 KiB of a layer)."""
@@ -276,7 +279,8 @@ def analyse_layer(source: IO[bytes], stored_bytes: int | None = None, *,
         with tarfile.open(fileobj=source, mode="r:") as layer:
             entries = [_entry(member, layer) for member in layer]
     else:
-        with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|", bufsize=READ_BYTES) as layer:
+        with tarfile.open(fileobj=cast(IO[bytes], tee), mode="r|",
+                          bufsize=HEADER_READ_BYTES) as layer:
             for member in layer:
                 entries.append(_entry(member, layer))
         tee.drain()
@@ -391,8 +395,10 @@ class LayerCache:
     def put(self, layer: LayerFacts, blob_digest: str | None = None) -> None:
         """Cache the layer, and the compressed blob digest it came from."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        document = {f.name: getattr(layer, f.name) for f in fields(layer)}
+        document["entries"] = [vars(e) for e in layer.entries]  # flat: asdict deep-copies
         self._write(self._path(layer.diff_id),
-                    json.dumps({"format": CACHE_FORMAT, "layer": asdict(layer)}))
+                    json.dumps({"format": CACHE_FORMAT, "layer": document}))
         if blob_digest is not None:
             self._write(self._path(blob_digest).with_suffix(".diffid"), layer.diff_id)
 

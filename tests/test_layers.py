@@ -169,3 +169,12 @@ def test_a_block_another_layer_had_is_compressed_once_with_the_same_estimate(mon
     before = len(compressed)
     assert analyse_layer(io.BytesIO(second)).compressed_bytes == fresh
     assert len(compressed) - before == 1  # only the tail block, which names z/two
+
+
+def test_the_layer_cache_gives_back_the_layer_it_was_given(tmp_path):
+    raw = make_tar({"etc/conf": b"x" * 10, "var/lib/dpkg/status": b"Package: a\n"},
+                   whiteouts=("tmp/.wh..wh..opq",), symlinks={"bin/sh": "busybox"})
+    facts = analyse_layer(io.BytesIO(raw))
+    cache = layers_module.LayerCache(tmp_path / "cache")
+    cache.put(facts)
+    assert cache.get(facts.diff_id) == facts
