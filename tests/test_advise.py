@@ -423,3 +423,22 @@ def test_the_terminal_form_fits_its_width_and_keeps_what_a_person_decides_on():
         for shown in ("nodocs", "changes your image", "-123.5 MB (-55.5 %)", "breaks",
                       "exit 1", "libsomething", "cold ×1.02", "incremental failed"):
             assert shown in " ".join(text.split()), (width, shown)
+
+
+def test_the_cache_mount_row_says_how_it_compares_with_cleaning_the_cache():
+    passed = {"cache": (True, ""), "cache-mount": (True, ""), "original": (True, "")}
+    samples = [sample("original", 100_000, build_s=10.0),
+               sample("cache", 90_000, build_s=10.0), sample("cache", 90_000, build_s=12.0),
+               sample("cache-mount", 90_500, build_s=5.0),
+               sample("cache-mount", 90_500, build_s=6.0),
+               sample("cache", 90_000, cache=CacheMode.WARM, build_s=1.0),
+               sample("cache-mount", 90_500, cache=CacheMode.WARM, build_s=1.0),
+               sample("cache-mount", 90_500, cache=CacheMode.WARM, build_s=1.0,
+                      status=Status.FAILED)]  # a failed build is no timing
+    built = [rows.row(piece(key), samples, passed, {}) for key in ("cache", "cache-mount")]
+    mount = rows.beside_cleanup(built, samples)[1]
+    assert mount.note.startswith(
+        "against cleaning the cache (the cache row): +500 B, cold ×0.50 [0.42–0.60] (the mount "
+        "faster), warm ×1.00 [1.00–1.00] (no measurable difference)")
+    alone = rows.beside_cleanup(built[1:], samples)
+    assert alone == built[1:]  # nothing to compare with

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from harness.advice import cache_mount
 from harness.advice.cache import PIECE as CACHE_PIECE
@@ -13,6 +14,9 @@ from harness.advice.guard import GuardVerdict
 from harness.advice.measure import cold
 from harness.advice.records import COMBINED, ORIGINAL, AdviceRow
 from harness.model import CacheMode, Sample, Status
+
+if TYPE_CHECKING:  # harness.stats loads numpy and scipy: only where a ratio is made
+    from harness.stats import RatioInterval
 
 CHANGES = "changes your image"
 SIZE_NOISE_BYTES = 1024
@@ -107,14 +111,23 @@ def _timings(samples: list[Sample], cache: CacheMode) -> list[float]:
             and (v := counted_value(s, "build_s")) is not None]
 
 
-def _time_ratio(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dict[str, str]:
+def _ratio(mine: list[Sample], base: list[Sample], cache: CacheMode
+           ) -> tuple[float, RatioInterval] | None:
+    """The median build time of `mine` over `base`'s in this mode, with its interval; None
+    where either has no build that counts."""
     from harness.stats import ratio_interval
 
     new, old = _timings(mine, cache), _timings(base, cache)
     if not new or not old:
+        return None
+    return statistics.median(new) / statistics.median(old), ratio_interval(old, new)
+
+
+def _time_ratio(mine: list[Sample], base: list[Sample], cache: CacheMode) -> dict[str, str]:
+    found = _ratio(mine, base, cache)
+    if found is None:
         return {}
-    ratio = statistics.median(new) / statistics.median(old)
-    interval = ratio_interval(old, new)
+    ratio, interval = found
     squashed = any(s.transform_s is not None for s in mine if s.cache is cache)
     return {str(cache): f"×{ratio:.2f} [{interval.low:.2f}–{interval.high:.2f}, "
                         f"{interval.kind}]" + (" with the squash" if squashed else "")}
@@ -136,8 +149,6 @@ def beside_cleanup(rows: list[AdviceRow], samples: list[Sample]) -> list[AdviceR
     """The cache mount's row with how it compares with cleaning the cache, measured on this
     file: the size, and per cache mode the ratio of their median build times (the samples
     that count, as in every other ratio)."""
-    from harness.stats import ratio_interval
-
     mount = next((r for r in rows if r.key == cache_mount.KEY and r.size_bytes is not None),
                  None)
     cleanup = next((r for r in rows if r.key == CACHE_PIECE.key and r.size_bytes is not None),
@@ -146,22 +157,19 @@ def beside_cleanup(rows: list[AdviceRow], samples: list[Sample]) -> list[AdviceR
         return rows
     parts = [f"{mount.size_bytes - cleanup.size_bytes:+,} B"]  # type: ignore[operator]
     for mode in (CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL):
-        mine, theirs = (_timings([s for s in samples if s.variant == variant], mode)
-                        for variant in (mount.variant, cleanup.variant))
-        if not mine or not theirs:
+        found = _ratio([s for s in samples if s.variant == mount.variant],
+                       [s for s in samples if s.variant == cleanup.variant], mode)
+        if found is None:
             continue
-        interval = ratio_interval(theirs, mine)
+        ratio, interval = found
         faster = "the mount faster" if interval.high < 1 else "the cleanup faster" \
             if interval.low > 1 else "no measurable difference"
-        parts.append(f"{mode} ×{statistics.median(mine) / statistics.median(theirs):.2f} "
-                     f"[{interval.low:.2f}–{interval.high:.2f}] ({faster})")
+        parts.append(f"{mode} ×{ratio:.2f} [{interval.low:.2f}–{interval.high:.2f}] ({faster})")
     compared = "against cleaning the cache (the cache row): " + ", ".join(parts)
     return [replace(r, note=f"{compared}; {r.note}" if r.note else compared)
             if r is mount else r for r in rows]
 
 
 def _faster(mine: list[Sample], base: list[Sample], cache: CacheMode) -> bool:
-    from harness.stats import ratio_interval
-
-    new, old = _timings(mine, cache), _timings(base, cache)
-    return bool(new and old) and ratio_interval(old, new).high < 1
+    found = _ratio(mine, base, cache)
+    return found is not None and found[1].high < 1
