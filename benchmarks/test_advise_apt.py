@@ -435,14 +435,8 @@ def test_a_tidy_dockerfile_gets_no_saving_it_does_not_account_for(benchmark, cli
     for key in ("chain", "cache", "recommends", "cache-order", "move-deletion"):
         assert rows[key]["verdict"] == "not applicable", rows[key]
     assert rows["flatten"]["size_change_bytes"] == -report["original_wasted_bytes"] < 0
-    tag = f"harness-test/tidy:{uuid.uuid4().hex[:12]}"
-    client.images.build(path=str(tmp_path), tag=tag, rm=True, forcerm=True)
-    try:
-        docs = [int(client.containers.run(image, ["sh", "-c", DOCS], remove=True))
-                for image in (tag, "debian:bookworm")]
-    finally:
-        client.images.remove(tag, force=True)
-    installed_docs = docs[0] - docs[1]
+    installed_docs = built_and_run(client, tmp_path, DOCS) - int(
+        client.containers.run("debian:bookworm", ["sh", "-c", DOCS], remove=True))
     assert rows["nodocs"]["verdict"] == "saves" and rows["nodocs"]["checks_passed"]
     assert rows["nodocs"]["size_change_bytes"] == pytest.approx(-installed_docs, rel=1e-4)
     assert {row["key"] for row in report["rows"] if row["verdict"] == "saves"} == {
