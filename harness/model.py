@@ -538,6 +538,10 @@ class BaseOutcome:
     be traced to the distribution."""
 
 
+NOT_READ = "not read"
+"""A sample's figures_from where its image was not read (RunOptions.read_images_of)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Sample:
     """One timed build of one variant with one builder in one cache mode, and its image."""
@@ -576,7 +580,9 @@ class Sample:
     figures_from: str | None = None
     """None where this sample's image was read in full (`docker save`). Else the sample of
     the same variant and builder whose full read gave size, layers, compressed and wasted
-    bytes (`cold 1`): this image's layers have the same sizes, by `docker history`."""
+    bytes (`cold 1`): this image's layers have the same sizes, by `docker history`; or
+    NOT_READ where the run reads no image of this cache mode (RunOptions.read_images_of),
+    and those figures are null."""
     start_s: float | None = None
     """Median of the container starts of this image."""
     start_samples_s: list[float] = field(default_factory=list)
@@ -655,6 +661,11 @@ class RunOptions:
     registry_incremental: bool = False
     """Push and pull the incremental builds too (advise: what a one-line source change
     pushes, the original against a flattened image)."""
+    read_images_of: tuple[CacheMode, ...] | None = None
+    """The cache modes whose builds' images are read for their figures (size, layers,
+    compressed and wasted bytes); None: every mode. advise reads its cold builds alone: it
+    measures warm and incremental builds for their build time, and takes every figure from
+    the cold ones."""
 
 
 @dataclass(kw_only=True)

@@ -36,6 +36,7 @@ from harness.matrix import cache_modes_of, matrix, repeat_of
 from harness.measure import StartTiming, image_history, layer_sizes, time_starts
 from harness.merge import push_after_baseline
 from harness.model import (
+    NOT_READ,
     POST_BUILD_SQUASH,
     BaseOutcome,
     Builder,
@@ -449,15 +450,36 @@ class Runner:
             return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, error=made.error)
+        reads = self.run.options.read_images_of
+        image_id, figures = made.image_id, dict[str, Any](figures_from=NOT_READ)
+        if reads is None or blank.cache in reads:
+            try:
+                image_id, figures = self.figures(blank, scenario, variant, made.image_id)
+            except (ImageReadError, docker.errors.APIError) as error:
+                return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
+                               transform_s=transform_s, steps_total=outcome.steps_total,
+                               steps_cached=outcome.steps_cached, image_id=made.image_id,
+                               error=f"layer analysis failed: {error}")
+        start = self.time_start(variant, image_id)
+        return replace(replace(
+            blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
+            cache_warning=cache_warning(blank.cache, variant, outcome.steps_total,
+                                        outcome.steps_cached),
+            image_id=image_id, steps_total=outcome.steps_total,
+            steps_cached=outcome.steps_cached, step_durations_s=outcome.step_durations_s,
+            start_s=start.start_s, start_samples_s=start.samples_s,
+            start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
+            buildah_size_bytes=outcome.buildah_size_bytes, **figures,
+        ), **self.distribution(blank, scenario, variant, image_id))
+
+    def figures(self, blank: Sample, scenario: Scenario, variant: Variant,
+                image_id: str) -> tuple[str, dict[str, Any]]:
+        """The image's ID and the sample's figures from its layer analysis (the first image
+        of a variant and builder also recorded with its layers and history)."""
         reading = time.monotonic()
         try:
-            layers, figures_from = self.sample_layers(blank, made.image_id)
+            layers, figures_from = self.sample_layers(blank, image_id)
             base = self.image_layers(variant.base) if variant.base else None
-        except (ImageReadError, docker.errors.APIError) as error:
-            return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
-                           transform_s=transform_s, steps_total=outcome.steps_total,
-                           steps_cached=outcome.steps_cached, image_id=made.image_id,
-                           error=f"layer analysis failed: {error}")
         finally:
             self.run.untimed_s["reading"] += time.monotonic() - reading
         image_id = layers.image_id
@@ -468,22 +490,12 @@ class Runner:
                 image_id=image_id, layers=layers, history=[
                     replace(entry, created_by=self.redact(entry.created_by) or "")
                     for entry in image_history(self.client, image_id)]))
-        start = self.time_start(variant, image_id)
-        return replace(replace(
-            blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
-            cache_warning=cache_warning(blank.cache, variant, outcome.steps_total,
-                                        outcome.steps_cached),
-            image_id=image_id, size_bytes=layers.unpacked_bytes, layer_count=len(layers.layers),
-            steps_total=outcome.steps_total, steps_cached=outcome.steps_cached,
-            step_durations_s=outcome.step_durations_s,
+        return image_id, dict(
+            size_bytes=layers.unpacked_bytes, layer_count=len(layers.layers),
             base_size_bytes=base.unpacked_bytes if base else 0,
             base_layer_count=len(base.layers) if base else 0,
             compressed_bytes=layers.compressed_bytes, compressed_stored=layers.compressed_stored,
-            wasted_bytes=layers.wasted_bytes, figures_from=figures_from,
-            start_s=start.start_s, start_samples_s=start.samples_s,
-            start_status=Status.OK if start.ok else Status.FAILED, start_error=start.error,
-            buildah_size_bytes=outcome.buildah_size_bytes,
-        ), **self.distribution(blank, scenario, variant, image_id))
+            wasted_bytes=layers.wasted_bytes, figures_from=figures_from)
 
     def distribution(self, blank: Sample, scenario: Scenario, variant: Variant,
                      image_id: str) -> dict[str, Any]:

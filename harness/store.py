@@ -50,6 +50,8 @@ SCHEMA_VERSION = 3
 #      image_stores (only judged on an engine with one of those image stores). Samples gain
 #      figures_from (the sample whose full read gave a later build's figures, its layer
 #      sizes being the same); runs gain untimed_s (priming builds, reading the images).
+#      Options gain read_images_of (the cache modes whose images are read; advise: cold),
+#      and figures_from is `not read` on the other samples, their figures null.
 
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")

@@ -19,7 +19,17 @@ import pytest
 
 from harness import buildah, engine, store
 from harness.compare import compare_runs, parse_thresholds
-from harness.model import Builder, CacheMode, Order, Run, RunOptions, Status, new_run_id, now
+from harness.model import (
+    NOT_READ,
+    Builder,
+    CacheMode,
+    Order,
+    Run,
+    RunOptions,
+    Status,
+    new_run_id,
+    now,
+)
 from harness.runner import Runner, run_scenarios
 from harness.scenario import load_scenario
 
@@ -553,6 +563,49 @@ def test_a_later_repetition_takes_the_first_ones_figures_only_if_its_layer_sizes
         store.save(run, tmp_path / "run.json")
         assert [s["figures_from"] for s in store.load(tmp_path / "run.json")["samples"]
                 if s["variant"] == "same"] == [None, "cold 1", "cold 1"] * 2
+    finally:
+        engine.remove_run(docker_client, run.run_id)
+
+
+def test_a_run_that_reads_cold_builds_alone_leaves_the_others_figures_unread(
+        docker_client, tmp_path):
+    from harness import images
+
+    text = TINY.replace("repeat: 2", "repeat: 1").replace("[legacy, buildkit, buildah]",
+                                                          "[legacy]")
+    path = scenario_folder(tmp_path, text.replace(
+        'deps.txt: "busybox\\n"', f'deps.txt: "busybox {uuid.uuid4().hex}\\n"'))
+    read: list[str] = []
+    real_read = images.read_engine
+
+    def read_engine(client, reference, *args, **kwargs):
+        read.append(client.api.inspect_image(reference)["Id"])
+        return real_read(client, reference, *args, **kwargs)
+
+    images.read_engine = read_engine
+    try:
+        run = run_in_process(docker_client, path, keep_images=True,
+                             read_images_of=(CacheMode.COLD,))
+    finally:
+        images.read_engine = real_read
+    try:
+        by_cache = {s.cache: s for s in run.samples}
+        assert set(by_cache) == {CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL}
+        assert all(s.status is Status.OK and s.build_s and s.start_s for s in run.samples)
+        cold = by_cache[CacheMode.COLD]
+        assert cold.figures_from is None and cold.size_bytes and cold.layer_count
+        if engine.image_store(docker_client.info()) == "classic":
+            assert cold.size_bytes == docker_client.api.inspect_image(cold.image_id)["Size"]
+        for sample in (by_cache[CacheMode.WARM], by_cache[CacheMode.INCREMENTAL]):
+            assert sample.figures_from == NOT_READ
+            assert (sample.size_bytes, sample.layer_count, sample.compressed_bytes,
+                    sample.wasted_bytes) == (None, None, None, None)
+        incremental = by_cache[CacheMode.INCREMENTAL].image_id
+        assert incremental not in read and incremental != cold.image_id  # not saved at all
+        assert cold.image_id in read
+        store.save(run, tmp_path / "run.json")  # the schema takes the unread samples
+        assert [s["figures_from"] for s in store.load(tmp_path / "run.json")["samples"]
+                if s["cache"] != "cold"] == [NOT_READ, NOT_READ]
     finally:
         engine.remove_run(docker_client, run.run_id)
 

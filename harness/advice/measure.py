@@ -72,7 +72,8 @@ def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs
              squashed: dict[str, str] | None = None, change: SourceChange | None = None,
              push_incremental: bool = False) -> tuple[list[Sample], Path]:
     """The variants as a scenario, run by the runner `harness run` uses; images kept (for the
-    checks) until advise ends."""
+    checks) until advise ends. Only the cold builds' images are read: advise takes sizes
+    from them, and warm and incremental builds only for their build time."""
     from harness.runner import run_scenarios, started_run
     from harness.scenario import ScenarioError, load_scenario
 
@@ -90,14 +91,16 @@ def measure(options: AdviseOptions, variants: dict[str, str], folder: Path, runs
                              keep_images=True, registry=options.registry,
                              registry_all=bool(options.registry),
                              registry_incremental=push_incremental,
-                             allow_concurrent=options.allow_concurrent)
+                             allow_concurrent=options.allow_concurrent,
+                             read_images_of=(CacheMode.COLD,))
     started = time.monotonic()
 
     def progress(position: Any, done: int) -> None:
         pass
 
     def finished(sample: Sample, done: int) -> None:
-        figures = f"{sample.size_bytes / 1e6:.1f} MB" if sample.size_bytes else str(sample.status)
+        figures = f"{sample.size_bytes / 1e6:.1f} MB" if sample.size_bytes else \
+            f"built in {sample.build_s:.1f} s" if sample.build_s else str(sample.status)
         report(f"[{done}] {sample.variant} {sample.builder} {sample.cache} rep "
                f"{sample.repetition}: {figures} ({time.monotonic() - started:.0f} s)")
     with started_run([scenario], run_options, options.out, progress, finished) as (runner,
