@@ -451,15 +451,17 @@ class Runner:
                            transform_s=transform_s, steps_total=outcome.steps_total,
                            steps_cached=outcome.steps_cached, error=made.error)
         reads = self.run.options.read_images_of
-        image_id, figures = made.image_id, dict[str, Any](figures_from=NOT_READ)
-        if reads is None or blank.cache in reads:
-            try:
+        try:
+            if reads is None or blank.cache in reads:
                 image_id, figures = self.figures(blank, scenario, variant, made.image_id)
-            except (ImageReadError, docker.errors.APIError) as error:
-                return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
-                               transform_s=transform_s, steps_total=outcome.steps_total,
-                               steps_cached=outcome.steps_cached, image_id=made.image_id,
-                               error=f"layer analysis failed: {error}")
+            else:  # the engine's ID, as a read gives it (containerd: the manifest's digest)
+                image_id = self.client.api.inspect_image(made.image_id)["Id"]
+                figures = {"figures_from": NOT_READ}
+        except (ImageReadError, docker.errors.APIError) as error:
+            return replace(blank, status=Status.FAILED, build_s=outcome.build_s,
+                           transform_s=transform_s, steps_total=outcome.steps_total,
+                           steps_cached=outcome.steps_cached, image_id=made.image_id,
+                           error=f"layer analysis failed: {error}")
         start = self.time_start(variant, image_id)
         return replace(replace(
             blank, status=Status.OK, build_s=outcome.build_s, transform_s=transform_s,
