@@ -295,8 +295,9 @@ class SocketProxy:
 
 
 def test_engine_lost_mid_run_ends_with_one_message_and_keeps_the_results(docker_client,
-                                                                           tmp_path):
+                                                                           busybox, tmp_path):
     path = scenario_folder(tmp_path, TINY.replace("repeat: 2", "repeat: 5"))
+    before = image_ids(docker_client)
     proxy = SocketProxy(tmp_path / "engine.sock")
     out = tmp_path / "out"
     env = {**os.environ, "DOCKER_HOST": f"unix://{proxy.path}"}
@@ -314,12 +315,22 @@ def test_engine_lost_mid_run_ends_with_one_message_and_keeps_the_results(docker_
     (results_file,) = out.glob("*.json")
     document = store.load(results_file)
     engine.remove_run(docker_client, document["run_id"])
+    remove_newest_first(docker_client, image_ids(docker_client) - before)
 
     assert process.returncode == 2, stderr
     assert "Traceback" not in stderr
     assert stderr.splitlines()[-1].startswith("harness: the Docker engine stopped answering")
     assert document["state"] == "engine-lost"
     assert len(document["samples"]) >= 3
+
+
+def remove_newest_first(client, leftovers: set[str]) -> None:
+    """Images the engine made that no run knows of: a legacy step it committed after the
+    connection was cut, whose ID never reached harness (3 runs in 8 here). Removed by the
+    test that cut it, so the engine is left as it was found; children before parents."""
+    for image in sorted((client.images.get(i) for i in leftovers),
+                        key=lambda image: image.attrs["Created"], reverse=True):
+        client.images.remove(image.id)
 
 
 TWO_SIZES = """\
