@@ -579,7 +579,7 @@ def test_a_later_repetition_takes_the_first_ones_figures_only_if_its_layer_sizes
 
 
 def test_a_run_that_reads_cold_builds_alone_leaves_the_others_figures_unread(
-        docker_client, tmp_path):
+        docker_client, tmp_path, monkeypatch):
     from harness import images
 
     text = TINY.replace("repeat: 2", "repeat: 1").replace("[legacy, buildkit, buildah]",
@@ -593,12 +593,9 @@ def test_a_run_that_reads_cold_builds_alone_leaves_the_others_figures_unread(
         read.append(client.api.inspect_image(reference)["Id"])
         return real_read(client, reference, *args, **kwargs)
 
-    images.read_engine = read_engine
-    try:
-        run = run_in_process(docker_client, path, keep_images=True,
-                             read_images_of=(CacheMode.COLD,))
-    finally:
-        images.read_engine = real_read
+    monkeypatch.setattr(images, "read_engine", read_engine)
+    run = run_in_process(docker_client, path, keep_images=True,
+                         read_images_of=(CacheMode.COLD,))
     try:
         by_cache = {s.cache: s for s in run.samples}
         assert set(by_cache) == {CacheMode.COLD, CacheMode.WARM, CacheMode.INCREMENTAL}
