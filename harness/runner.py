@@ -453,7 +453,7 @@ class Runner:
         reads = self.run.options.read_images_of
         try:
             if reads is None or blank.cache in reads:
-                image_id, figures = self.figures(blank, scenario, variant, made.image_id)
+                image_id, figures = self.read_figures(blank, scenario, variant, made.image_id)
             else:  # the engine's ID, as a read gives it (containerd: the manifest's digest)
                 image_id = self.client.api.inspect_image(made.image_id)["Id"]
                 figures = {"figures_from": NOT_READ}
@@ -474,7 +474,7 @@ class Runner:
             buildah_size_bytes=outcome.buildah_size_bytes, **figures,
         ), **self.distribution(blank, scenario, variant, image_id))
 
-    def figures(self, blank: Sample, scenario: Scenario, variant: Variant,
+    def read_figures(self, blank: Sample, scenario: Scenario, variant: Variant,
                 image_id: str) -> tuple[str, dict[str, Any]]:
         """The image's ID and the sample's figures from its layer analysis (the first image
         of a variant and builder also recorded with its layers and history)."""
