@@ -88,7 +88,7 @@ def export_import(client: docker.DockerClient, image_id: str, tag: str,
         result = client.api.import_image(src=_export(client, container["Id"]),
                                          repository=repository, tag=name, changes=changes)
     finally:
-        client.api.remove_container(container["Id"], force=True)
+        client.api.remove_container(container["Id"], force=True, v=True)
     status = json.loads(result.strip().splitlines()[-1])["status"] if isinstance(result, str) \
         else result["status"]
     return str(client.images.get(status.strip()).id)

@@ -323,7 +323,7 @@ class Container:
     def logs(self):
         return b""
 
-    def remove(self, force):
+    def remove(self, force, v):
         self.removed = True
 
 

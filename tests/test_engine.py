@@ -97,7 +97,7 @@ def test_a_container_the_engine_is_already_removing_is_no_error(monkeypatch, tmp
         def list(self, **filters):
             return []
 
-        def remove_container(self, container_id, force):
+        def remove_container(self, container_id, force, v):
             raise docker.errors.APIError("409 Client Error", explanation=self.explanation)
 
     engine.remove_run(Engine("removal of container c1 is already in progress"), "r1")

@@ -322,9 +322,12 @@ def test_flatten_keeps_every_config_field_as_buildkit_reads_it_back(docker_clien
                                                                      tmp_path):
     """The flatten stage declares the built image's config again; the guard compares the two
     images' configs field by field (STOPSIGNAL, VOLUME, ONBUILD, SHELL, the HEALTHCHECK's
-    timings, an ENV with `$` and non-ASCII text, a label with quotes)."""
+    timings, an ENV with `$` and non-ASCII text, a label with quotes). The checks' and starts'
+    containers take the anonymous volume the VOLUME gives each along."""
     (tmp_path / "Dockerfile").write_text(FLATTENED_CONFIG)
+    volumes = {volume.name for volume in docker_client.volumes.list()}
     report = advised(tmp_path, "--only", "flatten")
+    assert {volume.name for volume in docker_client.volumes.list()} == volumes
     flat = {row["key"]: row for row in report["rows"]}["flatten"]
     assert flat["checks_passed"] is True and flat["image_changes"] == [], flat
     assert "ENV PRICE='$5 & more'" in report["variants"]["flatten"]

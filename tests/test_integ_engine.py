@@ -11,6 +11,7 @@ from harness.context import DOCKERFILE_NAME, materialize
 from harness.images import analyse_engine_image
 from harness.measure import time_start
 from harness.model import Builder
+from harness.transform import export_import
 
 from .helpers import built_in_engine, write_busybox_context
 from .test_integ_runner import TINY, harness_run, scenario_folder
@@ -117,6 +118,28 @@ def test_unexpected_exit_code_is_a_failed_start_and_leaves_nothing(docker_client
     assert "exited with 4, expected 0" in start.error
     assert docker_client.containers.list(
         all=True, filters={"label": f"harness.run={test_labels['harness.run']}"}) == []
+
+
+def test_containers_harness_removes_take_the_anonymous_volumes_their_image_declares(
+        docker_client, test_labels, tmp_path):
+    """An image with a VOLUME gives each container an anonymous volume, which `docker rm`
+    without -v keeps: a timed start, the export of export-import and the cleanup of a
+    container a stopped run left all take it along, and the engine holds the volumes it held
+    before."""
+    context = write_busybox_context(tmp_path, TINY_DOCKERFILE.replace(
+        "CMD", "VOLUME /data\nCMD"))
+    tag = f"harness-test:{test_labels['harness.run']}-volume"
+    assert build(Builder.LEGACY, BuildRequest(context=context, tag=tag, labels=test_labels,
+                                              no_cache=True), docker_client).ok
+    volumes = {volume.name for volume in docker_client.volumes.list()}
+
+    assert time_start(docker_client, tag, labels=test_labels).ok
+    assert export_import(docker_client, tag, f"{tag}-flat", test_labels, restore_config=True)
+    left = docker_client.containers.create(tag, labels=test_labels)
+    assert left.attrs["Mounts"]  # its anonymous volume, made with the container
+    engine.remove_labelled(docker_client, f"{engine.RUN_LABEL}={test_labels['harness.run']}")
+
+    assert {volume.name for volume in docker_client.volumes.list()} == volumes
 
 
 # here, not beside the runner's tests: its `harness clean` would remove the images their

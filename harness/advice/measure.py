@@ -239,7 +239,7 @@ def _run_check(client: Any, image: str, command: str | None) -> tuple[bool, str]
         raise AdviseError(f"the check could not run: {error}") from None
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.ConnectionError):
-            container.remove(force=True)
+            container.remove(force=True, v=True)
 
 
 def _timed_out(error: Exception) -> bool:
