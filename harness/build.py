@@ -140,7 +140,7 @@ def build_legacy(client: docker.DockerClient, request: BuildRequest) -> BuildOut
                                  requests.exceptions.RequestException):
             for container in containers:
                 with contextlib.suppress(docker.errors.NotFound):
-                    client.api.remove_container(container, force=True, v=True)
+                    engine.remove_container(client, container)
             _remove_created_images(client, legacy_steps(log))
         raise
     build_s = time.perf_counter() - started

@@ -249,20 +249,25 @@ def _remove_untagged(client: docker.DockerClient, image_id: str) -> int:
     return 1
 
 
+def remove_container(client: docker.DockerClient, container_id: str) -> None:
+    """Force-remove a container harness made, with the anonymous volumes an image's VOLUME
+    gave it, as `docker run --rm` does (`docker rm` without -v keeps them); the engine never
+    removes a named volume this way."""
+    client.api.remove_container(container_id, force=True, v=True)
+
+
 def _remove_container(client: docker.DockerClient, container_id: str) -> None:
-    """Force-remove a container and its anonymous volumes, unless the engine is removing it
-    already (an interrupted legacy build's step container, which the builder removes itself:
-    409 Conflict)."""
+    """`remove_container`, unless the engine is removing it already (an interrupted legacy
+    build's step container, which the builder removes itself: 409 Conflict)."""
     try:
-        client.api.remove_container(container_id, force=True, v=True)
+        remove_container(client, container_id)
     except docker.errors.APIError as error:
         if "already in progress" not in str(error.explanation or ""):
             raise
 
 
 def remove_labelled(client: docker.DockerClient, label: str) -> int:
-    """Remove every container (with its anonymous volumes), then every image, carrying `label`
-    (KEY or KEY=VALUE).
+    """Remove every container, then every image, carrying `label` (KEY or KEY=VALUE).
 
     With `bases.remove_bases`, the only ways harness deletes anything, so it never touches
     what it did not label. Images go children first (the legacy builder makes one labelled
@@ -271,7 +276,7 @@ def remove_labelled(client: docker.DockerClient, label: str) -> int:
     """
     removed = 0
     for container in client.containers.list(all=True, filters={"label": label}):
-        container.remove(force=True, v=True)
+        remove_container(client, str(container.id))
         removed += 1
     remaining = client.images.list(all=True, filters={"label": label})
     while remaining:

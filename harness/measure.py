@@ -14,6 +14,7 @@ import docker.errors
 import requests.exceptions
 from docker.models.containers import Container
 
+from harness import engine
 from harness.model import HistoryEntry
 
 
@@ -69,8 +70,7 @@ def time_start(client: docker.DockerClient, image_ref: str, *, labels: Mapping[s
                expect_exit: int = 0, timeout_s: float = 30.0) -> StartSample:
     """Create and start one container; time it to exit, or to the ready line.
 
-    The container is removed whatever happens, timeouts included, with the anonymous volumes
-    an image's VOLUME gives it (as `docker run --rm` does; `docker rm` alone keeps them).
+    The container is removed whatever happens, timeouts included.
     """
     container = None
     started = time.perf_counter()
@@ -93,7 +93,7 @@ def time_start(client: docker.DockerClient, image_ref: str, *, labels: Mapping[s
         return StartSample(ok=False, start_s=None, error=f"did not exit within {timeout_s:g} s")
     finally:
         if container is not None:
-            container.remove(force=True, v=True)
+            engine.remove_container(client, str(container.id))
 
 
 def _wait_for_ready_line(container: Container, pattern: re.Pattern[str], started: float,

@@ -19,6 +19,7 @@ import docker.errors
 from docker_squash.errors import Error as SquashError
 from docker_squash.squash import Squash as DockerSquash
 
+from harness import engine
 from harness.build import BuildOutcome
 from harness.dockerfile import split_reference
 from harness.model import Squash
@@ -88,7 +89,7 @@ def export_import(client: docker.DockerClient, image_id: str, tag: str,
         result = client.api.import_image(src=_export(client, container["Id"]),
                                          repository=repository, tag=name, changes=changes)
     finally:
-        client.api.remove_container(container["Id"], force=True, v=True)
+        engine.remove_container(client, container["Id"])
     status = json.loads(result.strip().splitlines()[-1])["status"] if isinstance(result, str) \
         else result["status"]
     return str(client.images.get(status.strip()).id)

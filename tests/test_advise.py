@@ -309,6 +309,8 @@ def test_the_combination_applies_each_piece_to_the_last_ones_output_and_names_th
 class Container:
     """A container as docker-py hands it to the check: its wait fails as given."""
 
+    id = "c1"
+
     def __init__(self, wait_error=None, status="running"):
         self.wait_error, self.status, self.removed = wait_error, status, False
 
@@ -323,12 +325,14 @@ class Container:
     def logs(self):
         return b""
 
-    def remove(self, force, v):
-        self.removed = True
-
 
 def client_running(container):
-    return SimpleNamespace(containers=SimpleNamespace(run=lambda image, **kwargs: container))
+    """A client whose run hands over `container`; its removal (forced, with the anonymous
+    volumes) marks it removed."""
+    def remove_container(container_id, force, v):
+        container.removed = container_id == container.id and force and v
+    return SimpleNamespace(containers=SimpleNamespace(run=lambda image, **kwargs: container),
+                           api=SimpleNamespace(remove_container=remove_container))
 
 
 def test_only_a_container_still_running_after_the_timeout_passes_without_an_exit():

@@ -205,7 +205,7 @@ def _run_check(client: Any, image: str, command: str | None) -> tuple[bool, str]
     import docker.errors
     import requests
 
-    from harness.engine import RUN_LABEL
+    from harness.engine import RUN_LABEL, remove_container
 
     kwargs: dict[str, Any] = {"detach": True, "labels": {RUN_LABEL: "advise-check"}}
     if command is not None:
@@ -239,7 +239,7 @@ def _run_check(client: Any, image: str, command: str | None) -> tuple[bool, str]
         raise AdviseError(f"the check could not run: {error}") from None
     finally:
         with contextlib.suppress(docker.errors.APIError, requests.exceptions.ConnectionError):
-            container.remove(force=True, v=True)
+            remove_container(client, container.id)
 
 
 def _timed_out(error: Exception) -> bool:
